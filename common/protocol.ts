@@ -1,0 +1,152 @@
+/**
+ * The one protocol of Memscope: agent ⇄ extension (JSON-RPC over stdio) and,
+ * later, extension ⇄ webview. Method names, parameter and result types, and
+ * validators for what arrives from the other side. No runtime dependency, so
+ * the webview bundle can import it too.
+ */
+import type { ErrorData } from './errors';
+import type { Snapshot, TargetInfo } from './snapshot';
+import type { SnapshotDelta } from './delta';
+
+export const PROTOCOL_VERSION = 1;
+
+export interface TargetSummaryWire {
+  filePrefix: string;
+  runtimeDir: string;
+  pid: number | null;
+  alive: boolean;
+  dpdkVersion: string | null;
+  mode: 'hugepages' | 'in-memory' | 'no-huge' | 'unknown';
+  hugepageBytes: number;
+  memsegLists: number;
+  ealLibrary: string | null;
+  attachable: boolean;
+  reason?: string;
+  reasonCode?: string;
+}
+
+export interface ListTargetsParams {
+  runtimeDirs?: string[];
+}
+
+export interface AttachParams {
+  filePrefix: string;
+  runtimeDirs?: string[];
+  dpdkLib?: string | null;
+  timeoutMs?: number;
+  allowLockingReads?: boolean;
+  extraEalArgs?: string[];
+}
+
+export interface AttachResult {
+  target: TargetInfo;
+  dpdkVersion: string;
+  ealLibrary: string;
+  lcore: number;
+  attachMs: number;
+  readMethod: 'lock-free' | 'locking';
+}
+
+export interface SubscribeParams {
+  intervalMs: number;
+}
+
+export interface SubscribeResult {
+  /** The full picture the deltas start from. */
+  snapshot: Snapshot;
+}
+
+export interface DeltaNotification {
+  seq: number;
+  takenAt: string;
+  delta: SnapshotDelta;
+}
+
+export interface TargetExitedNotification {
+  message: string;
+  error: ErrorData;
+}
+
+export const Methods = {
+  listTargets: 'memscope/listTargets',
+  attach: 'memscope/attach',
+  snapshot: 'memscope/snapshot',
+  subscribe: 'memscope/subscribe',
+  unsubscribe: 'memscope/unsubscribe',
+  detach: 'memscope/detach',
+} as const;
+
+export const Notifications = {
+  delta: 'memscope/delta',
+  targetExited: 'memscope/targetExited',
+} as const;
+
+/** JSON-RPC error code carrying a MemscopeError (its ErrorData rides in `data`). */
+export const MEMSCOPE_RPC_ERROR = -32001;
+
+// ---------------------------------------------------------------- validation
+
+export class ProtocolError extends Error {}
+
+function obj(x: unknown, what: string): Record<string, unknown> {
+  if (x === undefined || x === null) return {};
+  if (typeof x !== 'object' || Array.isArray(x)) throw new ProtocolError(`${what} must be an object`);
+  return x as Record<string, unknown>;
+}
+
+function optStrings(v: unknown, what: string, max = 64): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.length > max || !v.every((s) => typeof s === 'string' && s.length <= 4096)) {
+    throw new ProtocolError(`${what} must be an array of at most ${max} strings`);
+  }
+  return v as string[];
+}
+
+function known(o: Record<string, unknown>, keys: string[], what: string): void {
+  for (const k of Object.keys(o)) if (!keys.includes(k)) throw new ProtocolError(`${what} has an unknown field "${k}"`);
+}
+
+export function validateListTargets(x: unknown): ListTargetsParams {
+  const o = obj(x, 'listTargets params');
+  known(o, ['runtimeDirs'], 'listTargets params');
+  const runtimeDirs = optStrings(o.runtimeDirs, 'runtimeDirs');
+  return runtimeDirs ? { runtimeDirs } : {};
+}
+
+export function validateAttach(x: unknown): AttachParams {
+  const o = obj(x, 'attach params');
+  known(o, ['filePrefix', 'runtimeDirs', 'dpdkLib', 'timeoutMs', 'allowLockingReads', 'extraEalArgs'], 'attach params');
+  if (typeof o.filePrefix !== 'string' || o.filePrefix.length > 256) throw new ProtocolError('filePrefix must be a string');
+  const p: AttachParams = { filePrefix: o.filePrefix };
+  const dirs = optStrings(o.runtimeDirs, 'runtimeDirs');
+  if (dirs) p.runtimeDirs = dirs;
+  if (o.dpdkLib !== undefined && o.dpdkLib !== null) {
+    if (typeof o.dpdkLib !== 'string' || o.dpdkLib.length > 4096 || o.dpdkLib.includes('\0')) throw new ProtocolError('dpdkLib must be a path');
+    p.dpdkLib = o.dpdkLib;
+  }
+  if (o.timeoutMs !== undefined) {
+    if (typeof o.timeoutMs !== 'number' || !Number.isInteger(o.timeoutMs) || o.timeoutMs < 100 || o.timeoutMs > 600_000) {
+      throw new ProtocolError('timeoutMs must be an integer from 100 to 600000');
+    }
+    p.timeoutMs = o.timeoutMs;
+  }
+  if (o.allowLockingReads !== undefined) {
+    if (typeof o.allowLockingReads !== 'boolean') throw new ProtocolError('allowLockingReads must be a boolean');
+    p.allowLockingReads = o.allowLockingReads;
+  }
+  const extra = optStrings(o.extraEalArgs, 'extraEalArgs', 32);
+  if (extra) p.extraEalArgs = extra;
+  return p;
+}
+
+export function validateSubscribe(x: unknown): SubscribeParams {
+  const o = obj(x, 'subscribe params');
+  known(o, ['intervalMs'], 'subscribe params');
+  const v = o.intervalMs ?? 1000;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 100 || v > 3_600_000) throw new ProtocolError('intervalMs must be an integer from 100 to 3600000');
+  return { intervalMs: v };
+}
+
+export function validateEmpty(x: unknown, what: string): void {
+  known(obj(x, what), [], what);
+}

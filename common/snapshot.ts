@@ -1,0 +1,135 @@
+/**
+ * The snapshot model: what Memscope knows of a DPDK process's memory at one
+ * moment. Agent, CLI, extension and webview all speak it. Addresses and IOVAs
+ * are "0x…" strings (they exceed 2^53); sizes are numbers.
+ */
+
+export const SNAPSHOT_SCHEMA = 'memscope.snapshot/1';
+
+export type Hex = string;
+
+export interface TargetInfo {
+  filePrefix: string;
+  pid: number | null;
+  dpdkVersion: string;
+  runtimeDir: string;
+  alive: boolean;
+}
+
+export type MemsegListState = 'ok' | 'orphaned' | 'unattached';
+
+export interface Memseg {
+  index: number;
+  va: Hex;
+  iova: Hex;
+  len: number;
+  hugepageSize: number;
+  socketId: number;
+  flags: number;
+}
+
+export interface DmabufInfo {
+  fd: number;
+  offset: number;
+  ownerPid: number;
+  exporter: string | null;
+  size: number | null;
+  inode: number | null;
+  source: 'table' | 'native' | 'proc';
+}
+
+export interface MemsegList {
+  index: number;
+  baseVa: Hex;
+  pageSize: number;
+  socketId: number;
+  len: number;
+  external: boolean;
+  heap: boolean;
+  capacity: number;
+  segmentCount: number;
+  state: MemsegListState;
+  /** Why the list is not `ok`, and what that means for the target. */
+  warning?: string;
+  /** Processes that hold the list's fbarray (its owners, for external lists). */
+  ownerPids?: number[];
+  dmabuf?: DmabufInfo | null;
+  segments: Memseg[];
+}
+
+export type ElementState = 'busy' | 'free' | 'pad';
+
+export interface HeapElement {
+  addr: Hex;
+  len: number;
+  pad: number;
+  state: ElementState;
+  owner: string | null;
+}
+
+export interface Heap {
+  id: number;
+  name: string;
+  socketId: number;
+  totalSize: number;
+  freeSize: number;
+  allocCount: number;
+  external: boolean;
+  elementsAvailable: boolean;
+  /** Why elements are missing, when they are. */
+  reason?: string;
+  elements: HeapElement[];
+}
+
+export interface Memzone {
+  name: string;
+  addr: Hex;
+  iova: Hex;
+  len: number;
+  hugepageSize: number;
+  socketId: number;
+  flags: number;
+}
+
+export interface MempoolChunk {
+  addr: Hex;
+  len: number;
+}
+
+export interface Mempool {
+  name: string;
+  size: number;
+  eltSize: number;
+  cacheSize: number;
+  populated: number;
+  /** null when the pool's ops are not a ring this reader understands. */
+  inUse: number | null;
+  avail: number | null;
+  reason?: string;
+  chunks: MempoolChunk[];
+}
+
+export type ReadMethod = 'lock-free' | 'locking';
+
+export interface Snapshot {
+  schema: typeof SNAPSHOT_SCHEMA;
+  takenAt: string;
+  target: TargetInfo;
+  readMethod: ReadMethod;
+  /** Copy attempts needed before the shared state held still. */
+  retries: number;
+  warnings: string[];
+  memsegLists: MemsegList[];
+  heaps: Heap[];
+  memzones: Memzone[];
+  mempools: Mempool[];
+}
+
+export function hex(v: bigint): Hex {
+  return '0x' + v.toString(16);
+}
+
+export function parseHex(s: Hex): bigint {
+  if (!/^0x[0-9a-fA-F]{1,16}$/.test(s)) throw new Error(`not a 64-bit hex address: ${s}`);
+  return BigInt(s);
+}

@@ -1,0 +1,196 @@
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node --v8-pool-size=0
+/**
+ * memscope: the agent core for terminals, SSH sessions, CI and tests.
+ *   memscope list [--json] [--runtime-dir D]…
+ *   memscope snapshot --file-prefix P [--json] [--out FILE] [--allow-locking-reads] [--dpdk-lib PATH] [--timeout MS]
+ *   memscope serve       JSON-RPC over stdio, for the VS Code extension
+ * Every failure is one sentence on stderr and a distinct exit status.
+ */
+import * as fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { asMemscopeError, ErrorCode, MemscopeError } from '../common/errors';
+
+const USAGE = `usage:
+  memscope list [--json] [--runtime-dir DIR]...
+  memscope snapshot --file-prefix PREFIX [--json] [--out FILE] [--allow-locking-reads]
+                    [--dpdk-lib PATH] [--timeout MS] [--runtime-dir DIR]... [--eal-log FILE]
+  memscope serve      (JSON-RPC over stdio; used by the VS Code extension)
+exit status: 0 ok, 2 bad arguments, 10 no such target, 11 primary dead, 12 version mismatch,
+  13 not attachable (--in-memory/--no-huge), 14 permission, 15 orphaned external memory,
+  16 attach timed out, 17 attach failed, 18 address conflict, 19 layout unverified,
+  20 no librte_eal, 70 internal error`;
+
+/** Writes synchronously: the process may end with _exit right after. */
+function out(text: string): void {
+  let buf = Buffer.from(text);
+  while (buf.length) {
+    try {
+      const n = fs.writeSync(1, buf);
+      buf = buf.subarray(n);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      if ((e as NodeJS.ErrnoException).code === 'EPIPE') return;
+      throw e;
+    }
+  }
+}
+
+function err(text: string): void {
+  try {
+    fs.writeSync(2, text.endsWith('\n') ? text : text + '\n');
+  } catch {
+    /* nothing left to tell */
+  }
+}
+
+/**
+ * Ends the process. After rte_eal_init, detaching is ending the process: no
+ * rte_eal_cleanup (it takes the hot-plug write lock), no library destructors.
+ */
+function finish(code: number): never {
+  // loaded lazily: `memscope list` and usage errors never load koffi
+  const attached = require.cache[require.resolve('./session')] !== undefined;
+  if (attached) {
+    const { hardExit } = require('./native/libc') as typeof import('./native/libc');
+    hardExit(code);
+  }
+  process.exit(code);
+}
+
+function usage(msg?: string): never {
+  if (msg) err(`memscope: ${msg}`);
+  err(USAGE);
+  finish(2);
+}
+
+const MAX_REEXEC = 4;
+
+/**
+ * V8 places its heap at random addresses, which now and then fall inside the
+ * primary's memseg ranges; a fresh process draws new ones. EAL has not been
+ * touched when this error is raised, so starting over is safe.
+ */
+async function attachWithRetry<T>(attach: () => Promise<T>): Promise<T> {
+  try {
+    return await attach();
+  } catch (e) {
+    const attempt = Number(process.env.MEMSCOPE_ATTACH_ATTEMPT ?? '0');
+    if (e instanceof MemscopeError && e.code === ErrorCode.AddressConflict && attempt < MAX_REEXEC) {
+      const { reexec } = await import('./native/libc');
+      reexec({ MEMSCOPE_ATTACH_ATTEMPT: String(attempt + 1) });
+    }
+    throw e;
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const cmd = argv[0];
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    out(USAGE + '\n');
+    return cmd ? 0 : 2;
+  }
+  if (cmd === '--version') {
+    out(`memscope ${require('../../package.json').version}\n`);
+    return 0;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv.slice(1),
+      options: {
+        json: { type: 'boolean' },
+        out: { type: 'string' },
+        'file-prefix': { type: 'string' },
+        'runtime-dir': { type: 'string', multiple: true },
+        'allow-locking-reads': { type: 'boolean' },
+        'dpdk-lib': { type: 'string' },
+        timeout: { type: 'string' },
+        'eal-log': { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (e) {
+    usage((e as Error).message);
+  }
+  const o = parsed.values;
+  const runtimeDirs = o['runtime-dir'] ?? [];
+  switch (cmd) {
+    case 'list': {
+      const { listTargets } = await import('./discovery');
+      const { agentVersionWord } = await import('./eal');
+      const targets = listTargets({ runtimeDirs, agentVersionWord: () => agentVersionWord(o['dpdk-lib']) });
+      if (o.json) out(JSON.stringify(targets, null, 2) + '\n');
+      else {
+        const { formatTargets } = await import('./format');
+        out(formatTargets(targets) + '\n');
+      }
+      return 0;
+    }
+    case 'snapshot': {
+      const prefix = o['file-prefix'];
+      if (!prefix) usage('snapshot needs --file-prefix PREFIX (see `memscope list`).');
+      let timeoutMs = 15000;
+      if (o.timeout !== undefined) {
+        timeoutMs = Number(o.timeout);
+        if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 600000) usage('--timeout takes milliseconds from 100 to 600000.');
+      }
+      // look the target up and start warming the loader before loading the rest
+      const { findTarget } = await import('./discovery');
+      const found = findTarget(prefix, { runtimeDirs });
+      const { preloadPlugins } = await import('./eal');
+      const lib = o['dpdk-lib'] ?? (found.ealLibrary && !found.ealLibrary.endsWith(' (deleted)') ? found.ealLibrary : null);
+      const warm = found.attachable ? preloadPlugins(lib) : undefined;
+      const { Session } = await import('./session');
+      const session = await attachWithRetry(() => Session.attach({
+        found,
+        ...(warm ? { warm } : {}),
+        prefix,
+        runtimeDirs,
+        dpdkLib: o['dpdk-lib'] ?? null,
+        timeoutMs,
+        allowLockingReads: !!o['allow-locking-reads'],
+        ...(o['eal-log'] ? { ealLogFile: o['eal-log'] } : {}),
+      }));
+      const snap = session.snapshot();
+      const json = o.json || o.out ? JSON.stringify(snap) : '';
+      if (o.out) {
+        fs.writeFileSync(o.out, json + '\n');
+        err(`memscope: snapshot of "${prefix}" written to ${o.out}`);
+      }
+      if (o.json) out(json + '\n');
+      else {
+        const { formatSnapshot } = await import('./format');
+        out(formatSnapshot(snap));
+      }
+      session.dispose();
+      const orphan = snap.memsegLists.find((l) => l.state === 'orphaned');
+      if (orphan) {
+        err(`memscope: ${orphan.warning ?? 'an external memseg list is orphaned.'}`);
+        return new MemscopeError(ErrorCode.OrphanedList, '').exitCode;
+      }
+      return 0;
+    }
+    case 'serve': {
+      const { serve } = await import('./server');
+      await serve();
+      return -1; // the server ends the process itself
+    }
+    default:
+      usage(`unknown command "${cmd}".`);
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code >= 0) finish(code);
+    },
+    (e) => {
+      const me = asMemscopeError(e);
+      err(`memscope: ${me.message}`);
+      if (process.env.MEMSCOPE_DEBUG && me.detail) err(me.detail);
+      finish(me.exitCode);
+    },
+  );
+}

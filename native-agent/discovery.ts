@@ -1,0 +1,324 @@
+/**
+ * `memscope list`: what DPDK processes this machine holds, from their runtime
+ * dirs. File reads (and an F_GETLK query) only: listing never attaches, never
+ * takes a DPDK lock and never writes.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ErrorCode, MemscopeError } from '../common/errors';
+import { decodeMemConfig, fbarrayMask, type MemConfig, usedIndexes } from './dpdk/memconfig';
+import { decodeVersion, layoutFor, MEMCONFIG_MAGIC } from './dpdk/layout';
+import { lockHolder } from './native/libc';
+import { isAlive, listPids, readCmdline, readMaps } from './procfs';
+
+export type TargetMode = 'hugepages' | 'in-memory' | 'no-huge' | 'unknown';
+
+export interface TargetSummary {
+  filePrefix: string;
+  runtimeDir: string;
+  pid: number | null;
+  alive: boolean;
+  dpdkVersion: string | null;
+  versionWord: number | null;
+  mode: TargetMode;
+  hugepageBytes: number;
+  memsegLists: number;
+  /** The librte_eal the primary has mapped, when its maps are readable. */
+  ealLibrary: string | null;
+  attachable: boolean;
+  /** Why not, as one sentence with the way out. */
+  reason?: string;
+  reasonCode?: ErrorCode;
+}
+
+const PREFIX_RE = /^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$/;
+
+/** A file prefix becomes a path component: reject anything that could escape. */
+export function validatePrefix(prefix: unknown): string {
+  if (typeof prefix !== 'string' || !PREFIX_RE.test(prefix) || prefix.includes('..')) {
+    throw new MemscopeError(
+      ErrorCode.BadArguments,
+      `"${String(prefix).slice(0, 80).replace(/[^\x20-\x7e]/g, '?')}" is not a DPDK file prefix: use letters, digits, '_', '.', '+' or '-' (at most 64, no '..' or '/').`,
+    );
+  }
+  return prefix;
+}
+
+export function runtimeRoots(extra: readonly string[] = []): string[] {
+  const roots = ['/var/run/dpdk'];
+  if (process.env.XDG_RUNTIME_DIR) roots.push(path.join(process.env.XDG_RUNTIME_DIR, 'dpdk'));
+  for (const r of extra) {
+    if (typeof r !== 'string' || !path.isAbsolute(r) || r.includes('\0') || r.split('/').includes('..')) {
+      throw new MemscopeError(ErrorCode.BadArguments, `runtime dir "${String(r).slice(0, 80)}" must be an absolute path without "..": fix memscope.runtimeDirs or --runtime-dir.`);
+    }
+    roots.push(r);
+  }
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const r of roots) {
+    let real = r;
+    try {
+      real = fs.realpathSync(r);
+    } catch {
+      /* absent roots are kept, they just list nothing */
+    }
+    if (!seen.has(real)) {
+      seen.add(real);
+      out.push(r);
+    }
+  }
+  return out;
+}
+
+/** Pids whose command line names this file prefix (for primaries without a config file). */
+export function pidsByPrefix(prefix: string): number[] {
+  const out: number[] = [];
+  for (const pid of listPids()) {
+    const argv = readCmdline(pid);
+    if (!argv) continue;
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i]!;
+      if (a === `--file-prefix=${prefix}` || (a === '--file-prefix' && argv[i + 1] === prefix)) {
+        out.push(pid);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+export function cmdlineMode(argv: string[] | null): TargetMode | null {
+  if (!argv) return null;
+  if (argv.includes('--in-memory')) return 'in-memory';
+  if (argv.includes('--no-huge')) return 'no-huge';
+  return null;
+}
+
+export function readConfig(configPath: string): { buf: Buffer; cfg: MemConfig | null; versionWord: number; magic: number } {
+  const fd = fs.openSync(configPath, 'r');
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    const b = buf.subarray(0, n);
+    if (n < 8) return { buf: b, cfg: null, versionWord: 0, magic: 0 };
+    const magic = b.readUInt32LE(0);
+    const versionWord = b.readUInt32LE(4);
+    const L = layoutFor(versionWord);
+    const cfg = L && n >= L.memConfig.size && magic === MEMCONFIG_MAGIC ? decodeMemConfig(L, b) : null;
+    return { buf: b, cfg, versionWord, magic };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Bytes of hugepage memory the target's memseg lists hold, from their fbarray files. */
+function hugepageBytes(runtimeDir: string, cfg: MemConfig): number {
+  let total = 0;
+  for (const l of cfg.lists) {
+    if (l.external) continue;
+    const file = path.join(runtimeDir, `fbarray_${l.arr.name}`);
+    try {
+      const fd = fs.openSync(file, 'r');
+      try {
+        const { offset, words } = fbarrayMask(l.arr);
+        const mask = Buffer.alloc(8 + words * 8);
+        fs.readSync(fd, mask, 0, mask.length, offset);
+        total += usedIndexes(mask, l.arr.len).length * l.pageSz;
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      total += l.arr.count * l.pageSz;
+    }
+  }
+  return total;
+}
+
+function ealLibraryOf(pid: number): string | null {
+  const maps = readMaps(pid);
+  if (!maps) return null;
+  const m = maps.find((r) => /\/librte_eal\.so[.\d]*( \(deleted\))?$/.test(r.path));
+  return m ? m.path : null;
+}
+
+export interface ListOptions {
+  runtimeDirs?: readonly string[];
+  /** The version word of the librte_eal the agent would load, when known. */
+  agentVersionWord?: () => number | null;
+}
+
+export function inspectTarget(runtimeDir: string, filePrefix: string, opts: ListOptions = {}): TargetSummary {
+  const t: TargetSummary = {
+    filePrefix,
+    runtimeDir,
+    pid: null,
+    alive: false,
+    dpdkVersion: null,
+    versionWord: null,
+    mode: 'unknown',
+    hugepageBytes: 0,
+    memsegLists: 0,
+    ealLibrary: null,
+    attachable: false,
+  };
+  const fail = (code: ErrorCode, reason: string) => {
+    t.attachable = false;
+    t.reasonCode = code;
+    t.reason = reason;
+    return t;
+  };
+  const configPath = path.join(runtimeDir, 'config');
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(configPath);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES') {
+      return fail(ErrorCode.Permission, `${runtimeDir} belongs to another user: run Memscope as that user or root (memscope.agent.launchPrefix, e.g. ["sudo","-n"]).`);
+    }
+    const pids = pidsByPrefix(filePrefix).filter(isAlive);
+    t.pid = pids[0] ?? null;
+    t.alive = t.pid !== null;
+    const mode = t.pid !== null ? cmdlineMode(readCmdline(t.pid)) : null;
+    t.mode = mode ?? (t.alive ? 'in-memory' : 'unknown');
+    if (t.alive) {
+      return fail(ErrorCode.NotAttachable, `prefix "${filePrefix}" (pid ${t.pid}) runs with --in-memory, which shares no memory with other processes: restart it without --in-memory to inspect it.`);
+    }
+    return fail(ErrorCode.NoTarget, `${runtimeDir} has no config file and no live process uses prefix "${filePrefix}": it is a leftover, remove it (rm -r ${runtimeDir}).`);
+  }
+  let cfgRead: ReturnType<typeof readConfig>;
+  try {
+    cfgRead = readConfig(configPath);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') {
+      return fail(ErrorCode.Permission, `cannot read ${configPath} (owned by uid ${st.uid}): run Memscope as that user or root (memscope.agent.launchPrefix, e.g. ["sudo","-n"]).`);
+    }
+    throw e;
+  }
+  const { cfg, versionWord, magic } = cfgRead;
+  try {
+    const fd = fs.openSync(configPath, 'r');
+    try {
+      t.pid = lockHolder(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    t.pid = null;
+  }
+  t.alive = t.pid !== null && isAlive(t.pid);
+  if (t.pid === null) {
+    // a primary that is still starting has not locked its config yet
+    t.pid = pidsByPrefix(filePrefix).filter(isAlive)[0] ?? null;
+  }
+  if (magic !== MEMCONFIG_MAGIC) {
+    t.alive = t.pid !== null;
+    return fail(
+      ErrorCode.NotAttachable,
+      t.alive
+        ? `the primary of "${filePrefix}" (pid ${t.pid}) has not finished initialising its shared config: try again in a moment.`
+        : `${configPath} is not a DPDK shared config (bad magic 0x${magic.toString(16)}): remove the leftover runtime dir ${runtimeDir}.`,
+    );
+  }
+  t.versionWord = versionWord;
+  t.dpdkVersion = decodeVersion(versionWord).text;
+  if (t.alive && t.pid !== null) {
+    t.mode = cmdlineMode(readCmdline(t.pid)) ?? 'hugepages';
+    t.ealLibrary = ealLibraryOf(t.pid);
+  }
+  if (cfg) {
+    t.memsegLists = cfg.lists.length;
+    if (t.mode === 'unknown') {
+      t.mode = cfg.lists.some((l) => l.arr.name.startsWith('nohugemem')) ? 'no-huge' : 'hugepages';
+    } else if (cfg.lists.some((l) => l.arr.name.startsWith('nohugemem'))) {
+      t.mode = 'no-huge';
+    }
+    t.hugepageBytes = t.mode === 'hugepages' ? hugepageBytes(runtimeDir, cfg) : 0;
+  }
+  if (!t.alive) {
+    return fail(
+      ErrorCode.PrimaryDead,
+      `the primary of "${filePrefix}" is not running (no process holds ${configPath}); its runtime dir was left behind: restart the primary, or remove ${runtimeDir} and its hugepage files (/dev/hugepages/${filePrefix}map_*).`,
+    );
+  }
+  if (t.mode === 'no-huge') {
+    return fail(ErrorCode.NotAttachable, `prefix "${filePrefix}" (pid ${t.pid}) runs with --no-huge, whose memory is private to it: restart it with hugepages to inspect it.`);
+  }
+  if (t.mode === 'in-memory') {
+    return fail(ErrorCode.NotAttachable, `prefix "${filePrefix}" (pid ${t.pid}) runs with --in-memory, which shares no memory with other processes: restart it without --in-memory to inspect it.`);
+  }
+  if (!layoutFor(versionWord)) {
+    return fail(ErrorCode.VersionMismatch, `prefix "${filePrefix}" runs DPDK ${t.dpdkVersion}, whose private memory layout Memscope does not know yet (it knows 22.11): use a Memscope release that supports it.`);
+  }
+  if (t.ealLibrary && !t.ealLibrary.endsWith(' (deleted)')) {
+    // the agent loads the primary's own librte_eal: versions match by construction
+    try {
+      fs.accessSync(t.ealLibrary, fs.constants.R_OK);
+      t.attachable = true;
+      return t;
+    } catch {
+      /* fall back to the system library below */
+    }
+  }
+  const agentWord = opts.agentVersionWord?.() ?? null;
+  if (agentWord === null) {
+    return fail(ErrorCode.NoDpdkLibrary, `no librte_eal.so.23 could be loaded to attach to "${filePrefix}": install Debian's dpdk package (apt-get install dpdk) or set memscope.dpdkLibraryPath.`);
+  }
+  if (agentWord !== versionWord) {
+    return fail(
+      ErrorCode.VersionMismatch,
+      `prefix "${filePrefix}" runs DPDK ${t.dpdkVersion} but the agent's librte_eal is DPDK ${decodeVersion(agentWord).text}: point memscope.dpdkLibraryPath (--dpdk-lib) at the primary's librte_eal.so.`,
+    );
+  }
+  t.attachable = true;
+  return t;
+}
+
+export function listTargets(opts: ListOptions = {}): TargetSummary[] {
+  const out: TargetSummary[] = [];
+  for (const root of runtimeRoots(opts.runtimeDirs)) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(root);
+    } catch {
+      continue;
+    }
+    for (const name of names.sort()) {
+      const dir = path.join(root, name);
+      try {
+        if (!fs.statSync(dir).isDirectory()) continue;
+      } catch {
+        continue;
+      }
+      if (!PREFIX_RE.test(name)) continue;
+      out.push(inspectTarget(dir, name, opts));
+    }
+  }
+  return out;
+}
+
+/** Finds one prefix's runtime dir, or says why there is none. */
+export function findTarget(prefix: string, opts: ListOptions = {}): TargetSummary {
+  validatePrefix(prefix);
+  for (const root of runtimeRoots(opts.runtimeDirs)) {
+    const dir = path.join(root, prefix);
+    let isDir = false;
+    try {
+      isDir = fs.statSync(dir).isDirectory();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EACCES') {
+        throw new MemscopeError(ErrorCode.Permission, `${root} is not readable by this user: run Memscope as root or the primary's user (memscope.agent.launchPrefix, e.g. ["sudo","-n"]).`);
+      }
+    }
+    if (isDir) return inspectTarget(dir, prefix, opts);
+  }
+  const pids = pidsByPrefix(prefix).filter(isAlive);
+  if (pids.length) {
+    throw new MemscopeError(ErrorCode.NotAttachable, `prefix "${prefix}" (pid ${pids[0]}) has no runtime dir: it runs with --in-memory or --no-shconf, which share no memory with other processes; restart it without them.`);
+  }
+  throw new MemscopeError(
+    ErrorCode.NoTarget,
+    `no DPDK process uses file prefix "${prefix}" (looked in ${runtimeRoots(opts.runtimeDirs).join(', ')}): check the prefix with \`memscope list\`.`,
+  );
+}

@@ -1,0 +1,95 @@
+/** Human-readable tables for the CLI. */
+import type { Snapshot } from '../common/snapshot';
+import type { TargetSummary } from './discovery';
+
+export function bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
+}
+
+export function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? '').length)));
+  return cells
+    .map((r) =>
+      r
+        .map((v, c) => (c === r.length - 1 ? v : v.padEnd(widths[c]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+export function formatTargets(ts: TargetSummary[]): string {
+  if (!ts.length) return 'No DPDK runtime dirs found (looked in /var/run/dpdk and $XDG_RUNTIME_DIR/dpdk).';
+  return table(
+    ['PREFIX', 'PID', 'STATE', 'DPDK', 'MODE', 'HUGEPAGES', 'ATTACH'],
+    ts.map((t) => [
+      t.filePrefix,
+      t.pid ?? '-',
+      t.alive ? 'alive' : 'dead',
+      t.dpdkVersion ?? '?',
+      t.mode,
+      bytes(t.hugepageBytes),
+      t.attachable ? 'yes' : `no: ${t.reason ?? ''}`,
+    ]),
+  );
+}
+
+export function formatSnapshot(s: Snapshot): string {
+  const out: string[] = [];
+  const t = s.target;
+  out.push(`DPDK ${t.dpdkVersion}  prefix ${t.filePrefix}  pid ${t.pid ?? '?'} (${t.alive ? 'alive' : 'dead'})  ${s.takenAt}  read ${s.readMethod}${s.retries ? `, ${s.retries} retries` : ''}`);
+  for (const w of s.warnings) out.push(`warning: ${w}`);
+  out.push('', 'MEMSEG LISTS');
+  out.push(
+    table(
+      ['#', 'BASE VA', 'PAGE', 'SOCKET', 'SEGMENTS', 'SIZE', 'KIND', 'STATE'],
+      s.memsegLists.map((l) => [
+        l.index,
+        l.baseVa,
+        bytes(l.pageSize),
+        l.socketId,
+        `${l.segmentCount}/${l.capacity}`,
+        bytes(l.segments.reduce((a, x) => a + x.len, 0)),
+        l.external ? (l.dmabuf ? 'external dma-buf' : 'external') : 'internal',
+        l.state,
+      ]),
+    ),
+  );
+  out.push('', 'HEAPS');
+  out.push(
+    table(
+      ['ID', 'NAME', 'SOCKET', 'TOTAL', 'FREE', 'ALLOCS', 'ELEMENTS (busy/free/pad)'],
+      s.heaps.map((h) => {
+        const c = { busy: 0, free: 0, pad: 0 };
+        for (const e of h.elements) c[e.state]++;
+        return [
+          h.id,
+          h.name,
+          h.socketId,
+          bytes(h.totalSize),
+          bytes(h.freeSize),
+          h.allocCount,
+          h.elementsAvailable ? `${h.elements.length} (${c.busy}/${c.free}/${c.pad})` : `unavailable: ${h.reason ?? ''}`,
+        ];
+      }),
+    ),
+  );
+  out.push('', 'MEMZONES');
+  out.push(table(['NAME', 'ADDR', 'LEN', 'SOCKET', 'PAGE'], s.memzones.map((z) => [z.name, z.addr, bytes(z.len), z.socketId, bytes(z.hugepageSize)])));
+  out.push('', 'MEMPOOLS');
+  out.push(
+    table(
+      ['NAME', 'SIZE', 'ELT', 'CACHE', 'POPULATED', 'IN USE', 'AVAIL', 'CHUNKS'],
+      s.mempools.map((p) => [p.name, p.size, p.eltSize, p.cacheSize, p.populated, p.inUse ?? '?', p.avail ?? '?', p.chunks.length]),
+    ),
+  );
+  return out.join('\n') + '\n';
+}

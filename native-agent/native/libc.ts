@@ -1,0 +1,111 @@
+/**
+ * The few libc calls the agent needs, through koffi. Memory of the target is
+ * only ever read through process_vm_readv, which reports EFAULT instead of
+ * faulting: a page the primary unmaps under us cannot crash the agent.
+ */
+import koffi from 'koffi';
+
+let lib: ReturnType<typeof bind> | undefined;
+
+function bind() {
+  const libc = koffi.load('libc.so.6');
+  return {
+    processVmReadv: libc.func(
+      'long process_vm_readv(int pid, void *local, unsigned long liovcnt, void *remote, unsigned long riovcnt, unsigned long flags)',
+    ),
+    fcntlLock: libc.func('int fcntl(int fd, int cmd, void *lock)'),
+    fdopen: libc.func('void *fdopen(int fd, const char *mode)'),
+    fopen: libc.func('void *fopen(const char *path, const char *mode)'),
+    fflush: libc.func('int fflush(void *stream)'),
+    fclose: libc.func('int fclose(void *stream)'),
+    setvbuf: libc.func('int setvbuf(void *stream, void *buf, int mode, size_t size)'),
+    dup: libc.func('int dup(int fd)'),
+    exit_: libc.func('void _exit(int status)'),
+    getpid: libc.func('int getpid()'),
+    execve: libc.func('int execve(const char *path, const char **argv, const char **envp)'),
+    mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)'),
+    munmap: libc.func('int munmap(void *addr, size_t len)'),
+  };
+}
+
+export function libc() {
+  return (lib ??= bind());
+}
+
+export function errno(): number {
+  return koffi.errno();
+}
+
+const F_GETLK = 5;
+const F_WRLCK = 1;
+const F_UNLCK = 2;
+
+/**
+ * Pid of the process holding a POSIX lock that conflicts with a write lock on
+ * the whole file (DPDK's primary write-locks its `config`), or null.
+ */
+export function lockHolder(fd: number): number | null {
+  // struct flock on x86-64: l_type@0 l_whence@2 l_start@8 l_len@16 l_pid@24
+  const fl = Buffer.alloc(32);
+  fl.writeInt16LE(F_WRLCK, 0);
+  fl.writeInt16LE(0, 2);
+  fl.writeBigInt64LE(0n, 8);
+  fl.writeBigInt64LE(0n, 16);
+  if (libc().fcntlLock(fd, F_GETLK, fl) !== 0) return null;
+  if (fl.readInt16LE(0) === F_UNLCK) return null;
+  return fl.readInt32LE(24);
+}
+
+/** Ends the process at once, skipping atexit handlers and library destructors. */
+export function hardExit(code: number): never {
+  libc().exit_(code);
+  throw new Error('unreachable');
+}
+
+const PROT_NONE = 0;
+const MAP_PRIVATE = 0x02;
+const MAP_ANONYMOUS = 0x20;
+const MAP_NORESERVE = 0x4000;
+const MAP_FIXED_NOREPLACE = 0x100000;
+
+function toPtr(addr: bigint): unknown {
+  const cell = koffi.alloc('uint64_t', 1);
+  koffi.encode(cell, 'uint64_t', addr);
+  const p = koffi.decode(cell, 'void *');
+  koffi.free(cell);
+  return p;
+}
+
+/**
+ * Holds [start, end) with an inaccessible placeholder so that nothing else in
+ * this process (V8, glibc, a worker thread) maps there before EAL does.
+ * Returns a release function, or null if the range is already taken.
+ */
+export function reserveRange(start: bigint, end: bigint): (() => void) | null {
+  const len = Number(end - start);
+  const want = toPtr(start);
+  const got = libc().mmap(want, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+  const at = got ? BigInt(koffi.address(got)) : -1n;
+  if (at !== start) {
+    if (at > 0n && at !== BigInt.asUintN(64, -1n)) libc().munmap(got, len);
+    return null;
+  }
+  return () => {
+    libc().munmap(got, len);
+  };
+}
+
+/**
+ * Replaces this process with a fresh run of the same command (same pid, same
+ * stdio). Used before rte_eal_init only: a fresh process gets fresh random
+ * addresses for V8's heap, which can land in the primary's ranges.
+ */
+export function reexec(env: Record<string, string>): never {
+  const argv = [process.execPath, ...process.execArgv, ...process.argv.slice(1)];
+  const merged = { ...process.env, ...env };
+  const envp = Object.entries(merged)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
+  libc().execve(process.execPath, [...argv, null], [...envp, null]);
+  throw new Error(`execve(${process.execPath}) failed with errno ${koffi.errno()}`);
+}

@@ -1,0 +1,129 @@
+/** Small /proc readers: file reads only, nothing here touches a target. */
+import * as fs from 'node:fs';
+
+export interface MapRange {
+  start: bigint;
+  end: bigint;
+  perms: string;
+  offset: bigint;
+  inode: number;
+  path: string;
+}
+
+export function parseMaps(text: string): MapRange[] {
+  const out: MapRange[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+) ([0-9a-f]+) \S+ (\d+)\s*(.*)$/.exec(line);
+    if (!m) continue;
+    out.push({
+      start: BigInt('0x' + m[1]),
+      end: BigInt('0x' + m[2]),
+      perms: m[3]!,
+      offset: BigInt('0x' + m[4]),
+      inode: Number(m[5]),
+      path: m[6] ?? '',
+    });
+  }
+  return out;
+}
+
+export function readMaps(pid: number | 'self'): MapRange[] | null {
+  try {
+    return parseMaps(fs.readFileSync(`/proc/${pid}/maps`, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+export function readCmdline(pid: number): string[] | null {
+  try {
+    const raw = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+    if (!raw) return null;
+    return raw.replace(/\0$/, '').split('\0');
+  } catch {
+    return null;
+  }
+}
+
+/** Start time in clock ticks since boot: with the pid, a process identity that survives pid reuse. */
+export function startTime(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[19]);
+  } catch {
+    return null;
+  }
+}
+
+export function processState(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return null;
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  const s = processState(pid);
+  return s !== null && s !== 'Z' && s !== 'X';
+}
+
+export function listPids(): number[] {
+  try {
+    return fs
+      .readdirSync('/proc')
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export interface LockEntry {
+  kind: 'POSIX' | 'FLOCK' | 'OFDLCK' | string;
+  type: string;
+  pid: number;
+  dev: string;
+  inode: number;
+}
+
+export function readLocks(): LockEntry[] {
+  let text = '';
+  try {
+    text = fs.readFileSync('/proc/locks', 'latin1');
+  } catch {
+    return [];
+  }
+  const out: LockEntry[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\d+: (?:-> )?(\S+)\s+\S+\s+(\S+)\s+(-?\d+)\s+([0-9a-f]+:[0-9a-f]+):(\d+)/.exec(line);
+    if (m) out.push({ kind: m[1]!, type: m[2]!, pid: Number(m[3]), dev: m[4]!, inode: Number(m[5]) });
+  }
+  return out;
+}
+
+/** Parses a cpu list such as "0-3,8,10-11". */
+export function parseCpuList(s: string): number[] {
+  const out: number[] = [];
+  for (const part of s.trim().split(',')) {
+    if (!part) continue;
+    const [a, b] = part.split('-').map(Number);
+    if (a === undefined || Number.isNaN(a)) continue;
+    for (let i = a; i <= (b ?? a); i++) out.push(i);
+  }
+  return out;
+}
+
+export function selfCpus(): number[] {
+  try {
+    const status = fs.readFileSync('/proc/self/status', 'latin1');
+    const m = /^Cpus_allowed_list:\s*(.+)$/m.exec(status);
+    if (m) return parseCpuList(m[1]!);
+  } catch {
+    /* fall through */
+  }
+  return [0];
+}

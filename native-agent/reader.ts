@@ -1,0 +1,574 @@
+/**
+ * The lock-free snapshot reader. It copies DPDK's shared structures with
+ * process_vm_readv (never a plain dereference), takes no DPDK lock, and
+ * retries a part whose version counter or heap counters moved during the
+ * copy. External memory is read from the process that maps it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  hex,
+  type Heap,
+  type HeapElement,
+  type Memseg,
+  type MemsegList,
+  type Memzone,
+  type Mempool,
+  type MempoolChunk,
+  SNAPSHOT_SCHEMA,
+  type Snapshot,
+  type TargetInfo,
+} from '../common/snapshot';
+import { byAddr, byName } from '../common/delta';
+import type { Layout } from './dpdk/layout';
+import { cstr, decodeMemConfig, fbarrayMask, type FbarrayHdr, type HeapHdr, type MemConfig, type MemsegListHdr, usedIndexes } from './dpdk/memconfig';
+import { VmReader, VmReadError } from './native/vm';
+import { isAlive, readLocks, readMaps } from './procfs';
+
+const MAX_RETRIES = 8;
+const ELEM_STATE = ['free', 'busy', 'pad'] as const;
+const TWO32 = 4294967296;
+
+/** Pointer-sized read as a Number: exact for user-space addresses (< 2^47). */
+export function ptr(b: Buffer, off: number): number {
+  return b.readUInt32LE(off) + b.readUInt32LE(off + 4) * TWO32;
+}
+
+export interface ReaderContext {
+  L: Layout;
+  self: VmReader;
+  mcfgAddr: number;
+  runtimeDir: string;
+  target: () => TargetInfo;
+  /** Reader for another process's memory (external memory it maps). */
+  readerFor(pid: number): VmReader;
+}
+
+class Inconsistent extends Error {}
+
+export interface ReadStats {
+  retries: number;
+}
+
+/** The whole picture, read without a lock. */
+export function takeSnapshot(ctx: ReaderContext): Snapshot {
+  const stats: ReadStats = { retries: 0 };
+  const warnings: string[] = [];
+  const cfg = readMemConfig(ctx);
+  const external = externalOwners(ctx, cfg);
+  const memsegLists = cfg.lists.map((l) => readMemsegList(ctx, l, external.get(l.index) ?? null, stats));
+  for (const l of memsegLists) if (l.warning) warnings.push(`memseg list ${l.index}: ${l.warning}`);
+  const memzones = readMemzones(ctx, cfg.memzones, stats);
+  const mempools = readMempools(ctx, cfg);
+  const owners = ownerIndex(memzones, mempools);
+  const heaps = cfg.heaps.map((h) => readHeap(ctx, h, cfg, external, owners, stats));
+  for (const h of heaps) if (!h.elementsAvailable && h.reason) warnings.push(`heap ${h.name}: ${h.reason}`);
+  return {
+    schema: SNAPSHOT_SCHEMA,
+    takenAt: new Date().toISOString(),
+    target: ctx.target(),
+    readMethod: 'lock-free',
+    retries: stats.retries,
+    warnings,
+    memsegLists,
+    heaps,
+    memzones: memzones.sort(byAddr),
+    mempools: mempools.sort(byName),
+  };
+}
+
+export function readMemConfig(ctx: ReaderContext): MemConfig {
+  const buf = ctx.self.read(ctx.mcfgAddr, ctx.L.memConfig.size);
+  if (!buf) throw new VmReadError(14, `the shared config at ${hex(BigInt(ctx.mcfgAddr))} is not mapped`);
+  return decodeMemConfig(ctx.L, buf, BigInt(ctx.mcfgAddr));
+}
+
+// ---------------------------------------------------------------- memseg lists
+
+interface ExternalOwner {
+  /** Live processes holding the list's fbarray (flock), i.e. attached to it. */
+  holders: number[];
+  /** The process whose address space maps the list's memory, if found. */
+  mapper: number | null;
+  fbarrayFile: string;
+  fileExists: boolean;
+}
+
+/**
+ * Who holds each external memseg list. DPDK flocks an fbarray's file in every
+ * process that created or attached it, so /proc/locks names them; the one
+ * whose maps cover base_va holds the memory itself.
+ */
+function externalOwners(ctx: ReaderContext, cfg: MemConfig): Map<number, ExternalOwner> {
+  const out = new Map<number, ExternalOwner>();
+  const ext = cfg.lists.filter((l) => l.external);
+  if (!ext.length) return out;
+  const locks = readLocks();
+  for (const l of ext) {
+    const file = path.join(ctx.runtimeDir, `fbarray_${l.arr.name}`);
+    let inode = -1;
+    try {
+      inode = fs.statSync(file).ino;
+    } catch {
+      /* the file is gone */
+    }
+    const holders = inode < 0 ? [] : [...new Set(locks.filter((k) => k.inode === inode && k.pid > 0).map((k) => k.pid))].filter(isAlive);
+    let mapper: number | null = null;
+    const base = l.baseVa;
+    for (const pid of holders) {
+      const maps = readMaps(pid);
+      if (maps?.some((r) => r.start <= base && base < r.end)) {
+        mapper = pid;
+        break;
+      }
+    }
+    out.set(l.index, { holders, mapper, fbarrayFile: file, fileExists: inode >= 0 });
+  }
+  return out;
+}
+
+function readMemsegList(ctx: ReaderContext, l: MemsegListHdr, ext: ExternalOwner | null, stats: ReadStats): MemsegList {
+  const base: MemsegList = {
+    index: l.index,
+    baseVa: hex(l.baseVa),
+    pageSize: l.pageSz,
+    socketId: l.socketId,
+    len: l.len,
+    external: l.external,
+    heap: l.heap,
+    capacity: l.arr.len,
+    segmentCount: l.arr.count,
+    state: 'ok',
+    segments: [],
+  };
+  if (l.external && ext) {
+    base.ownerPids = ext.holders;
+    if (!ext.fileExists || ext.holders.length === 0) {
+      base.state = 'orphaned';
+      base.warning = ext.fileExists
+        ? `external memory at ${base.baseVa} was registered by a process that is gone without unregistering it: any process that walks memsegs without rte_extmem_attach will crash; run \`memscope repair\` or restart the primary.`
+        : `external memory at ${base.baseVa} is orphaned and its fbarray file is deleted: processes that walk memsegs will crash, and only a restart of the primary clears it.`;
+      return base;
+    }
+    // Never dereference an external list: its fbarray lives in the file.
+    const segs = readFbarrayFromFile(ctx.L, ext.fbarrayFile, l.arr);
+    if (!segs) {
+      base.state = 'unattached';
+      base.warning = `cannot read ${ext.fbarrayFile}: run Memscope as the user that registered this memory, or root.`;
+      return base;
+    }
+    base.segments = segs;
+    base.segmentCount = segs.length;
+    return base;
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const segs = readFbarraySegments(ctx, l.arr);
+      const after = ctx.self.borrow(ctx.mcfgAddr + ctx.L.memConfig.memsegs + l.index * ctx.L.memsegList.size + ctx.L.memsegList.version, 4);
+      if (!after || after.readUInt32LE(0) !== l.version) throw new Inconsistent();
+      base.segments = segs;
+      base.segmentCount = segs.length;
+      return base;
+    } catch (e) {
+      if (!(e instanceof Inconsistent) || attempt >= MAX_RETRIES) {
+        base.state = 'unattached';
+        base.warning = `its segments changed during ${attempt + 1} copies or are not mapped here; try again.`;
+        return base;
+      }
+      stats.retries++;
+      // take the header again, the list may have grown
+      const hdr = ctx.self.borrow(ctx.mcfgAddr + ctx.L.memConfig.memsegs + l.index * ctx.L.memsegList.size, ctx.L.memsegList.size);
+      if (hdr) {
+        const fresh = decodeMemsegListAt(ctx.L, Buffer.from(hdr), l.index);
+        l = fresh;
+      }
+    }
+  }
+}
+
+function decodeMemsegListAt(L: Layout, b: Buffer, index: number): MemsegListHdr {
+  // reuse the full decoder on a one-list buffer
+  const m = L.memsegList;
+  return {
+    index,
+    baseVa: b.readBigUInt64LE(m.baseVa),
+    pageSz: ptr(b, m.pageSz),
+    socketId: b.readInt32LE(m.socketId),
+    version: b.readUInt32LE(m.version),
+    len: ptr(b, m.len),
+    external: b.readUInt32LE(m.external) !== 0,
+    heap: b.readUInt32LE(m.heap) !== 0,
+    arr: {
+      name: cstr(b, m.memsegArr + L.fbarray.name, L.fbarray.nameLen),
+      count: b.readUInt32LE(m.memsegArr + L.fbarray.count),
+      len: b.readUInt32LE(m.memsegArr + L.fbarray.len),
+      eltSz: b.readUInt32LE(m.memsegArr + L.fbarray.eltSz),
+      data: b.readBigUInt64LE(m.memsegArr + L.fbarray.data),
+    },
+  };
+}
+
+function decodeMemseg(L: Layout, b: Buffer, off: number, index: number): Memseg | null {
+  const S = L.memseg;
+  const addr = ptr(b, off + S.addr);
+  if (addr === 0) return null; // freed segments are zeroed
+  return {
+    index,
+    va: '0x' + addr.toString(16),
+    iova: hex(b.readBigUInt64LE(off + S.iova)),
+    len: ptr(b, off + S.len),
+    hugepageSize: ptr(b, off + S.hugepageSz),
+    socketId: b.readInt32LE(off + S.socketId),
+    flags: b.readUInt32LE(off + S.flags),
+  };
+}
+
+/** Used element indexes of an fbarray mapped in this process, then their bytes, run by run. */
+function readFbarrayUsed(ctx: ReaderContext, arr: FbarrayHdr): { idx: number[]; data: (Buffer | null)[]; runs: [number, number][] } {
+  const data = Number(arr.data);
+  const { offset, words } = fbarrayMask(arr);
+  const mask = ctx.self.read(data + offset, 8 + words * 8);
+  if (!mask) throw new Inconsistent();
+  const idx = usedIndexes(mask, arr.len);
+  const runs: [number, number][] = [];
+  for (const i of idx) {
+    const last = runs[runs.length - 1];
+    if (last && last[0] + last[1] === i) last[1]++;
+    else runs.push([i, 1]);
+  }
+  const bufs = ctx.self.readMany(runs.map(([i, n]) => [data + i * arr.eltSz, n * arr.eltSz] as const));
+  return { idx, data: bufs, runs };
+}
+
+function readFbarraySegments(ctx: ReaderContext, arr: FbarrayHdr): Memseg[] {
+  const { data, runs } = readFbarrayUsed(ctx, arr);
+  const out: Memseg[] = [];
+  runs.forEach(([first, n], r) => {
+    const b = data[r];
+    if (!b) throw new Inconsistent();
+    for (let k = 0; k < n; k++) {
+      const s = decodeMemseg(ctx.L, b, k * arr.eltSz, first + k);
+      if (s) out.push(s);
+    }
+  });
+  return out;
+}
+
+function readFbarrayFromFile(L: Layout, file: string, arr: FbarrayHdr): Memseg[] | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const { offset, words } = fbarrayMask(arr);
+    const mask = Buffer.alloc(8 + words * 8);
+    if (fs.readSync(fd, mask, 0, mask.length, offset) !== mask.length) return null;
+    const out: Memseg[] = [];
+    const one = Buffer.alloc(arr.eltSz);
+    for (const i of usedIndexes(mask, arr.len)) {
+      if (fs.readSync(fd, one, 0, one.length, i * arr.eltSz) !== one.length) return null;
+      const s = decodeMemseg(L, one, 0, i);
+      if (s) out.push(s);
+    }
+    return out;
+  } catch {
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+// -------------------------------------------------------------------- memzones
+
+function readMemzones(ctx: ReaderContext, arr: FbarrayHdr, stats: ReadStats): Memzone[] {
+  const Z = ctx.L.memzone;
+  for (let attempt = 0; attempt <= MAX_RETRIES; attempt++) {
+    try {
+      const { data, runs } = readFbarrayUsed(ctx, arr);
+      const out: Memzone[] = [];
+      runs.forEach(([, n], r) => {
+        const b = data[r];
+        if (!b) throw new Inconsistent();
+        for (let k = 0; k < n; k++) {
+          const o = k * arr.eltSz;
+          const addr = ptr(b, o + Z.addr);
+          if (addr === 0) continue;
+          out.push({
+            name: cstr(b, o + Z.name, Z.nameLen),
+            addr: '0x' + addr.toString(16),
+            iova: hex(b.readBigUInt64LE(o + Z.iova)),
+            len: ptr(b, o + Z.len),
+            hugepageSize: ptr(b, o + Z.hugepageSz),
+            socketId: b.readInt32LE(o + Z.socketId),
+            flags: b.readUInt32LE(o + Z.flags),
+          });
+        }
+      });
+      return out;
+    } catch (e) {
+      if (!(e instanceof Inconsistent)) throw e;
+      stats.retries++;
+    }
+  }
+  return [];
+}
+
+// -------------------------------------------------------------------- mempools
+
+function readMempools(ctx: ReaderContext, cfg: MemConfig): Mempool[] {
+  const L = ctx.L;
+  const q = cfg.tailqs.find((t) => t.name === 'RTE_MEMPOOL');
+  if (!q) return [];
+  const out: Mempool[] = [];
+  const seen = new Set<number>();
+  let entry = Number(q.first);
+  while (entry !== 0 && !seen.has(entry) && seen.size < 65536) {
+    seen.add(entry);
+    const e = ctx.self.borrow(entry, 24);
+    if (!e) break;
+    const mpAddr = ptr(e, L.tailqEntry.data);
+    const next = ptr(e, L.tailqEntry.next);
+    const mp = mpAddr ? ctx.self.read(mpAddr, L.mempool.size) : null;
+    if (mp) out.push(decodeMempool(ctx, mp));
+    entry = next;
+  }
+  return out;
+}
+
+function decodeMempool(ctx: ReaderContext, mp: Buffer): Mempool {
+  const P = ctx.L.mempool;
+  const name = cstr(mp, P.name, P.nameLen);
+  const populated = mp.readUInt32LE(P.populatedSize);
+  const pool: Mempool = {
+    name,
+    size: mp.readUInt32LE(P.poolSize),
+    eltSize: mp.readUInt32LE(P.eltSize),
+    cacheSize: mp.readUInt32LE(P.cacheSize),
+    populated,
+    inUse: null,
+    avail: null,
+    chunks: readChunks(ctx, ptr(mp, P.memListFirst)),
+  };
+  const ring = ringCount(ctx, ptr(mp, P.poolData), name);
+  if (ring === null) {
+    pool.reason = 'its ops are not a DPDK ring this reader understands (Memscope never calls a target\u2019s mempool ops), so objects in use are unknown.';
+    return pool;
+  }
+  const cached = cacheCount(ctx, ptr(mp, P.localCache));
+  pool.avail = Math.min(populated, ring + cached);
+  pool.inUse = populated - pool.avail;
+  return pool;
+}
+
+function readChunks(ctx: ReaderContext, first: number): MempoolChunk[] {
+  const H = ctx.L.memhdr;
+  const out: MempoolChunk[] = [];
+  const seen = new Set<number>();
+  let cur = first;
+  while (cur !== 0 && !seen.has(cur) && out.length < 65536) {
+    seen.add(cur);
+    const b = ctx.self.borrow(cur, 40);
+    if (!b) break;
+    out.push({ addr: '0x' + ptr(b, H.addr).toString(16), len: ptr(b, H.len) });
+    cur = ptr(b, H.next);
+  }
+  return out;
+}
+
+/**
+ * Objects in a ring-backed pool's ring, read from the ring's head/tail words.
+ * Accepted only when the struct looks like the ring the mempool ring driver
+ * creates for it ("MP_<pool name>", power-of-two size).
+ */
+function ringCount(ctx: ReaderContext, addr: number, poolName: string): number | null {
+  if (!addr) return null;
+  const R = ctx.L.ring;
+  const b = ctx.self.borrow(addr, R.consTail + 4);
+  if (!b) return null;
+  const name = cstr(b, R.name, R.nameLen);
+  if (name !== ('MP_' + poolName).slice(0, R.nameLen - 1)) return null;
+  const size = b.readUInt32LE(R.size);
+  const mask = b.readUInt32LE(R.mask);
+  const capacity = b.readUInt32LE(R.capacity);
+  if (size === 0 || (size & (size - 1)) !== 0 || mask !== size - 1 || capacity > size) return null;
+  const count = (b.readUInt32LE(R.prodTail) - b.readUInt32LE(R.consTail)) & mask;
+  return Math.min(count, capacity);
+}
+
+function cacheCount(ctx: ReaderContext, localCache: number): number {
+  if (!localCache) return 0;
+  const C = ctx.L.mempoolCache;
+  const ranges: [number, number][] = [];
+  for (let i = 0; i < ctx.L.maxLcore; i++) ranges.push([localCache + i * C.size + C.len, 4]);
+  let total = 0;
+  for (const b of ctx.self.readMany(ranges)) if (b) total += b.readUInt32LE(0);
+  return total;
+}
+
+// ------------------------------------------------------------------- ownership
+
+interface OwnerRange {
+  start: number;
+  end: number;
+  name: string;
+}
+
+/** Memzones sorted by address, each named by the mempool it belongs to if any. */
+function ownerIndex(memzones: Memzone[], mempools: Mempool[]): OwnerRange[] {
+  const chunks = mempools.flatMap((p) => p.chunks.map((c) => ({ start: Number(c.addr), end: Number(c.addr) + c.len, pool: p.name })));
+  const byName = new Map(mempools.map((p) => [p.name, p] as const));
+  return memzones
+    .map((z) => {
+      const start = Number(z.addr);
+      const end = start + z.len;
+      const chunk = chunks.find((c) => c.start < end && start < c.end);
+      // the pool's own struct is "MP_<pool>", its ring "RG_MP_<pool>"
+      const bare = z.name.replace(/^RG_/, '').replace(/^MP_/, '');
+      const pool = chunk?.pool ?? (bare !== z.name && byName.has(bare) ? bare : null);
+      const name = pool !== null ? `mempool:${pool}` : `memzone:${z.name}`;
+      return { start, end, name };
+    })
+    .sort((a, b) => a.start - b.start);
+}
+
+// ----------------------------------------------------------------------- heaps
+
+function heapReader(ctx: ReaderContext, h: HeapHdr, cfg: MemConfig, external: Map<number, ExternalOwner>): { reader: VmReader | null; reason?: string } {
+  const extLists = cfg.lists.filter((l) => l.external && l.socketId === h.socketId);
+  if (!extLists.length) return { reader: ctx.self };
+  for (const l of extLists) {
+    const o = external.get(l.index);
+    if (o && !o.fileExists) return { reader: null, reason: 'its memory is orphaned (the process that registered it is gone); only a restart of the primary clears it.' };
+    if (o?.mapper) {
+      try {
+        return { reader: ctx.readerFor(o.mapper) };
+      } catch (e) {
+        return { reader: null, reason: `its memory is mapped only in pid ${o.mapper} and cannot be read from it (${(e as Error).message}): run Memscope as root.` };
+      }
+    }
+  }
+  return { reader: null, reason: 'its memory is external and no live process attached to the target maps it, so its elements cannot be read.' };
+}
+
+function readHeap(ctx: ReaderContext, h: HeapHdr, cfg: MemConfig, external: Map<number, ExternalOwner>, owners: OwnerRange[], stats: ReadStats): Heap {
+  const heap: Heap = {
+    id: h.index,
+    name: h.name,
+    socketId: h.socketId,
+    totalSize: h.totalSize,
+    freeSize: 0,
+    allocCount: h.allocCount,
+    external: h.socketId >= 256 || cfg.lists.some((l) => l.external && l.socketId === h.socketId),
+    elementsAvailable: false,
+    elements: [],
+  };
+  const { reader, reason } = heapReader(ctx, h, cfg, external);
+  if (!reader) {
+    heap.reason = reason;
+    return heap;
+  }
+  let hdr = h;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const elements = walkElements(ctx, reader, hdr, owners);
+      // the heap must not have moved while we walked it
+      const again = ctx.self.borrow(hdr.addr, ctx.L.heap.size);
+      if (!again) throw new Inconsistent();
+      const H = ctx.L.heap;
+      if (
+        again.readUInt32LE(H.allocCount) !== hdr.allocCount ||
+        ptr(again, H.totalSize) !== hdr.totalSize ||
+        ptr(again, H.first) !== Number(hdr.first) ||
+        ptr(again, H.last) !== Number(hdr.last)
+      ) {
+        throw new Inconsistent();
+      }
+      let free = 0;
+      let sum = 0;
+      for (const e of elements) {
+        sum += e.len;
+        if (e.state === 'free') free += e.len;
+      }
+      if (sum !== hdr.totalSize) throw new Inconsistent();
+      heap.elements = elements;
+      heap.freeSize = free;
+      heap.allocCount = hdr.allocCount;
+      heap.totalSize = hdr.totalSize;
+      heap.elementsAvailable = true;
+      return heap;
+    } catch (e) {
+      if (e instanceof VmReadError) {
+        heap.reason = `its elements cannot be read: ${e.message}.`;
+        return heap;
+      }
+      if (!(e instanceof Inconsistent) || attempt >= MAX_RETRIES) {
+        if (!(e instanceof Inconsistent)) throw e;
+        heap.reason = `it changed during each of ${attempt + 1} copies; try again.`;
+        return heap;
+      }
+      stats.retries++;
+      const fresh = ctx.self.borrow(hdr.addr, ctx.L.heap.size);
+      if (!fresh) throw new Inconsistent();
+      const H = ctx.L.heap;
+      hdr = {
+        ...hdr,
+        first: BigInt(ptr(fresh, H.first)),
+        last: BigInt(ptr(fresh, H.last)),
+        allocCount: fresh.readUInt32LE(H.allocCount),
+        totalSize: ptr(fresh, H.totalSize),
+      };
+    }
+  }
+}
+
+const BIG_READ = 64 * 1024;
+
+/**
+ * Follows first → next. Elements are kept in address order, so addresses
+ * must rise; each must point back at its heap and at its predecessor.
+ * Reads are windows: wide over runs of small elements, a header's worth
+ * after a large one.
+ */
+function walkElements(ctx: ReaderContext, reader: VmReader, h: HeapHdr, owners: OwnerRange[]): HeapElement[] {
+  const E = ctx.L.elem;
+  const heapAddr = Number(h.addr);
+  const out: HeapElement[] = [];
+  let cur = Number(h.first);
+  let prev = 0;
+  let buf: Buffer = Buffer.alloc(0);
+  let bufAddr = 0;
+  let lastSize = 0;
+  let oi = 0;
+  const hdrLen = E.headerLen;
+  while (cur !== 0) {
+    if (cur < bufAddr || cur + hdrLen > bufAddr + buf.length) {
+      const want = lastSize > BIG_READ / 4 ? hdrLen : BIG_READ;
+      buf = reader.borrowUpTo(cur, want);
+      bufAddr = cur;
+      if (buf.length < hdrLen) throw new Inconsistent();
+    }
+    const o = cur - bufAddr;
+    if (ptr(buf, o + E.heap) !== heapAddr || ptr(buf, o + E.prev) !== prev) throw new Inconsistent();
+    const stateWord = buf.readUInt32LE(o + E.stateWord) & 7;
+    const state = ELEM_STATE[stateWord];
+    const size = ptr(buf, o + E.size);
+    const next = ptr(buf, o + E.next);
+    if (state === undefined || size === 0 || (next !== 0 && next < cur + size)) throw new Inconsistent();
+    let owner: string | null = null;
+    if (state === 'busy') {
+      const end = cur + size;
+      while (oi < owners.length && owners[oi]!.start < cur) oi++;
+      const z = owners[oi];
+      if (z && z.start < end) owner = z.name;
+    }
+    out.push({ addr: '0x' + cur.toString(16), len: size, pad: buf.readUInt32LE(o + E.pad), state, owner });
+    lastSize = size;
+    prev = cur;
+    cur = next;
+    if (out.length > 50_000_000) throw new Inconsistent();
+  }
+  if (prev !== Number(h.last)) throw new Inconsistent();
+  return out;
+}

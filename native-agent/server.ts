@@ -1,0 +1,172 @@
+/**
+ * `memscope serve`: the agent as a JSON-RPC server over stdio, one per
+ * attached target (EAL attaches once per process). stdout carries only
+ * JSON-RPC; EAL's log and ours go to stderr, which the extension shows in its
+ * log channel.
+ */
+import { createConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-languageserver/node';
+import { asMemscopeError, ErrorCode, MemscopeError } from '../common/errors';
+import { diffSnapshots, isEmptyDelta } from '../common/delta';
+import {
+  type AttachResult,
+  type DeltaNotification,
+  MEMSCOPE_RPC_ERROR,
+  Methods,
+  Notifications,
+  ProtocolError,
+  type SubscribeResult,
+  validateAttach,
+  validateEmpty,
+  validateListTargets,
+  validateSubscribe,
+} from '../common/protocol';
+import type { Snapshot } from '../common/snapshot';
+import { listTargets } from './discovery';
+import { agentVersionWord } from './eal';
+import { hardExit } from './native/libc';
+import { ealWedged, Session } from './session';
+
+function rpcError(e: unknown): ResponseError<unknown> {
+  if (e instanceof ProtocolError) {
+    const me = new MemscopeError(ErrorCode.BadArguments, `invalid request: ${e.message}.`);
+    return new ResponseError(-32602, me.message, me.toJSON());
+  }
+  const me = asMemscopeError(e);
+  return new ResponseError(MEMSCOPE_RPC_ERROR, me.message, me.toJSON());
+}
+
+export async function serve(): Promise<void> {
+  // Nothing but JSON-RPC may reach stdout.
+  console.log = console.error;
+  console.info = console.error;
+  const connection = createConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
+  let session: Session | null = null;
+  let attaching = false;
+  let sub: { timer: NodeJS.Timeout; last: Snapshot; seq: number } | null = null;
+
+  const end = (code: number) => {
+    // give the writer a moment to flush the last message, then leave without
+    // EAL cleanup (detaching is ending the process)
+    setTimeout(() => hardExit(code), 50);
+  };
+
+  const guard =
+    <P, R>(fn: (p: P) => R | Promise<R>) =>
+    async (p: P) => {
+      try {
+        return await fn(p);
+      } catch (e) {
+        if (ealWedged) end(new MemscopeError(ErrorCode.AttachTimeout, '').exitCode);
+        return rpcError(e);
+      }
+    };
+
+  const need = (): Session => {
+    if (!session) throw new MemscopeError(ErrorCode.NotAttached, 'the agent is not attached to a target: send memscope/attach first.');
+    return session;
+  };
+
+  connection.onRequest(
+    Methods.listTargets,
+    guard((p: unknown) => {
+      const params = validateListTargets(p);
+      return listTargets({ runtimeDirs: params.runtimeDirs ?? [], agentVersionWord: () => agentVersionWord() });
+    }),
+  );
+
+  connection.onRequest(
+    Methods.attach,
+    guard(async (p: unknown): Promise<AttachResult> => {
+      const params = validateAttach(p);
+      if (session || attaching) throw new MemscopeError(ErrorCode.AlreadyAttached, 'this agent is already attached (EAL allows one attach per process): start another agent for another target.');
+      attaching = true;
+      try {
+        session = await Session.attach({
+          prefix: params.filePrefix,
+          runtimeDirs: params.runtimeDirs ?? [],
+          dpdkLib: params.dpdkLib ?? null,
+          timeoutMs: params.timeoutMs ?? 15000,
+          allowLockingReads: params.allowLockingReads ?? false,
+          extraEalArgs: params.extraEalArgs ?? [],
+        });
+      } finally {
+        attaching = false;
+      }
+      const s = session;
+      s.onPrimaryExit((why) => {
+        const error = new MemscopeError(ErrorCode.PrimaryDead, why);
+        void connection.sendNotification(Notifications.targetExited, { message: why, error: error.toJSON() });
+        end(error.exitCode);
+      });
+      return {
+        target: s.targetInfo(),
+        dpdkVersion: s.eal.version,
+        ealLibrary: s.eal.path,
+        lcore: s.lcore,
+        attachMs: Math.round(s.attachMs),
+        readMethod: s.lockFree ? 'lock-free' : 'locking',
+      };
+    }),
+  );
+
+  connection.onRequest(
+    Methods.snapshot,
+    guard((p: unknown) => {
+      validateEmpty(p, 'snapshot params');
+      return need().snapshot();
+    }),
+  );
+
+  connection.onRequest(
+    Methods.subscribe,
+    guard((p: unknown): SubscribeResult => {
+      const { intervalMs } = validateSubscribe(p);
+      const s = need();
+      if (sub) clearInterval(sub.timer);
+      const first = s.snapshot();
+      const state = { last: first, seq: 0, timer: undefined as unknown as NodeJS.Timeout };
+      state.timer = setInterval(() => {
+        try {
+          const next = s.snapshot();
+          const delta = diffSnapshots(state.last, next);
+          state.last = next;
+          if (isEmptyDelta(delta)) return;
+          const n: DeltaNotification = { seq: ++state.seq, takenAt: next.takenAt, delta };
+          void connection.sendNotification(Notifications.delta, n);
+        } catch (e) {
+          console.error(`memscope agent: snapshot failed: ${asMemscopeError(e).message}`);
+        }
+      }, intervalMs);
+      sub = state;
+      return { snapshot: first };
+    }),
+  );
+
+  connection.onRequest(
+    Methods.unsubscribe,
+    guard((p: unknown) => {
+      validateEmpty(p, 'unsubscribe params');
+      if (sub) clearInterval(sub.timer);
+      sub = null;
+      return null;
+    }),
+  );
+
+  connection.onRequest(
+    Methods.detach,
+    guard((p: unknown) => {
+      validateEmpty(p, 'detach params');
+      end(0);
+      return null;
+    }),
+  );
+
+  connection.onShutdown(() => {
+    if (sub) clearInterval(sub.timer);
+    sub = null;
+  });
+  connection.onExit(() => end(0));
+  // the extension (our parent) went away: nothing to serve any more
+  process.stdin.on('end', () => end(0));
+  connection.listen();
+}

@@ -1,0 +1,363 @@
+/**
+ * One attached target: pre-flight, rte_eal_init as a secondary, layout
+ * self-check, snapshots, and a watch on the primary's life. A process can
+ * attach once (EAL's rule); detaching is ending the process.
+ */
+import * as fs from 'node:fs';
+import { ErrorCode, MemscopeError } from '../common/errors';
+import type { Snapshot, TargetInfo } from '../common/snapshot';
+import { findTarget, type TargetSummary } from './discovery';
+import { decodeVersion, type Layout, layoutFor } from './dpdk/layout';
+import { decodeMemConfig, type MemConfig } from './dpdk/memconfig';
+import { type EalLib, type EalLog, loadEal, preloadPlugins, redirectEalLog } from './eal';
+import { lockedSnapshot } from './locking-reader';
+import { reserveRange } from './native/libc';
+import { VmReader } from './native/vm';
+import { isAlive, parseCpuList, readCmdline, readMaps, selfCpus, startTime } from './procfs';
+import { readConfig } from './discovery';
+import { readMemConfig, type ReaderContext, takeSnapshot } from './reader';
+
+export interface AttachOptions {
+  prefix: string;
+  runtimeDirs?: string[];
+  dpdkLib?: string | null;
+  timeoutMs?: number;
+  allowLockingReads?: boolean;
+  ealLogFile?: string;
+  extraEalArgs?: string[];
+  /** A preloadPlugins() already under way (the CLI starts it before loading the rest). */
+  warm?: Promise<void>;
+  /** The target, when the caller already looked it up. */
+  found?: TargetSummary;
+}
+
+let attachedOnce = false;
+/** Set when rte_eal_init never returned: the process must end. */
+export let ealWedged = false;
+
+const MAX_LCORE = 128;
+
+/** Lcores the primary's command line claims (-l, -c, --lcores), best effort. */
+export function primaryLcores(argv: string[] | null): Set<number> {
+  const used = new Set<number>();
+  if (!argv) return used;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    let v: string | undefined;
+    if (a === '-l' || a === '--lcores' || a === '-c') v = argv[i + 1];
+    else if (a.startsWith('--lcores=')) v = a.slice(9);
+    else if (a.startsWith('-l') && a.length > 2) v = a.slice(2);
+    if (!v) continue;
+    if (a === '-c') {
+      const mask = BigInt(v.startsWith('0x') ? v : '0x' + v);
+      for (let b = 0; b < MAX_LCORE; b++) if ((mask >> BigInt(b)) & 1n) used.add(b);
+      continue;
+    }
+    // "--lcores=1@(0-1),2" and "-l 0-3,5": keep the lcore ids (left of '@')
+    for (const group of v.replace(/\(([^)]*)\)/g, (_m, g: string) => g.replace(/,/g, ';')).split(',')) {
+      const id = group.split('@')[0]!.replace(/;/g, ',');
+      for (const n of parseCpuList(id.replace(/[()]/g, ''))) used.add(n);
+    }
+  }
+  return used;
+}
+
+export function pickLcore(used: Set<number>): number {
+  for (let id = MAX_LCORE - 1; id > 0; id--) if (!used.has(id)) return id;
+  return MAX_LCORE - 1;
+}
+
+interface Range {
+  start: bigint;
+  end: bigint;
+  what: string;
+}
+
+function alignUp(n: bigint, a: bigint): bigint {
+  return ((n + a - 1n) / a) * a;
+}
+
+/** Address ranges a secondary must map at fixed addresses. */
+export function fixedRanges(cfg: MemConfig, L: Layout): Range[] {
+  const out: Range[] = [{ start: cfg.memCfgAddr, end: cfg.memCfgAddr + BigInt(L.memConfig.size), what: 'the shared config' }];
+  for (const l of cfg.lists) {
+    if (l.external) continue;
+    out.push({ start: l.baseVa, end: l.baseVa + BigInt(l.len), what: `memseg list ${l.index}` });
+    const bytes = BigInt(l.arr.len * l.arr.eltSz + 8 + Math.ceil(l.arr.len / 64) * 8);
+    out.push({ start: l.arr.data, end: l.arr.data + alignUp(bytes, 4096n), what: `memseg list ${l.index}'s fbarray` });
+  }
+  return out;
+}
+
+export class Session {
+  private readonly owners = new Map<number, VmReader>();
+  private readonly exitHandlers: ((why: string) => void)[] = [];
+  private watch: NodeJS.Timeout | undefined;
+  private primaryStart: number | null;
+  private ctx: ReaderContext;
+  readonly attachMs: number;
+
+  private constructor(
+    readonly target: TargetSummary,
+    readonly eal: EalLib,
+    readonly L: Layout,
+    readonly log: EalLog,
+    readonly mcfgAddr: number,
+    readonly lockFree: boolean,
+    readonly lcore: number,
+    attachMs: number,
+  ) {
+    this.attachMs = attachMs;
+    this.primaryStart = target.pid !== null ? startTime(target.pid) : null;
+    const self = new VmReader(process.pid);
+    this.ctx = {
+      L,
+      self,
+      mcfgAddr,
+      runtimeDir: target.runtimeDir,
+      target: () => this.targetInfo(),
+      readerFor: (pid) => {
+        let r = this.owners.get(pid);
+        if (!r) {
+          r = new VmReader(pid);
+          this.owners.set(pid, r);
+        }
+        return r;
+      },
+    };
+  }
+
+  static async attach(opts: AttachOptions): Promise<Session> {
+    if (attachedOnce) {
+      throw new MemscopeError(ErrorCode.AlreadyAttached, 'this agent is already attached (EAL allows one attach per process): start another agent for another target.');
+    }
+    const t0 = performance.now();
+    const target = opts.found ?? findTarget(opts.prefix, { runtimeDirs: opts.runtimeDirs ?? [] });
+    if (!target.attachable && target.reasonCode !== ErrorCode.NoDpdkLibrary && target.reasonCode !== ErrorCode.VersionMismatch) {
+      throw new MemscopeError(target.reasonCode ?? ErrorCode.NotAttachable, target.reason ?? `prefix "${opts.prefix}" cannot be attached.`);
+    }
+    const libPath = opts.dpdkLib ?? (target.ealLibrary && !target.ealLibrary.endsWith(' (deleted)') ? target.ealLibrary : null);
+    const warm = opts.warm ?? preloadPlugins(libPath);
+    const eal = loadEal(libPath);
+    if (target.versionWord !== null && eal.versionWord !== target.versionWord) {
+      throw new MemscopeError(
+        ErrorCode.VersionMismatch,
+        `prefix "${opts.prefix}" runs DPDK ${decodeVersion(target.versionWord).text} but the agent loaded DPDK ${eal.version} from ${eal.path}: point memscope.dpdkLibraryPath (--dpdk-lib) at the primary's librte_eal.so.`,
+      );
+    }
+    const L = layoutFor(eal.versionWord);
+    if (!L) {
+      throw new MemscopeError(ErrorCode.VersionMismatch, `DPDK ${eal.version}'s private memory layout is unknown to this Memscope (it knows 22.11): use a release that supports it.`);
+    }
+    const { cfg } = readConfig(`${target.runtimeDir}/config`);
+    if (!cfg) throw new MemscopeError(ErrorCode.NotAttachable, `the shared config of "${opts.prefix}" could not be decoded: is the primary still starting? Try again.`);
+    const release = preflightAddresses(cfg, L);
+    try {
+      await preflightHotplugLock(target, L);
+    } catch (e) {
+      release();
+      throw e;
+    }
+
+    const argv = target.pid !== null ? readCmdline(target.pid) : null;
+    const lcore = pickLcore(primaryLcores(argv));
+    const cpus = selfCpus();
+    const args = [
+      'memscope-agent',
+      '--proc-type=secondary',
+      `--file-prefix=${opts.prefix}`,
+      '--no-pci',
+      `--lcores=${lcore}@(${cpus.join(',')})`,
+      '--log-level=lib.eal:notice',
+      ...(opts.extraEalArgs ?? []),
+    ];
+    try {
+      checkExtraArgs(opts.extraEalArgs ?? []);
+      await warm;
+    } finally {
+      // hand the ranges to EAL
+      release();
+    }
+    const log = redirectEalLog(eal, opts.ealLogFile);
+    attachedOnce = true;
+    const timeoutMs = opts.timeoutMs ?? 15000;
+    let timer: NodeJS.Timeout | undefined;
+    let rc: number;
+    try {
+      rc = await Promise.race([
+        eal.init(args),
+        new Promise<number>((_, reject) => {
+          timer = setTimeout(() => {
+            ealWedged = true;
+            reject(
+              new MemscopeError(
+                ErrorCode.AttachTimeout,
+                `attaching to "${opts.prefix}" did not finish within ${timeoutMs} ms (EAL is waiting on the primary${log.lastError() ? `: ${log.lastError()}` : ''}); the agent ends now, and the primary may hold a lock left by a process that died: check it, restart it if it is wedged.`,
+                log.tail(),
+              ),
+            );
+          }, timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (rc < 0) {
+      const why = log.lastError();
+      throw new MemscopeError(
+        ErrorCode.AttachFailed,
+        `rte_eal_init failed to attach to "${opts.prefix}"${why ? ` (${why.replace(/^EAL:\s*/, '')})` : ''}: see the agent log, and check that the primary is healthy and the prefix right.`,
+        log.tail(),
+      );
+    }
+    const mcfgAddr = Number(cfg.memCfgAddr);
+    const self = new VmReader(process.pid);
+    const mem = self.read(mcfgAddr, L.memConfig.size);
+    if (!mem || mem.readUInt32LE(0) !== cfg.magic || mem.readUInt32LE(4) !== cfg.version) {
+      throw new MemscopeError(ErrorCode.LayoutUnverified, `after attaching, the shared config is not at ${cfg.memCfgAddr.toString(16)} where its header says: this DPDK build differs from the one Memscope knows; use --allow-locking-reads to read through DPDK's own calls.`);
+    }
+    const check = verifyLayout(decodeMemConfig(L, mem, cfg.memCfgAddr), L, self);
+    let lockFree = true;
+    if (check) {
+      if (!opts.allowLockingReads) {
+        throw new MemscopeError(
+          ErrorCode.LayoutUnverified,
+          `the private memory layout of this DPDK ${eal.version} build failed a self-check (${check}), so lock-free reads could be wrong: rerun with --allow-locking-reads (memscope.allowLockingReads) to read through DPDK's locking calls.`,
+        );
+      }
+      lockFree = false;
+    }
+    return new Session(target, eal, L, log, mcfgAddr, lockFree, lcore, performance.now() - t0);
+  }
+
+  targetInfo(): TargetInfo {
+    return {
+      filePrefix: this.target.filePrefix,
+      pid: this.target.pid,
+      dpdkVersion: this.eal.version,
+      runtimeDir: this.target.runtimeDir,
+      alive: this.primaryAlive(),
+    };
+  }
+
+  primaryAlive(): boolean {
+    const pid = this.target.pid;
+    if (pid === null || !isAlive(pid)) return false;
+    return this.primaryStart === null || startTime(pid) === this.primaryStart;
+  }
+
+  snapshot(): Snapshot {
+    if (!this.lockFree) return lockedSnapshot(this.eal, this.ctx);
+    return takeSnapshot(this.ctx);
+  }
+
+  /** Raw shared config (for diagnostics and tests). */
+  memConfig(): MemConfig {
+    return readMemConfig(this.ctx);
+  }
+
+  /** Calls back once when the primary exits (polled; pids can be reused, start times cannot). */
+  onPrimaryExit(cb: (why: string) => void, intervalMs = 200): void {
+    this.exitHandlers.push(cb);
+    if (this.watch) return;
+    this.watch = setInterval(() => {
+      if (this.primaryAlive()) return;
+      clearInterval(this.watch);
+      const why = `the primary of "${this.target.filePrefix}" (pid ${this.target.pid}) has exited: the agent ends; attach again once it is back.`;
+      for (const h of this.exitHandlers) h(why);
+    }, intervalMs);
+    this.watch.unref();
+  }
+
+  dispose(): void {
+    clearInterval(this.watch);
+    this.log.dispose();
+  }
+}
+
+/**
+ * EAL options a user may add (memscope.eal.extraArgs). Anything else could
+ * turn the agent into a primary, or change what it shares with the target.
+ */
+const ALLOWED_EAL_ARGS = /^--(log-level|huge-dir|iova-mode|vfio-intr|vfio-vf-token)=[^\0\n]{1,512}$|^--no-telemetry$/;
+
+export function checkExtraArgs(args: readonly string[]): void {
+  for (const a of args) {
+    if (typeof a !== 'string' || !ALLOWED_EAL_ARGS.test(a)) {
+      throw new MemscopeError(
+        ErrorCode.BadArguments,
+        `EAL option "${String(a).slice(0, 60)}" is not allowed for an attaching agent (only --log-level=, --huge-dir=, --iova-mode=, --vfio-intr=, --vfio-vf-token=, --no-telemetry): fix memscope.eal.extraArgs.`,
+      );
+    }
+  }
+}
+
+/**
+ * The primary's fixed ranges must be free here: check them, and hold them
+ * with placeholders until rte_eal_init, so nothing maps there meanwhile.
+ */
+function preflightAddresses(cfg: MemConfig, L: Layout): () => void {
+  const maps = readMaps('self') ?? [];
+  const held: (() => void)[] = [];
+  const releaseAll = () => {
+    for (const r of held.splice(0)) r();
+  };
+  for (const r of fixedRanges(cfg, L)) {
+    const hit = maps.find((m) => m.start < r.end && r.start < m.end);
+    const release = hit ? null : reserveRange(r.start, r.end);
+    if (!release) {
+      releaseAll();
+      throw new MemscopeError(
+        ErrorCode.AddressConflict,
+        `${r.what} of the primary sits at 0x${r.start.toString(16)}-0x${r.end.toString(16)}, which this agent already uses${hit ? ` for ${hit.path || 'anonymous memory'}` : ''}: start a fresh agent, or restart the primary with --base-virtaddr elsewhere.`,
+      );
+    }
+    held.push(release);
+  }
+  return releaseAll;
+}
+
+/** A writer stuck on the hot-plug lock would make rte_eal_init wait forever. */
+async function preflightHotplugLock(target: TargetSummary, L: Layout): Promise<void> {
+  const path = `${target.runtimeDir}/config`;
+  const read = () => {
+    const fd = fs.openSync(path, 'r');
+    try {
+      const b = Buffer.alloc(4);
+      fs.readSync(fd, b, 0, 4, L.memConfig.memoryHotplugLock);
+      return b.readInt32LE(0);
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+  for (let i = 0; i < 40; i++) {
+    if (read() >= 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new MemscopeError(
+    ErrorCode.AttachTimeout,
+    `the memory hot-plug lock of "${target.filePrefix}" has been write-held for 2 s (a process may have died holding it): attaching now would hang; check whether the primary is wedged and restart it.`,
+  );
+}
+
+/** Returns why the layout table does not fit this build, or null when it does. */
+export function verifyLayout(cfg: MemConfig, L: Layout, self: VmReader): string | null {
+  if (!cfg.heaps.length) return 'no malloc heap found';
+  for (const h of cfg.heaps) {
+    const internal = h.socketId < 256;
+    if (internal && h.name !== `socket_${h.socketId}`) return `heap ${h.index} is named "${h.name}" for socket ${h.socketId}`;
+    if (h.totalSize < 0 || h.totalSize > 2 ** 50) return `heap ${h.name} has size ${h.totalSize}`;
+    if (internal && h.first !== 0n) {
+      const e = self.borrow(Number(h.first), L.elem.headerLen);
+      if (!e) return `heap ${h.name}'s first element is not mapped`;
+      if (e.readBigUInt64LE(L.elem.heap) !== h.addr) return `heap ${h.name}'s first element does not point back at it`;
+      if (e.readBigUInt64LE(L.elem.prev) !== 0n) return `heap ${h.name}'s first element has a predecessor`;
+    }
+  }
+  for (const l of cfg.lists) {
+    if (l.pageSz <= 0 || (l.pageSz & (l.pageSz - 1)) !== 0) return `memseg list ${l.index} has page size ${l.pageSz}`;
+    if (l.arr.eltSz !== L.memseg.size) return `memseg list ${l.index} holds ${l.arr.eltSz}-byte elements`;
+  }
+  if (cfg.memzones.eltSz !== L.memzone.size) return `memzones are ${cfg.memzones.eltSz} bytes`;
+  return null;
+}
