@@ -3,6 +3,7 @@
  * memscope: the agent core for terminals, SSH sessions, CI and tests.
  *   memscope list [--json] [--runtime-dir D]…
  *   memscope snapshot --file-prefix P [--json] [--out FILE] [--allow-locking-reads] [--dpdk-lib PATH] [--timeout MS]
+ *   memscope watch --file-prefix P [--interval MS] [--count N] [--json]
  *   memscope serve       JSON-RPC over stdio, for the VS Code extension
  * Every failure is one sentence on stderr and a distinct exit status.
  */
@@ -14,6 +15,8 @@ const USAGE = `usage:
   memscope list [--json] [--runtime-dir DIR]...
   memscope snapshot --file-prefix PREFIX [--json] [--out FILE] [--allow-locking-reads]
                     [--dpdk-lib PATH] [--timeout MS] [--runtime-dir DIR]... [--eal-log FILE]
+  memscope watch --file-prefix PREFIX [--interval MS] [--count N] [--json]
+                    a line per change (a JSON delta per snapshot with --json)
   memscope serve      (JSON-RPC over stdio; used by the VS Code extension)
 exit status: 0 ok, 2 bad arguments, 10 no such target, 11 primary dead, 12 version mismatch,
   13 not attachable (--in-memory/--no-huge), 14 permission, 15 orphaned external memory,
@@ -83,6 +86,38 @@ async function attachWithRetry<T>(attach: () => Promise<T>): Promise<T> {
   }
 }
 
+type Opts = { [k: string]: string | boolean | string[] | undefined };
+
+async function attachFromArgs(o: Opts, runtimeDirs: string[]) {
+  const prefix = o['file-prefix'] as string | undefined;
+  if (!prefix) usage('this command needs --file-prefix PREFIX (see `memscope list`).');
+  let timeoutMs = 15000;
+  if (o.timeout !== undefined) {
+    timeoutMs = Number(o.timeout);
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 600000) usage('--timeout takes milliseconds from 100 to 600000.');
+  }
+  // look the target up and start warming the loader before loading the rest
+  const { findTarget } = await import('./discovery');
+  const found = findTarget(prefix, { runtimeDirs });
+  const { preloadPlugins } = await import('./eal');
+  const dpdkLib = (o['dpdk-lib'] as string | undefined) ?? null;
+  const lib = dpdkLib ?? (found.ealLibrary && !found.ealLibrary.endsWith(' (deleted)') ? found.ealLibrary : null);
+  const warm = found.attachable ? preloadPlugins(lib) : undefined;
+  const { Session } = await import('./session');
+  return attachWithRetry(() =>
+    Session.attach({
+      prefix,
+      found,
+      ...(warm ? { warm } : {}),
+      runtimeDirs,
+      dpdkLib,
+      timeoutMs,
+      allowLockingReads: !!o['allow-locking-reads'],
+      ...(o['eal-log'] ? { ealLogFile: o['eal-log'] as string } : {}),
+    }),
+  );
+}
+
 async function main(argv: string[]): Promise<number> {
   const cmd = argv[0];
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
@@ -106,6 +141,8 @@ async function main(argv: string[]): Promise<number> {
         'dpdk-lib': { type: 'string' },
         timeout: { type: 'string' },
         'eal-log': { type: 'string' },
+        interval: { type: 'string' },
+        count: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -128,35 +165,12 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'snapshot': {
-      const prefix = o['file-prefix'];
-      if (!prefix) usage('snapshot needs --file-prefix PREFIX (see `memscope list`).');
-      let timeoutMs = 15000;
-      if (o.timeout !== undefined) {
-        timeoutMs = Number(o.timeout);
-        if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 600000) usage('--timeout takes milliseconds from 100 to 600000.');
-      }
-      // look the target up and start warming the loader before loading the rest
-      const { findTarget } = await import('./discovery');
-      const found = findTarget(prefix, { runtimeDirs });
-      const { preloadPlugins } = await import('./eal');
-      const lib = o['dpdk-lib'] ?? (found.ealLibrary && !found.ealLibrary.endsWith(' (deleted)') ? found.ealLibrary : null);
-      const warm = found.attachable ? preloadPlugins(lib) : undefined;
-      const { Session } = await import('./session');
-      const session = await attachWithRetry(() => Session.attach({
-        found,
-        ...(warm ? { warm } : {}),
-        prefix,
-        runtimeDirs,
-        dpdkLib: o['dpdk-lib'] ?? null,
-        timeoutMs,
-        allowLockingReads: !!o['allow-locking-reads'],
-        ...(o['eal-log'] ? { ealLogFile: o['eal-log'] } : {}),
-      }));
+      const session = await attachFromArgs(o, runtimeDirs);
       const snap = session.snapshot();
       const json = o.json || o.out ? JSON.stringify(snap) : '';
       if (o.out) {
         fs.writeFileSync(o.out, json + '\n');
-        err(`memscope: snapshot of "${prefix}" written to ${o.out}`);
+        err(`memscope: snapshot of "${snap.target.filePrefix}" written to ${o.out}`);
       }
       if (o.json) out(json + '\n');
       else {
@@ -170,6 +184,40 @@ async function main(argv: string[]): Promise<number> {
         return new MemscopeError(ErrorCode.OrphanedList, '').exitCode;
       }
       return 0;
+    }
+    case 'watch': {
+      let intervalMs = 1000;
+      if (o.interval !== undefined) {
+        intervalMs = Number(o.interval);
+        if (!Number.isInteger(intervalMs) || intervalMs < 10 || intervalMs > 3_600_000) usage('--interval takes milliseconds from 10 to 3600000.');
+      }
+      const count = o.count !== undefined ? Number(o.count) : Infinity;
+      if (Number.isNaN(count) || count < 1) usage('--count takes a positive number of snapshots.');
+      const session = await attachFromArgs(o, runtimeDirs);
+      const { diffSnapshots, isEmptyDelta } = await import('../common/delta');
+      const { summarizeDelta } = await import('./format');
+      let last = session.snapshot();
+      let n = 1;
+      out(o.json ? JSON.stringify({ seq: 0, snapshot: last }) + '\n' : `${last.takenAt} attached to "${last.target.filePrefix}" (pid ${last.target.pid}): ${last.heaps.reduce((a, h) => a + h.elements.length, 0)} heap elements\n`);
+      return await new Promise<number>((resolve) => {
+        session.onPrimaryExit((why) => {
+          err(`memscope: ${why}`);
+          resolve(new MemscopeError(ErrorCode.PrimaryDead, why).exitCode);
+        });
+        const timer = setInterval(() => {
+          const next = session.snapshot();
+          const delta = diffSnapshots(last, next);
+          last = next;
+          if (o.json) out(JSON.stringify({ seq: n, delta }) + '\n');
+          else if (!isEmptyDelta(delta)) out(summarizeDelta(delta) + '\n');
+          if (++n >= count) {
+            clearInterval(timer);
+            resolve(0);
+          }
+        }, intervalMs);
+        process.on('SIGINT', () => resolve(0));
+        process.on('SIGTERM', () => resolve(0));
+      });
     }
     case 'serve': {
       const { serve } = await import('./server');

@@ -1,4 +1,5 @@
 /** Human-readable tables for the CLI. */
+import type { SnapshotDelta } from '../common/delta';
 import type { Snapshot } from '../common/snapshot';
 import type { TargetSummary } from './discovery';
 
@@ -92,4 +93,23 @@ export function formatSnapshot(s: Snapshot): string {
     ),
   );
   return out.join('\n') + '\n';
+}
+
+/** One line per delta, for `memscope watch`. */
+export function summarizeDelta(d: SnapshotDelta): string {
+  const parts: string[] = [];
+  for (const h of d.heaps.changed) {
+    const added = h.added.filter((e) => e.state === 'busy');
+    const gone = h.removed.length;
+    const name = h.header?.name ?? `heap ${h.id}`;
+    const delta = added.reduce((a, e) => a + e.len, 0);
+    parts.push(`${name}: +${added.length} busy (${bytes(delta)}), -${gone} gone, ${h.changed.length} changed${h.header ? `, ${h.header.allocCount} allocs` : ''}`);
+  }
+  if (d.memsegLists.upserted.length) parts.push(`memseg lists changed: ${d.memsegLists.upserted.map((l) => `${l.index} (${l.segmentCount} segs, ${l.state})`).join(', ')}`);
+  if (d.memsegLists.removed.length) parts.push(`memseg lists removed: ${d.memsegLists.removed.join(', ')}`);
+  if (d.memzones.added.length) parts.push(`memzones +${d.memzones.added.map((z) => z.name).join(', +')}`);
+  if (d.memzones.removed.length) parts.push(`memzones -${d.memzones.removed.map((k) => k.split('@')[0]).join(', -')}`);
+  for (const p of d.mempools.upserted) parts.push(`mempool ${p.name}: ${p.inUse ?? '?'} in use of ${p.populated}`);
+  if (d.mempools.removed.length) parts.push(`mempools removed: ${d.mempools.removed.join(', ')}`);
+  return `${d.takenAt} ${parts.join('; ') || 'no change'}`;
 }

@@ -210,6 +210,11 @@ export class Session {
         log.tail(),
       );
     }
+    // rte_eal_init of a secondary allocates the service library's tables
+    // (~156 KiB) from the primary's shared heap, and only rte_eal_cleanup
+    // frees them, which a tool that detaches by exiting never calls: each
+    // attach would leak them in the target. Free them now; we run no services.
+    eal.lib.func('void rte_service_finalize()')();
     const mcfgAddr = Number(cfg.memCfgAddr);
     const self = new VmReader(process.pid);
     const mem = self.read(mcfgAddr, L.memConfig.size);

@@ -1,0 +1,125 @@
+/** Runs the real `memscope` CLI and agent server as child processes. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import type { Snapshot } from '../../common/snapshot';
+
+export const CLI = path.join(__dirname, '..', '..', 'native-agent', 'cli.js');
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) {
+    try {
+      process.kill(-c.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
+
+export function runCli(args: string[], opts: { timeoutMs?: number; uid?: number; gid?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: opts.env ?? process.env,
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    });
+    live.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      reject(new Error(`memscope ${args.join(' ')} did not end within ${opts.timeoutMs ?? 30000} ms; stderr: ${stderr}`));
+    }, opts.timeoutMs ?? 30000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      live.delete(child);
+      resolve({ code, signal, stdout, stderr, ms: performance.now() - t0 });
+    });
+  });
+}
+
+export async function snapshotOf(prefix: string, extra: string[] = []): Promise<Snapshot> {
+  const r = await runCli(['snapshot', '--file-prefix', prefix, '--json', ...extra]);
+  if (r.code !== 0) throw new Error(`memscope snapshot exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Snapshot;
+}
+
+export interface AgentHandle {
+  child: ChildProcess;
+  rpc: MessageConnection;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** `memscope serve` with a JSON-RPC connection to it. */
+export function startAgent(): AgentHandle {
+  const child = spawn(process.execPath, [CLI, 'serve'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  live.add(child);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const rpc = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+  rpc.onError(() => undefined);
+  rpc.listen();
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => {
+      live.delete(child);
+      rpc.dispose();
+      resolve({ code, signal });
+    }),
+  );
+  return {
+    child,
+    rpc,
+    stderr: () => stderr,
+    exited,
+    kill(signal = 'SIGKILL') {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        /* gone */
+      }
+    },
+  };
+}
+
+/** Runs the oracle (a separate DPDK secondary using DPDK's own calls). */
+export async function oracle(prefix: string): Promise<{
+  heaps: { id: number; size: number; allocCount: number; elements: { addr: string; state: string; len: number; pad: number }[] }[];
+  stats: Record<string, { heap_totalsz_bytes: number; heap_freesz_bytes: number; alloc_count: number }>;
+  mempools: { name: string; inUse: number; avail: number }[];
+}> {
+  const script = path.join(__dirname, 'oracle.js');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, prefix], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let errText = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (errText += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`oracle exited ${code}: ${errText}`));
+      else resolve(JSON.parse(out));
+    });
+  });
+}
