@@ -98,9 +98,9 @@ async function attachFromArgs(o: Opts, runtimeDirs: string[]) {
   }
   // look the target up and start warming the loader before loading the rest
   const { findTarget } = await import('./discovery');
-  const found = findTarget(prefix, { runtimeDirs });
-  const { preloadPlugins } = await import('./eal');
+  const { preloadPlugins, agentVersionWord } = await import('./eal');
   const dpdkLib = (o['dpdk-lib'] as string | undefined) ?? null;
+  const found = findTarget(prefix, { runtimeDirs, agentVersionWord: () => agentVersionWord(dpdkLib) });
   const lib = dpdkLib ?? (found.ealLibrary && !found.ealLibrary.endsWith(' (deleted)') ? found.ealLibrary : null);
   const warm = found.attachable ? preloadPlugins(lib) : undefined;
   const { Session } = await import('./session');

@@ -31,6 +31,9 @@ export interface TargetSummary {
   reasonCode?: ErrorCode;
 }
 
+/** Flags of primaries that keep no runtime config for others to attach to. */
+const SHARES_NOTHING = ['--in-memory', '--no-shconf'];
+
 const PREFIX_RE = /^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$/;
 
 /** A file prefix becomes a path component: reject anything that could escape. */
@@ -70,12 +73,19 @@ export function runtimeRoots(extra: readonly string[] = []): string[] {
   return out;
 }
 
-/** Pids whose command line names this file prefix (for primaries without a config file). */
-export function pidsByPrefix(prefix: string): number[] {
+/**
+ * Pids of would-be primaries whose command line names this file prefix (for
+ * primaries without a config file): not this process, not secondaries (a
+ * `memscope snapshot --file-prefix P` or dpdk-proc-info names it too), and,
+ * when `flags` is given, only those run with one of them.
+ */
+export function pidsByPrefix(prefix: string, flags?: readonly string[]): number[] {
   const out: number[] = [];
   for (const pid of listPids()) {
+    if (pid === process.pid) continue;
     const argv = readCmdline(pid);
-    if (!argv) continue;
+    if (!argv || argv.includes('--proc-type=secondary') || argv.includes('secondary')) continue;
+    if (flags && !argv.some((a) => flags.includes(a))) continue;
     for (let i = 0; i < argv.length; i++) {
       const a = argv[i]!;
       if (a === `--file-prefix=${prefix}` || (a === '--file-prefix' && argv[i + 1] === prefix)) {
@@ -176,7 +186,7 @@ export function inspectTarget(runtimeDir: string, filePrefix: string, opts: List
     if (code === 'EACCES') {
       return fail(ErrorCode.Permission, `${runtimeDir} belongs to another user: run Memscope as that user or root (memscope.agent.launchPrefix, e.g. ["sudo","-n"]).`);
     }
-    const pids = pidsByPrefix(filePrefix).filter(isAlive);
+    const pids = pidsByPrefix(filePrefix, SHARES_NOTHING).filter(isAlive);
     t.pid = pids[0] ?? null;
     t.alive = t.pid !== null;
     const mode = t.pid !== null ? cmdlineMode(readCmdline(t.pid)) : null;
@@ -236,32 +246,23 @@ export function inspectTarget(runtimeDir: string, filePrefix: string, opts: List
     }
     t.hugepageBytes = t.mode === 'hugepages' ? hugepageBytes(runtimeDir, cfg) : 0;
   }
-  if (!t.alive) {
-    return fail(
-      ErrorCode.PrimaryDead,
-      `the primary of "${filePrefix}" is not running (no process holds ${configPath}); its runtime dir was left behind: restart the primary, or remove ${runtimeDir} and its hugepage files (/dev/hugepages/${filePrefix}map_*).`,
-    );
-  }
   if (t.mode === 'no-huge') {
     return fail(ErrorCode.NotAttachable, `prefix "${filePrefix}" (pid ${t.pid}) runs with --no-huge, whose memory is private to it: restart it with hugepages to inspect it.`);
   }
   if (t.mode === 'in-memory') {
     return fail(ErrorCode.NotAttachable, `prefix "${filePrefix}" (pid ${t.pid}) runs with --in-memory, which shares no memory with other processes: restart it without --in-memory to inspect it.`);
   }
-  if (!layoutFor(versionWord)) {
-    return fail(ErrorCode.VersionMismatch, `prefix "${filePrefix}" runs DPDK ${t.dpdkVersion}, whose private memory layout Memscope does not know yet (it knows 22.11): use a Memscope release that supports it.`);
-  }
-  if (t.ealLibrary && !t.ealLibrary.endsWith(' (deleted)')) {
-    // the agent loads the primary's own librte_eal: versions match by construction
+  // the agent loads a live primary's own librte_eal: versions match by construction
+  let agentWord: number | null = null;
+  if (t.alive && t.ealLibrary && !t.ealLibrary.endsWith(' (deleted)')) {
     try {
       fs.accessSync(t.ealLibrary, fs.constants.R_OK);
-      t.attachable = true;
-      return t;
+      agentWord = versionWord;
     } catch {
-      /* fall back to the system library below */
+      /* fall back to the system library */
     }
   }
-  const agentWord = opts.agentVersionWord?.() ?? null;
+  agentWord ??= opts.agentVersionWord?.() ?? null;
   if (agentWord === null) {
     return fail(ErrorCode.NoDpdkLibrary, `no librte_eal.so.23 could be loaded to attach to "${filePrefix}": install Debian's dpdk package (apt-get install dpdk) or set memscope.dpdkLibraryPath.`);
   }
@@ -269,6 +270,15 @@ export function inspectTarget(runtimeDir: string, filePrefix: string, opts: List
     return fail(
       ErrorCode.VersionMismatch,
       `prefix "${filePrefix}" runs DPDK ${t.dpdkVersion} but the agent's librte_eal is DPDK ${decodeVersion(agentWord).text}: point memscope.dpdkLibraryPath (--dpdk-lib) at the primary's librte_eal.so.`,
+    );
+  }
+  if (!layoutFor(versionWord)) {
+    return fail(ErrorCode.VersionMismatch, `prefix "${filePrefix}" runs DPDK ${t.dpdkVersion}, whose private memory layout Memscope does not know yet (it knows 22.11): use a Memscope release that supports it.`);
+  }
+  if (!t.alive) {
+    return fail(
+      ErrorCode.PrimaryDead,
+      `the primary of "${filePrefix}" is not running (no process holds ${configPath}); its runtime dir was left behind: restart the primary, or remove ${runtimeDir} and its hugepage files (/dev/hugepages/${filePrefix}map_*).`,
     );
   }
   t.attachable = true;
@@ -313,7 +323,7 @@ export function findTarget(prefix: string, opts: ListOptions = {}): TargetSummar
     }
     if (isDir) return inspectTarget(dir, prefix, opts);
   }
-  const pids = pidsByPrefix(prefix).filter(isAlive);
+  const pids = pidsByPrefix(prefix, SHARES_NOTHING).filter(isAlive);
   if (pids.length) {
     throw new MemscopeError(ErrorCode.NotAttachable, `prefix "${prefix}" (pid ${pids[0]}) has no runtime dir: it runs with --in-memory or --no-shconf, which share no memory with other processes; restart it without them.`);
   }

@@ -88,21 +88,26 @@ export interface LockEntry {
   pid: number;
   dev: string;
   inode: number;
+  /** A "->" line: a request blocked on the lock above it, not a lock held. */
+  blocked: boolean;
+}
+
+/** Parses /proc/locks. */
+export function parseLocks(text: string): LockEntry[] {
+  const out: LockEntry[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\d+:\s+(->\s+)?(\S+)\s+\S+\s+(\S+)\s+(-?\d+)\s+([0-9a-f]+:[0-9a-f]+):(\d+)/.exec(line);
+    if (m) out.push({ kind: m[2]!, type: m[3]!, pid: Number(m[4]), dev: m[5]!, inode: Number(m[6]), blocked: m[1] !== undefined });
+  }
+  return out;
 }
 
 export function readLocks(): LockEntry[] {
-  let text = '';
   try {
-    text = fs.readFileSync('/proc/locks', 'latin1');
+    return parseLocks(fs.readFileSync('/proc/locks', 'latin1'));
   } catch {
     return [];
   }
-  const out: LockEntry[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^\d+: (?:-> )?(\S+)\s+\S+\s+(\S+)\s+(-?\d+)\s+([0-9a-f]+:[0-9a-f]+):(\d+)/.exec(line);
-    if (m) out.push({ kind: m[1]!, type: m[2]!, pid: Number(m[3]), dev: m[4]!, inode: Number(m[5]) });
-  }
-  return out;
 }
 
 /** Parses a cpu list such as "0-3,8,10-11". */

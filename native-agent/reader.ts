@@ -356,7 +356,8 @@ function decodeMempool(ctx: ReaderContext, mp: Buffer): Mempool {
     pool.reason = 'its ops are not a DPDK ring this reader understands (Memscope never calls a target\u2019s mempool ops), so objects in use are unknown.';
     return pool;
   }
-  const cached = cacheCount(ctx, ptr(mp, P.localCache));
+  // with cache_size 0, local_cache points past the header at no caches at all
+  const cached = pool.cacheSize === 0 ? 0 : cacheCount(ctx, ptr(mp, P.localCache));
   pool.avail = Math.min(populated, ring + cached);
   pool.inUse = populated - pool.avail;
   return pool;

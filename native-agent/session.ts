@@ -9,7 +9,7 @@ import type { Snapshot, TargetInfo } from '../common/snapshot';
 import { findTarget, type TargetSummary } from './discovery';
 import { decodeVersion, type Layout, layoutFor } from './dpdk/layout';
 import { decodeMemConfig, type MemConfig } from './dpdk/memconfig';
-import { type EalLib, type EalLog, loadEal, preloadPlugins, redirectEalLog } from './eal';
+import { agentVersionWord, type EalLib, type EalLog, loadEal, preloadPlugins, redirectEalLog } from './eal';
 import { lockedSnapshot } from './locking-reader';
 import { reserveRange } from './native/libc';
 import { VmReader } from './native/vm';
@@ -132,8 +132,8 @@ export class Session {
       throw new MemscopeError(ErrorCode.AlreadyAttached, 'this agent is already attached (EAL allows one attach per process): start another agent for another target.');
     }
     const t0 = performance.now();
-    const target = opts.found ?? findTarget(opts.prefix, { runtimeDirs: opts.runtimeDirs ?? [] });
-    if (!target.attachable && target.reasonCode !== ErrorCode.NoDpdkLibrary && target.reasonCode !== ErrorCode.VersionMismatch) {
+    const target = opts.found ?? findTarget(opts.prefix, { runtimeDirs: opts.runtimeDirs ?? [], agentVersionWord: () => agentVersionWord(opts.dpdkLib) });
+    if (!target.attachable) {
       throw new MemscopeError(target.reasonCode ?? ErrorCode.NotAttachable, target.reason ?? `prefix "${opts.prefix}" cannot be attached.`);
     }
     const libPath = opts.dpdkLib ?? (target.ealLibrary && !target.ealLibrary.endsWith(' (deleted)') ? target.ealLibrary : null);

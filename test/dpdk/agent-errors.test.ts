@@ -1,0 +1,203 @@
+// Each way attaching can go wrong gives its own exit status and one sentence
+// naming the cause and the way out; none hangs, none crashes the agent, and
+// the target keeps running (it still allocates, frees and hot-plugs a page).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { exitCodes } from '../../common/errors';
+import { CLI, runCli } from '../helpers/cli';
+import { cleanupPrefix, DemoPrimary, stopAll, whyNoDpdk } from '../helpers/primaries';
+
+const skip = whyNoDpdk({ cc: true, testpmd: true, hugepages: 300 });
+after(() => stopAll());
+
+/** One sentence: a cause, a way out after a colon or semicolon, one final period. */
+function oneSentence(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line, got: ${stderr}`);
+  const line = lines[0]!;
+  assert.match(line, /^memscope: .+[:;] .+\.$/);
+  assert.doesNotMatch(line, /\n|at .+\.js:\d+|Error:/);
+  return line;
+}
+
+async function stillHealthy(p: DemoPrimary): Promise<void> {
+  const t0 = Date.now();
+  const m = await p.command('malloc health 1000', 1000);
+  await p.command(`free ${m.ptr}`, 1000);
+  const g = await p.command('grow', 1000);
+  assert.ok(g.after > g.before, 'a new hugepage was mapped');
+  assert.ok(Date.now() - t0 < 1000, `healthy within 1 s (took ${Date.now() - t0} ms)`);
+}
+
+test('bad arguments: exit 2 with usage', async () => {
+  const r = await runCli(['snapshot']);
+  assert.equal(r.code, exitCodes['bad-arguments']);
+  assert.match(r.stderr, /needs --file-prefix/);
+  const r2 = await runCli(['snapshot', '--file-prefix', '../../etc']);
+  assert.equal(r2.code, exitCodes['bad-arguments']);
+  assert.match(oneSentence(r2.stderr), /not a DPDK file prefix/);
+  const r3 = await runCli(['frobnicate']);
+  assert.equal(r3.code, 2);
+});
+
+test('nonexistent prefix: exit 10', async () => {
+  const r = await runCli(['snapshot', '--file-prefix', 'no-such-prefix-4711']);
+  assert.equal(r.code, exitCodes['no-target'], r.stderr);
+  assert.match(oneSentence(r.stderr), /no DPDK process uses file prefix "no-such-prefix-4711".*memscope list/);
+});
+
+test('dead primary with its runtime dir left behind: exit 11', { skip, timeout: 60_000 }, async () => {
+  const p = await DemoPrimary.start({ memMb: 64 });
+  p.autoCleanup = false;
+  p.kill('SIGKILL');
+  await p.waitExit(5000);
+  try {
+    assert.ok(fs.existsSync(`/var/run/dpdk/${p.prefix}/config`), 'runtime dir left behind');
+    const r = await runCli(['snapshot', '--file-prefix', p.prefix]);
+    assert.equal(r.code, exitCodes['primary-dead'], r.stderr);
+    assert.match(oneSentence(r.stderr), new RegExp(`primary of "${p.prefix}" is not running.*remove /var/run/dpdk/${p.prefix}`));
+    const l = await runCli(['list', '--json']);
+    const t = JSON.parse(l.stdout).find((x: { filePrefix: string }) => x.filePrefix === p.prefix);
+    assert.equal(t.alive, false);
+    assert.equal(t.attachable, false);
+  } finally {
+    cleanupPrefix(p.prefix);
+  }
+});
+
+test('a config of another DPDK version: exit 12 naming both versions', { skip, timeout: 60_000 }, async () => {
+  const p = await DemoPrimary.start({ memMb: 64 });
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'memscope-ver-'));
+  try {
+    const dir = path.join(root, 'oldver');
+    fs.mkdirSync(dir);
+    for (const f of fs.readdirSync(`/var/run/dpdk/${p.prefix}`)) {
+      const src = path.join(`/var/run/dpdk/${p.prefix}`, f);
+      if (fs.statSync(src).isFile()) fs.copyFileSync(src, path.join(dir, f));
+    }
+    const cfg = path.join(dir, 'config');
+    const b = fs.readFileSync(cfg);
+    b.writeUInt32LE(((21 << 24) | (11 << 16) | (3 << 8) | 99) >>> 0, 4);
+    fs.writeFileSync(cfg, b);
+    const r = await runCli(['snapshot', '--file-prefix', 'oldver', '--runtime-dir', root]);
+    assert.equal(r.code, exitCodes['version-mismatch'], r.stderr);
+    const line = oneSentence(r.stderr);
+    assert.match(line, /21\.11\.3/);
+    assert.match(line, /22\.11\.\d+/);
+    await stillHealthy(p);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('--no-huge and --in-memory primaries: exit 13', { skip, timeout: 60_000 }, async () => {
+  for (const flag of ['--no-huge', '--in-memory']) {
+    const p = await DemoPrimary.start({ memMb: 64, extraEal: [flag] });
+    try {
+      const r = await runCli(['snapshot', '--file-prefix', p.prefix]);
+      assert.equal(r.code, exitCodes['not-attachable'], `${flag}: ${r.stderr}`);
+      assert.match(oneSentence(r.stderr), new RegExp(`${flag}.*restart it`));
+      await p.command('ping');
+    } finally {
+      await p.stop();
+    }
+  }
+});
+
+test('no permission (run as nobody): exit 14', { skip, timeout: 60_000 }, async (t) => {
+  const p = await DemoPrimary.start({ memMb: 64 });
+  try {
+    const probe = await new Promise<number | null>((resolve) => {
+      const c = spawn(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(CLI)})`], { uid: 65534, gid: 65534, stdio: 'ignore' });
+      c.on('close', resolve);
+    });
+    if (probe !== 0) {
+      t.skip(`this checkout (${path.dirname(CLI)}) is not readable by user nobody, so the CLI cannot run as nobody here`);
+      return;
+    }
+    const r = await runCli(['snapshot', '--file-prefix', p.prefix], { uid: 65534, gid: 65534, cwd: '/', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    assert.equal(r.code, exitCodes.permission, r.stderr);
+    assert.match(oneSentence(r.stderr), /root|another user|user/);
+    await stillHealthy(p);
+  } finally {
+    await p.stop();
+  }
+});
+
+test('an orphaned external list: exit 15, and the warning says what it means', { skip, timeout: 60_000 }, async () => {
+  const p = await DemoPrimary.start({ memMb: 64 });
+  const maker = spawn(process.execPath, [path.join(__dirname, '..', 'helpers', 'orphan-maker.js'), p.prefix, String(2 * 1024 * 1024)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const reg = await new Promise<{ va: string }>((resolve, reject) => {
+      let out = '';
+      maker.stdout.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        if (out.includes('\n')) resolve(JSON.parse(out));
+      });
+      maker.on('close', (c) => reject(new Error(`orphan maker exited ${c}`)));
+      setTimeout(() => reject(new Error('orphan maker timed out')), 20000);
+    });
+    maker.kill('SIGKILL');
+    await new Promise((r) => maker.once('close', r));
+    const r = await runCli(['snapshot', '--file-prefix', p.prefix, '--json']);
+    assert.equal(r.code, exitCodes['orphaned-list'], r.stderr);
+    assert.match(oneSentence(r.stderr), /orphaned|gone without unregistering/);
+    const snap = JSON.parse(r.stdout);
+    const list = snap.memsegLists.find((l: { baseVa: string }) => l.baseVa === reg.va);
+    assert.ok(list, 'the orphaned list is in the snapshot');
+    assert.equal(list.state, 'orphaned');
+    assert.match(list.warning, /crash/);
+    await p.command('ping');
+  } finally {
+    maker.kill('SIGKILL');
+    await p.stop();
+  }
+});
+
+test('a hung attach (primary stopped) is timed out: exit 16, and the primary recovers', { skip, timeout: 60_000 }, async () => {
+  const p = await DemoPrimary.start({ memMb: 64 });
+  try {
+    p.kill('SIGSTOP');
+    const r = await runCli(['snapshot', '--file-prefix', p.prefix, '--timeout', '1500'], { timeoutMs: 10000 });
+    p.kill('SIGCONT');
+    assert.equal(r.code, exitCodes['attach-timeout'], r.stderr);
+    assert.match(oneSentence(r.stderr), /did not finish within 1500 ms/);
+    assert.ok(r.ms < 5000, `gave up after ${r.ms} ms`);
+    await stillHealthy(p);
+  } finally {
+    p.kill('SIGCONT');
+    await p.stop();
+  }
+});
+
+test('the primary\u2019s memory range already used here: exit 18 before rte_eal_init', { skip, timeout: 60_000 }, async () => {
+  const p = await DemoPrimary.start({ memMb: 64 });
+  try {
+    const script = `
+      const { findTarget, readConfig } = require(${JSON.stringify(path.join(path.dirname(CLI), 'discovery.js'))});
+      const { reserveRange } = require(${JSON.stringify(path.join(path.dirname(CLI), 'native', 'libc.js'))});
+      const { Session } = require(${JSON.stringify(path.join(path.dirname(CLI), 'session.js'))});
+      const t = findTarget(${JSON.stringify(p.prefix)});
+      const { cfg } = readConfig(t.runtimeDir + '/config');
+      const l = cfg.lists[0];
+      if (!reserveRange(l.baseVa, l.baseVa + 0x200000n)) { console.log('reserve failed'); process.exit(3); }
+      Session.attach({ prefix: ${JSON.stringify(p.prefix)} }).then(() => { console.log('attached'); process.exit(4); }, (e) => { console.log(e.code); console.log(e.message); process.exit(0); });`;
+    const out = await new Promise<string>((resolve, reject) => {
+      const c = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let s = '';
+      c.stdout.setEncoding('utf8').on('data', (d: string) => (s += d));
+      c.on('close', (code) => (code === 0 ? resolve(s) : reject(new Error(`exit ${code}: ${s}`))));
+    });
+    const [code, message] = out.trim().split('\n');
+    assert.equal(code, 'address-conflict');
+    assert.match(message!, /memseg list 0 of the primary sits at .* which this agent already uses/);
+    assert.equal(exitCodes['address-conflict'], 18);
+    await stillHealthy(p);
+  } finally {
+    await p.stop();
+  }
+});

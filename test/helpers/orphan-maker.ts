@@ -1,0 +1,32 @@
+/**
+ * Makes the hazard of dpdk-notes.md #2/#3 on purpose: a secondary that
+ * registers external memory (rte_extmem_register) and then dies without
+ * unregistering it, leaving an orphaned memseg list in the target.
+ * `node orphan-maker.js PREFIX SIZE` prints {"va": "0x…", "len": N} once
+ * registered, then waits to be SIGKILLed.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import koffi from 'koffi';
+
+const prefix = process.argv[2]!;
+const len = Number(process.argv[3] ?? 2 * 1024 * 1024);
+const eal = koffi.load('librte_eal.so.23');
+const libc = koffi.load('libc.so.6');
+const fopen = libc.func('void *fopen(const char *path, const char *mode)');
+eal.func('int rte_openlog_stream(void *f)')(fopen(path.join(os.tmpdir(), `memscope-orphan-${process.pid}.log`), 'w'));
+const args = ['orphan', '--proc-type=secondary', `--file-prefix=${prefix}`, '--no-pci', `--lcores=125@(0-${os.cpus().length - 1})`];
+if (eal.func('int rte_eal_init(int argc, char **argv)')(args.length, args) < 0) {
+  process.stderr.write('rte_eal_init failed\n');
+  process.exit(1);
+}
+eal.func('void rte_service_finalize()')();
+const mmap = libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)');
+const mem = mmap(null, len, 3 /* RW */, 0x22 /* PRIVATE|ANONYMOUS */, -1, 0);
+const register = eal.func('int rte_extmem_register(void *va, size_t len, void *iovas, unsigned int n, size_t page_sz)');
+if (register(mem, len, null, 0, 4096) !== 0) {
+  process.stderr.write('rte_extmem_register failed\n');
+  process.exit(1);
+}
+process.stdout.write(JSON.stringify({ va: '0x' + BigInt(koffi.address(mem)).toString(16), len }) + '\n');
+setInterval(() => undefined, 1000);
