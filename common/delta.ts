@@ -76,7 +76,13 @@ export function diffSnapshots(a: Snapshot, b: Snapshot): SnapshotDelta {
   }
   const mzKey = (z: Memzone) => `${z.name}@${z.addr}`;
   const mzA = new Map(a.memzones.map((z) => [mzKey(z), z] as const));
-  const mzAdded = b.memzones.filter((z) => !mzA.delete(mzKey(z)));
+  // same name@address but other contents (freed and reserved again): remove + add
+  const mzAdded = b.memzones.filter((z) => {
+    const old = mzA.get(mzKey(z));
+    if (!old || json(old) !== json(z)) return true;
+    mzA.delete(mzKey(z));
+    return false;
+  });
   const mpA = new Map(a.mempools.map((p) => [p.name, p] as const));
   const mpUp = b.mempools.filter((p) => {
     const old = mpA.get(p.name);

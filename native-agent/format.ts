@@ -108,7 +108,7 @@ export function summarizeDelta(d: SnapshotDelta): string {
   if (d.memsegLists.upserted.length) parts.push(`memseg lists changed: ${d.memsegLists.upserted.map((l) => `${l.index} (${l.segmentCount} segs, ${l.state})`).join(', ')}`);
   if (d.memsegLists.removed.length) parts.push(`memseg lists removed: ${d.memsegLists.removed.join(', ')}`);
   if (d.memzones.added.length) parts.push(`memzones +${d.memzones.added.map((z) => z.name).join(', +')}`);
-  if (d.memzones.removed.length) parts.push(`memzones -${d.memzones.removed.map((k) => k.split('@')[0]).join(', -')}`);
+  if (d.memzones.removed.length) parts.push(`memzones -${d.memzones.removed.map((k) => k.slice(0, k.lastIndexOf('@'))).join(', -')}`);
   for (const p of d.mempools.upserted) parts.push(`mempool ${p.name}: ${p.inUse ?? '?'} in use of ${p.populated}`);
   if (d.mempools.removed.length) parts.push(`mempools removed: ${d.mempools.removed.join(', ')}`);
   return `${d.takenAt} ${parts.join('; ') || 'no change'}`;

@@ -291,7 +291,7 @@ export function checkExtraArgs(args: readonly string[]): void {
     if (typeof a !== 'string' || !ALLOWED_EAL_ARGS.test(a)) {
       throw new MemscopeError(
         ErrorCode.BadArguments,
-        `EAL option "${String(a).slice(0, 60)}" is not allowed for an attaching agent (only --log-level=, --huge-dir=, --iova-mode=, --vfio-intr=, --vfio-vf-token=, --no-telemetry): fix memscope.eal.extraArgs.`,
+        `EAL option "${String(a).slice(0, 60).replace(/[^\x20-\x7e]/g, '?')}" is not allowed for an attaching agent (only --log-level=, --huge-dir=, --iova-mode=, --vfio-intr=, --vfio-vf-token=, --no-telemetry): fix memscope.eal.extraArgs.`,
       );
     }
   }
