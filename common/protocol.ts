@@ -142,7 +142,7 @@ export function validateAttach(x: unknown): AttachParams {
 export function validateSubscribe(x: unknown): SubscribeParams {
   const o = obj(x, 'subscribe params');
   known(o, ['intervalMs'], 'subscribe params');
-  const v = o.intervalMs ?? 1000;
+  const v = o.intervalMs === undefined ? 1000 : o.intervalMs;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 100 || v > 3_600_000) throw new ProtocolError('intervalMs must be an integer from 100 to 3600000');
   return { intervalMs: v };
 }

@@ -112,7 +112,7 @@ function externalOwners(ctx: ReaderContext, cfg: MemConfig): Map<number, Externa
     } catch {
       /* the file is gone */
     }
-    const holders = inode < 0 ? [] : [...new Set(locks.filter((k) => k.inode === inode && k.pid > 0).map((k) => k.pid))].filter(isAlive);
+    const holders = inode < 0 ? [] : [...new Set(locks.filter((k) => k.inode === inode && k.pid > 0 && !k.blocked).map((k) => k.pid))].filter(isAlive);
     let mapper: number | null = null;
     const base = l.baseVa;
     for (const pid of holders) {

@@ -49,7 +49,9 @@ export function primaryLcores(argv: string[] | null): Set<number> {
     else if (a.startsWith('-l') && a.length > 2) v = a.slice(2);
     if (!v) continue;
     if (a === '-c') {
-      const mask = BigInt(v.startsWith('0x') ? v : '0x' + v);
+      const hexDigits = v.replace(/^0[xX]/, '');
+      if (!/^[0-9a-fA-F]{1,32}$/.test(hexDigits)) continue;
+      const mask = BigInt('0x' + hexDigits);
       for (let b = 0; b < MAX_LCORE; b++) if ((mask >> BigInt(b)) & 1n) used.add(b);
       continue;
     }
