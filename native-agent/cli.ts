@@ -15,6 +15,7 @@ const USAGE = `usage:
   memscope list [--json] [--runtime-dir DIR]...
   memscope snapshot --file-prefix PREFIX [--json] [--out FILE] [--allow-locking-reads]
                     [--dpdk-lib PATH] [--timeout MS] [--runtime-dir DIR]... [--eal-log FILE]
+                    [--read-method lock-free|locking]   (locking takes the target's locks)
   memscope watch --file-prefix PREFIX [--interval MS] [--count N] [--json]
                     a line per change (a JSON delta per snapshot with --json)
   memscope serve      (JSON-RPC over stdio; used by the VS Code extension)
@@ -91,6 +92,7 @@ type Opts = { [k: string]: string | boolean | string[] | undefined };
 async function attachFromArgs(o: Opts, runtimeDirs: string[]) {
   const prefix = o['file-prefix'] as string | undefined;
   if (!prefix) usage('this command needs --file-prefix PREFIX (see `memscope list`).');
+  if (o['read-method'] !== undefined && o['read-method'] !== 'lock-free' && o['read-method'] !== 'locking') usage('--read-method is lock-free (the default) or locking.');
   let timeoutMs = 15000;
   if (o.timeout !== undefined) {
     timeoutMs = Number(o.timeout);
@@ -113,6 +115,7 @@ async function attachFromArgs(o: Opts, runtimeDirs: string[]) {
       dpdkLib,
       timeoutMs,
       allowLockingReads: !!o['allow-locking-reads'],
+      readMethod: o['read-method'] === 'locking' ? 'locking' : 'auto',
       ...(o['eal-log'] ? { ealLogFile: o['eal-log'] as string } : {}),
     }),
   );
@@ -142,6 +145,7 @@ async function main(argv: string[]): Promise<number> {
         timeout: { type: 'string' },
         'eal-log': { type: 'string' },
         interval: { type: 'string' },
+        'read-method': { type: 'string' },
         count: { type: 'string' },
       },
       strict: true,

@@ -22,7 +22,9 @@ import {
 import type { EalLib } from './eal';
 import { cstr } from './dpdk/memconfig';
 import { libc } from './native/libc';
-import { ptr, type ReaderContext } from './reader';
+import { decodeMempool, nameOwners, ownerIndex, ptr, type ReaderContext } from './reader';
+import { byAddr, byName } from '../common/delta';
+import type { Mempool } from '../common/snapshot';
 
 export interface DumpedHeap {
   id: number;
@@ -145,17 +147,37 @@ export function lockedSnapshot(eal: EalLib, ctx: ReaderContext): Snapshot {
 
   // heaps: a dump holds each heap's lock and walks every element, including
   // external ones; never run it while external memory exists (it would fault)
+  // mempools: rte_mempool_walk holds the mempool read lock; counts come from
+  // the pool's ring and caches as in the lock-free path (never the pool's ops)
+  const mempools: Mempool[] = [];
+  try {
+    const mp = koffi.load('librte_mempool.so.23');
+    koffi.proto('void mp_cb(void *mp, void *arg)');
+    const mpWalk = mp.func('void rte_mempool_walk(mp_cb *cb, void *arg)');
+    mpWalk((p: unknown) => {
+      const b = ctx.self.read(Number(koffi.address(p as never)), ctx.L.mempool.size);
+      if (b) mempools.push(decodeMempool(ctx, b));
+    }, null);
+  } catch (e) {
+    warnings.push(`mempools are not read: ${(e as Error).message}.`);
+  }
+
   const heaps: Heap[] = [];
   if (hasExternal) {
     warnings.push('heap elements are not read: the target has external memory, which DPDK\u2019s dump would walk without having it mapped.');
   } else {
     const dumpHeaps = lib.func('void rte_malloc_dump_heaps(void *f)');
+    const dumpStats = lib.func('void rte_malloc_dump_stats(void *f, const char *type)');
+    const socketOf = lib.func('int rte_malloc_heap_get_socket(const char *name)');
+    const names = new Map<number, string>();
+    for (const m of dumpToString((f) => dumpStats(f, null)).matchAll(/Heap id:\s*(\d+)\s+Heap name:([^\n]*)/g)) names.set(Number(m[1]), m[2]!.trim());
     for (const d of parseHeapDump(dumpToString((f) => dumpHeaps(f)))) {
       if (d.size === 0 && d.elements.length === 0) continue;
+      const name = names.get(d.id) ?? `heap ${d.id}`;
       heaps.push({
         id: d.id,
-        name: `heap ${d.id}`,
-        socketId: -1,
+        name,
+        socketId: socketOf(name),
         totalSize: d.size,
         freeSize: d.elements.filter((e) => e.state === 'free').reduce((a, e) => a + e.len, 0),
         allocCount: d.allocCount,
@@ -165,6 +187,8 @@ export function lockedSnapshot(eal: EalLib, ctx: ReaderContext): Snapshot {
       });
     }
   }
+  const owners = ownerIndex(memzones, mempools);
+  for (const h of heaps) nameOwners(h.elements, owners);
   return {
     schema: SNAPSHOT_SCHEMA,
     takenAt: new Date().toISOString(),
@@ -174,7 +198,7 @@ export function lockedSnapshot(eal: EalLib, ctx: ReaderContext): Snapshot {
     warnings,
     memsegLists: order.map((a) => lists.get(a)!),
     heaps,
-    memzones,
-    mempools: [],
+    memzones: memzones.sort(byAddr),
+    mempools: mempools.sort(byName),
   };
 }

@@ -337,7 +337,7 @@ function readMempools(ctx: ReaderContext, cfg: MemConfig): Mempool[] {
   return out;
 }
 
-function decodeMempool(ctx: ReaderContext, mp: Buffer): Mempool {
+export function decodeMempool(ctx: ReaderContext, mp: Buffer): Mempool {
   const P = ctx.L.mempool;
   const name = cstr(mp, P.name, P.nameLen);
   const populated = mp.readUInt32LE(P.populatedSize);
@@ -410,14 +410,14 @@ function cacheCount(ctx: ReaderContext, localCache: number): number {
 
 // ------------------------------------------------------------------- ownership
 
-interface OwnerRange {
+export interface OwnerRange {
   start: number;
   end: number;
   name: string;
 }
 
 /** Memzones sorted by address, each named by the mempool it belongs to if any. */
-function ownerIndex(memzones: Memzone[], mempools: Mempool[]): OwnerRange[] {
+export function ownerIndex(memzones: Memzone[], mempools: Mempool[]): OwnerRange[] {
   const chunks = mempools.flatMap((p) => p.chunks.map((c) => ({ start: Number(c.addr), end: Number(c.addr) + c.len, pool: p.name })));
   const byName = new Map(mempools.map((p) => [p.name, p] as const));
   return memzones
@@ -432,6 +432,18 @@ function ownerIndex(memzones: Memzone[], mempools: Mempool[]): OwnerRange[] {
       return { start, end, name };
     })
     .sort((a, b) => a.start - b.start);
+}
+
+/** Names the owner of each busy element (elements in address order). */
+export function nameOwners(elements: HeapElement[], owners: OwnerRange[]): void {
+  let oi = 0;
+  for (const e of elements) {
+    if (e.state !== 'busy') continue;
+    const start = Number(e.addr);
+    while (oi < owners.length && owners[oi]!.start < start) oi++;
+    const z = owners[oi];
+    e.owner = z && z.start < start + e.len ? z.name : null;
+  }
 }
 
 // ----------------------------------------------------------------------- heaps
@@ -473,7 +485,7 @@ function readHeap(ctx: ReaderContext, h: HeapHdr, cfg: MemConfig, external: Map<
   let hdr = h;
   for (let attempt = 0; ; attempt++) {
     try {
-      const elements = walkElements(ctx, reader, hdr, owners);
+      const elements = walkElements(ctx, reader, hdr);
       // the heap must not have moved while we walked it
       const again = ctx.self.borrow(hdr.addr, ctx.L.heap.size);
       if (!again) throw new Inconsistent();
@@ -493,6 +505,7 @@ function readHeap(ctx: ReaderContext, h: HeapHdr, cfg: MemConfig, external: Map<
         if (e.state === 'free') free += e.len;
       }
       if (sum !== hdr.totalSize) throw new Inconsistent();
+      nameOwners(elements, owners);
       heap.elements = elements;
       heap.freeSize = free;
       heap.allocCount = hdr.allocCount;
@@ -532,7 +545,7 @@ const BIG_READ = 64 * 1024;
  * Reads are windows: wide over runs of small elements, a header's worth
  * after a large one.
  */
-function walkElements(ctx: ReaderContext, reader: VmReader, h: HeapHdr, owners: OwnerRange[]): HeapElement[] {
+function walkElements(ctx: ReaderContext, reader: VmReader, h: HeapHdr): HeapElement[] {
   const E = ctx.L.elem;
   const heapAddr = Number(h.addr);
   const out: HeapElement[] = [];
@@ -541,7 +554,6 @@ function walkElements(ctx: ReaderContext, reader: VmReader, h: HeapHdr, owners: 
   let buf: Buffer = Buffer.alloc(0);
   let bufAddr = 0;
   let lastSize = 0;
-  let oi = 0;
   const hdrLen = E.headerLen;
   while (cur !== 0) {
     if (cur < bufAddr || cur + hdrLen > bufAddr + buf.length) {
@@ -557,14 +569,7 @@ function walkElements(ctx: ReaderContext, reader: VmReader, h: HeapHdr, owners: 
     const size = ptr(buf, o + E.size);
     const next = ptr(buf, o + E.next);
     if (state === undefined || size === 0 || (next !== 0 && next < cur + size)) throw new Inconsistent();
-    let owner: string | null = null;
-    if (state === 'busy') {
-      const end = cur + size;
-      while (oi < owners.length && owners[oi]!.start < cur) oi++;
-      const z = owners[oi];
-      if (z && z.start < end) owner = z.name;
-    }
-    out.push({ addr: '0x' + cur.toString(16), len: size, pad: buf.readUInt32LE(o + E.pad), state, owner });
+    out.push({ addr: '0x' + cur.toString(16), len: size, pad: buf.readUInt32LE(o + E.pad), state, owner: null });
     lastSize = size;
     prev = cur;
     cur = next;

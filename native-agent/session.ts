@@ -23,6 +23,11 @@ export interface AttachOptions {
   dpdkLib?: string | null;
   timeoutMs?: number;
   allowLockingReads?: boolean;
+  /**
+   * 'locking' reads through DPDK's own (locking) calls even when the layout
+   * check passes: an explicit opt-in, used to compare both ways of reading.
+   */
+  readMethod?: 'auto' | 'locking';
   ealLogFile?: string;
   extraEalArgs?: string[];
   /** A preloadPlugins() already under way (the CLI starts it before loading the rest). */
@@ -224,7 +229,7 @@ export class Session {
       throw new MemscopeError(ErrorCode.LayoutUnverified, `after attaching, the shared config is not at ${cfg.memCfgAddr.toString(16)} where its header says: this DPDK build differs from the one Memscope knows; use --allow-locking-reads to read through DPDK's own calls.`);
     }
     const check = verifyLayout(decodeMemConfig(L, mem, cfg.memCfgAddr), L, self);
-    let lockFree = true;
+    let lockFree = opts.readMethod !== 'locking';
     if (check) {
       if (!opts.allowLockingReads) {
         throw new MemscopeError(

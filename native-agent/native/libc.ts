@@ -14,6 +14,7 @@ function bind() {
       'long process_vm_readv(int pid, void *local, unsigned long liovcnt, void *remote, unsigned long riovcnt, unsigned long flags)',
     ),
     fcntlLock: libc.func('int fcntl(int fd, int cmd, void *lock)'),
+    fcntlInt: libc.func('int fcntl(int fd, int cmd, int arg)'),
     fdopen: libc.func('void *fdopen(int fd, const char *mode)'),
     fopen: libc.func('void *fopen(const char *path, const char *mode)'),
     fflush: libc.func('int fflush(void *stream)'),
@@ -106,6 +107,9 @@ export function reexec(env: Record<string, string>): never {
   const envp = Object.entries(merged)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${v}`);
+  // Node marks its stdio close-on-exec: the new image would get /dev/null
+  const F_SETFD = 2;
+  for (const fd of [0, 1, 2]) libc().fcntlInt(fd, F_SETFD, 0);
   libc().execve(process.execPath, [...argv, null], [...envp, null]);
   throw new Error(`execve(${process.execPath}) failed with errno ${koffi.errno()}`);
 }

@@ -107,3 +107,18 @@ test('attaching again and again leaves the target as it was', { skip }, async ()
   );
   assert.deepEqual(again.heaps[0]!.elements, snap.heaps[0]!.elements);
 });
+
+test('the opt-in locking read (DPDK\u2019s own walks and dumps) sees the same picture', { skip }, async () => {
+  const locked = await snapshotOf(tp.prefix, ['--read-method', 'locking']);
+  const free = await snapshotOf(tp.prefix);
+  assert.equal(locked.readMethod, 'locking');
+  assert.equal(free.readMethod, 'lock-free');
+  const segs = (s: Snapshot) => s.memsegLists.map((l) => [l.index, l.baseVa, l.pageSize, l.segments.map((x) => [x.index, x.va, x.iova, x.len])]);
+  assert.deepEqual(segs(locked), segs(free));
+  assert.deepEqual(locked.memzones, free.memzones);
+  assert.deepEqual(locked.mempools, free.mempools);
+  assert.deepEqual(
+    locked.heaps.map((h) => [h.id, h.name, h.socketId, h.totalSize, h.freeSize, h.allocCount, h.elements]),
+    free.heaps.map((h) => [h.id, h.name, h.socketId, h.totalSize, h.freeSize, h.allocCount, h.elements]),
+  );
+});

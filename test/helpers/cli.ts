@@ -102,8 +102,29 @@ export function startAgent(): AgentHandle {
   };
 }
 
-/** Runs the oracle (a separate DPDK secondary using DPDK's own calls). */
-export async function oracle(prefix: string): Promise<{
+type OracleResult = {
+  heaps: { id: number; size: number; allocCount: number; elements: { addr: string; state: string; len: number; pad: number }[] }[];
+  stats: Record<string, { heap_totalsz_bytes: number; heap_freesz_bytes: number; alloc_count: number }>;
+  mempools: { name: string; inUse: number; avail: number }[];
+};
+
+/**
+ * Runs the oracle (a separate DPDK secondary using DPDK's own calls). Like
+ * any secondary it fails now and then when V8 happened to put its heap in the
+ * primary's address range ("Cannot reserve … --base-virtaddr"): a fresh
+ * process draws new addresses, so that failure is retried.
+ */
+export async function oracle(prefix: string): Promise<OracleResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await oracleOnce(prefix);
+    } catch (e) {
+      if (attempt >= 5 || !/Cannot reserve|--base-virtaddr/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function oracleOnce(prefix: string): Promise<{
   heaps: { id: number; size: number; allocCount: number; elements: { addr: string; state: string; len: number; pad: number }[] }[];
   stats: Record<string, { heap_totalsz_bytes: number; heap_freesz_bytes: number; alloc_count: number }>;
   mempools: { name: string; inUse: number; avail: number }[];
