@@ -38,14 +38,20 @@ function json(x: unknown): string {
   return JSON.stringify(x);
 }
 
-function header(h: Heap): Omit<Heap, 'elements'> {
-  const { elements: _e, ...rest } = h;
-  return rest;
+/** A heap without its elements; never reads `elements` (which may be built lazily). */
+export function heapHeader(h: Heap): Omit<Heap, 'elements'> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(h)) if (k !== 'elements') out[k] = (h as unknown as Record<string, unknown>)[k];
+  return out as unknown as Omit<Heap, 'elements'>;
+}
+
+export function sameHeapHeader(a: Heap, b: Heap): boolean {
+  return json(heapHeader(a)) === json(heapHeader(b));
 }
 
 export function diffHeap(a: Heap | undefined, b: Heap): HeapDelta | null {
   const d: HeapDelta = { id: b.id, added: [], removed: [], changed: [] };
-  if (!a || json(header(a)) !== json(header(b))) d.header = header(b);
+  if (!a || !sameHeapHeader(a, b)) d.header = heapHeader(b);
   const before = new Map<string, HeapElement>();
   for (const e of a?.elements ?? []) before.set(e.addr, e);
   for (const e of b.elements) {
@@ -60,7 +66,7 @@ export function diffHeap(a: Heap | undefined, b: Heap): HeapDelta | null {
   return d.header || d.added.length || d.removed.length || d.changed.length ? d : null;
 }
 
-export function diffSnapshots(a: Snapshot, b: Snapshot): SnapshotDelta {
+export function diffSnapshots(a: Snapshot, b: Snapshot, heapDiff: (a: Heap | undefined, b: Heap) => HeapDelta | null = diffHeap): SnapshotDelta {
   const listsA = new Map(a.memsegLists.map((l) => [l.index, l] as const));
   const upserted = b.memsegLists.filter((l) => {
     const old = listsA.get(l.index);
@@ -70,7 +76,7 @@ export function diffSnapshots(a: Snapshot, b: Snapshot): SnapshotDelta {
   const heapsA = new Map(a.heaps.map((h) => [h.id, h] as const));
   const changed: HeapDelta[] = [];
   for (const h of b.heaps) {
-    const d = diffHeap(heapsA.get(h.id), h);
+    const d = heapDiff(heapsA.get(h.id), h);
     heapsA.delete(h.id);
     if (d) changed.push(d);
   }

@@ -199,6 +199,7 @@ async function main(argv: string[]): Promise<number> {
       if (Number.isNaN(count) || count < 1) usage('--count takes a positive number of snapshots.');
       const session = await attachFromArgs(o, runtimeDirs);
       const { diffSnapshots, isEmptyDelta } = await import('../common/delta');
+      const { diffHeapColumns } = await import('./elements');
       const { summarizeDelta } = await import('./format');
       let last = session.snapshot();
       let n = 1;
@@ -210,7 +211,7 @@ async function main(argv: string[]): Promise<number> {
         });
         const timer = setInterval(() => {
           const next = session.snapshot();
-          const delta = diffSnapshots(last, next);
+          const delta = diffSnapshots(last, next, diffHeapColumns);
           last = next;
           if (o.json) out(JSON.stringify({ seq: n, delta }) + '\n');
           else if (!isEmptyDelta(delta)) out(summarizeDelta(delta) + '\n');

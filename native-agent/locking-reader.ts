@@ -22,7 +22,8 @@ import {
 import type { EalLib } from './eal';
 import { cstr } from './dpdk/memconfig';
 import { libc } from './native/libc';
-import { decodeMempool, nameOwners, ownerIndex, ptr, type ReaderContext } from './reader';
+import { decodeMempool, ownerIndex, ptr, type ReaderContext } from './reader';
+import { ElementColumns, nameOwners, setColumns } from './elements';
 import { byAddr, byName } from '../common/delta';
 import type { Mempool } from '../common/snapshot';
 
@@ -188,7 +189,11 @@ export function lockedSnapshot(eal: EalLib, ctx: ReaderContext): Snapshot {
     }
   }
   const owners = ownerIndex(memzones, mempools);
-  for (const h of heaps) nameOwners(h.elements, owners);
+  for (const h of heaps) {
+    const cols = ElementColumns.from(h.elements);
+    nameOwners(cols, owners);
+    setColumns(h, cols);
+  }
   return {
     schema: SNAPSHOT_SCHEMA,
     takenAt: new Date().toISOString(),

@@ -9,7 +9,6 @@ import * as path from 'node:path';
 import {
   hex,
   type Heap,
-  type HeapElement,
   type Memseg,
   type MemsegList,
   type Memzone,
@@ -23,10 +22,12 @@ import { byAddr, byName } from '../common/delta';
 import type { Layout } from './dpdk/layout';
 import { cstr, decodeMemConfig, fbarrayMask, type FbarrayHdr, type HeapHdr, type MemConfig, type MemsegListHdr, usedIndexes } from './dpdk/memconfig';
 import { VmReader, VmReadError } from './native/vm';
+import { ElementColumns, nameOwners, type OwnerRange, setColumns } from './elements';
 import { isAlive, readLocks, readMaps } from './procfs';
 
 const MAX_RETRIES = 8;
-const ELEM_STATE = ['free', 'busy', 'pad'] as const;
+/** Element counts of the last snapshot, per heap: the next one allocates its columns once. */
+const sizeHint = new Map<number, number>();
 const TWO32 = 4294967296;
 
 /** Pointer-sized read as a Number: exact for user-space addresses (< 2^47). */
@@ -410,11 +411,6 @@ function cacheCount(ctx: ReaderContext, localCache: number): number {
 
 // ------------------------------------------------------------------- ownership
 
-export interface OwnerRange {
-  start: number;
-  end: number;
-  name: string;
-}
 
 /** Memzones sorted by address, each named by the mempool it belongs to if any. */
 export function ownerIndex(memzones: Memzone[], mempools: Mempool[]): OwnerRange[] {
@@ -432,18 +428,6 @@ export function ownerIndex(memzones: Memzone[], mempools: Mempool[]): OwnerRange
       return { start, end, name };
     })
     .sort((a, b) => a.start - b.start);
-}
-
-/** Names the owner of each busy element (elements in address order). */
-export function nameOwners(elements: HeapElement[], owners: OwnerRange[]): void {
-  let oi = 0;
-  for (const e of elements) {
-    if (e.state !== 'busy') continue;
-    const start = Number(e.addr);
-    while (oi < owners.length && owners[oi]!.start < start) oi++;
-    const z = owners[oi];
-    e.owner = z && z.start < start + e.len ? z.name : null;
-  }
 }
 
 // ----------------------------------------------------------------------- heaps
@@ -485,7 +469,7 @@ function readHeap(ctx: ReaderContext, h: HeapHdr, cfg: MemConfig, external: Map<
   let hdr = h;
   for (let attempt = 0; ; attempt++) {
     try {
-      const elements = walkElements(ctx, reader, hdr);
+      const cols = walkElements(ctx, reader, hdr, sizeHint.get(hdr.index) ?? 1024);
       // the heap must not have moved while we walked it
       const again = ctx.self.borrow(hdr.addr, ctx.L.heap.size);
       if (!again) throw new Inconsistent();
@@ -498,15 +482,11 @@ function readHeap(ctx: ReaderContext, h: HeapHdr, cfg: MemConfig, external: Map<
       ) {
         throw new Inconsistent();
       }
-      let free = 0;
-      let sum = 0;
-      for (const e of elements) {
-        sum += e.len;
-        if (e.state === 'free') free += e.len;
-      }
-      if (sum !== hdr.totalSize) throw new Inconsistent();
-      nameOwners(elements, owners);
-      heap.elements = elements;
+      const { total, free } = cols.sums();
+      if (total !== hdr.totalSize) throw new Inconsistent();
+      nameOwners(cols, owners);
+      sizeHint.set(hdr.index, cols.count);
+      setColumns(heap, cols);
       heap.freeSize = free;
       heap.allocCount = hdr.allocCount;
       heap.totalSize = hdr.totalSize;
@@ -545,10 +525,10 @@ const BIG_READ = 64 * 1024;
  * Reads are windows: wide over runs of small elements, a header's worth
  * after a large one.
  */
-function walkElements(ctx: ReaderContext, reader: VmReader, h: HeapHdr): HeapElement[] {
+function walkElements(ctx: ReaderContext, reader: VmReader, h: HeapHdr, capacity: number): ElementColumns {
   const E = ctx.L.elem;
   const heapAddr = Number(h.addr);
-  const out: HeapElement[] = [];
+  const out = new ElementColumns(capacity);
   let cur = Number(h.first);
   let prev = 0;
   let buf: Buffer = Buffer.alloc(0);
@@ -564,16 +544,15 @@ function walkElements(ctx: ReaderContext, reader: VmReader, h: HeapHdr): HeapEle
     }
     const o = cur - bufAddr;
     if (ptr(buf, o + E.heap) !== heapAddr || ptr(buf, o + E.prev) !== prev) throw new Inconsistent();
-    const stateWord = buf.readUInt32LE(o + E.stateWord) & 7;
-    const state = ELEM_STATE[stateWord];
+    const state = buf.readUInt32LE(o + E.stateWord) & 7;
     const size = ptr(buf, o + E.size);
     const next = ptr(buf, o + E.next);
-    if (state === undefined || size === 0 || (next !== 0 && next < cur + size)) throw new Inconsistent();
-    out.push({ addr: '0x' + cur.toString(16), len: size, pad: buf.readUInt32LE(o + E.pad), state, owner: null });
+    if (state > 2 || size === 0 || (next !== 0 && next < cur + size)) throw new Inconsistent();
+    out.push(cur, size, buf.readUInt32LE(o + E.pad), state);
     lastSize = size;
     prev = cur;
     cur = next;
-    if (out.length > 50_000_000) throw new Inconsistent();
+    if (out.count > 50_000_000) throw new Inconsistent();
   }
   if (prev !== Number(h.last)) throw new Inconsistent();
   return out;

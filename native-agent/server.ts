@@ -22,6 +22,7 @@ import {
 } from '../common/protocol';
 import type { Snapshot } from '../common/snapshot';
 import { listTargets } from './discovery';
+import { diffHeapColumns } from './elements';
 import { agentVersionWord } from './eal';
 import { hardExit } from './native/libc';
 import { ealWedged, Session } from './session';
@@ -128,7 +129,7 @@ export async function serve(): Promise<void> {
       state.timer = setInterval(() => {
         try {
           const next = s.snapshot();
-          const delta = diffSnapshots(state.last, next);
+          const delta = diffSnapshots(state.last, next, diffHeapColumns);
           state.last = next;
           if (isEmptyDelta(delta)) return;
           const n: DeltaNotification = { seq: ++state.seq, takenAt: next.takenAt, delta };

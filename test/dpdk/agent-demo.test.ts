@@ -131,7 +131,12 @@ test('mempool objects taken out show as in use, exactly as DPDK counts them', { 
 test('an attached agent reads while the primary write-holds the hot-plug, tailq and mempool locks', { skip, timeout: 60_000 }, async () => {
   const agent = startAgent();
   try {
-    await agent.rpc.sendRequest(Methods.attach, { filePrefix: p.prefix });
+    const res = (await agent.rpc.sendRequest(Methods.attach, { filePrefix: p.prefix })) as { lcore: number; readMethod: string };
+    assert.equal(res.readMethod, 'lock-free');
+    assert.notEqual(res.lcore, 0, 'an lcore id the primary (-l 0) does not use');
+    // EAL pinned nothing: every thread of the agent may still run on every CPU
+    const cpus = (pid: number | string, tid: number | string) => /Cpus_allowed_list:\s*(\S+)/.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))![1];
+    for (const tid of fs.readdirSync(`/proc/${agent.child.pid}/task`)) assert.equal(cpus(agent.child.pid!, tid), cpus('self', process.pid), `thread ${tid}`);
     await p.command('mempool_create mpL 511 128 0');
     await p.command('mempool_get mpL 7');
     for (const l of ['hotplug', 'tailq', 'mempool']) await p.command(`lock ${l}`);

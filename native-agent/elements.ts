@@ -1,0 +1,174 @@
+/**
+ * Heap elements as columns (typed arrays) while the agent holds them: a
+ * 100k-element heap is 2.5 MB outside V8's heap instead of 100k objects and
+ * strings, and two snapshots diff by a merge over sorted addresses. The
+ * `elements` array of the wire format is built only when something reads it
+ * (JSON for the CLI or an RPC reply, the CLI's tables).
+ */
+import { diffHeap, type HeapDelta, heapHeader, sameHeapHeader } from '../common/delta';
+import { type ElementState, type Heap, type HeapElement, hexAddr } from '../common/snapshot';
+
+export const STATES: readonly ElementState[] = ['free', 'busy', 'pad'];
+
+export class ElementColumns {
+  count = 0;
+  addr: Float64Array;
+  len: Float64Array;
+  pad: Uint32Array;
+  state: Uint8Array;
+  /** Index into `owners`, or -1. */
+  owner: Int32Array;
+  owners: string[] = [];
+
+  constructor(capacity = 1024) {
+    const n = Math.max(16, capacity);
+    this.addr = new Float64Array(n);
+    this.len = new Float64Array(n);
+    this.pad = new Uint32Array(n);
+    this.state = new Uint8Array(n);
+    this.owner = new Int32Array(n);
+  }
+
+  push(addr: number, len: number, pad: number, state: number): void {
+    if (this.count === this.addr.length) this.grow();
+    const i = this.count++;
+    this.addr[i] = addr;
+    this.len[i] = len;
+    this.pad[i] = pad;
+    this.state[i] = state;
+    this.owner[i] = -1;
+  }
+
+  private grow(): void {
+    const n = this.addr.length * 2;
+    const g = <T extends Float64Array | Uint32Array | Uint8Array | Int32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(n);
+      b.set(a);
+      return b;
+    };
+    this.addr = g(this.addr, (k) => new Float64Array(k));
+    this.len = g(this.len, (k) => new Float64Array(k));
+    this.pad = g(this.pad, (k) => new Uint32Array(k));
+    this.state = g(this.state, (k) => new Uint8Array(k));
+    this.owner = g(this.owner, (k) => new Int32Array(k));
+  }
+
+  element(i: number): HeapElement {
+    const o = this.owner[i]!;
+    return { addr: hexAddr(this.addr[i]!), len: this.len[i]!, pad: this.pad[i]!, state: STATES[this.state[i]!]!, owner: o < 0 ? null : this.owners[o]! };
+  }
+
+  materialize(): HeapElement[] {
+    const out = new Array<HeapElement>(this.count);
+    for (let i = 0; i < this.count; i++) out[i] = this.element(i);
+    return out;
+  }
+
+  static from(elements: readonly HeapElement[]): ElementColumns {
+    const c = new ElementColumns(elements.length);
+    for (const e of elements) c.push(Number(e.addr), e.len, e.pad, STATES.indexOf(e.state));
+    return c;
+  }
+
+  /** Sums in one pass: total bytes and free bytes. */
+  sums(): { total: number; free: number } {
+    let total = 0;
+    let free = 0;
+    for (let i = 0; i < this.count; i++) {
+      total += this.len[i]!;
+      if (this.state[i] === 0) free += this.len[i]!;
+    }
+    return { total, free };
+  }
+}
+
+export interface OwnerRange {
+  start: number;
+  end: number;
+  name: string;
+}
+
+/** Names the owner (the memzone or mempool inside it) of each busy element; addresses ascend. */
+export function nameOwners(c: ElementColumns, owners: readonly OwnerRange[]): void {
+  const index = new Map<string, number>();
+  let oi = 0;
+  for (let i = 0; i < c.count; i++) {
+    c.owner[i] = -1;
+    if (c.state[i] !== 1) continue;
+    const start = c.addr[i]!;
+    while (oi < owners.length && owners[oi]!.start < start) oi++;
+    const z = owners[oi];
+    if (!z || z.start >= start + c.len[i]!) continue;
+    let k = index.get(z.name);
+    if (k === undefined) {
+      k = c.owners.length;
+      c.owners.push(z.name);
+      index.set(z.name, k);
+    }
+    c.owner[i] = k;
+  }
+}
+
+const COLUMNS = Symbol('memscope.elementColumns');
+
+/**
+ * Gives a heap its elements as columns; `heap.elements` becomes an
+ * enumerable getter that builds (once) the array of the wire format.
+ */
+export function setColumns(heap: Heap, c: ElementColumns): Heap {
+  (heap as Heap & { [COLUMNS]?: ElementColumns })[COLUMNS] = c;
+  Object.defineProperty(heap, 'elements', {
+    enumerable: true,
+    configurable: true,
+    get(this: Heap) {
+      const v = c.materialize();
+      Object.defineProperty(this, 'elements', { value: v, enumerable: true, writable: true, configurable: true });
+      return v;
+    },
+    set(this: Heap, v: HeapElement[]) {
+      Object.defineProperty(this, 'elements', { value: v, enumerable: true, writable: true, configurable: true });
+    },
+  });
+  return heap;
+}
+
+export function columnsOf(heap: Heap): ElementColumns | undefined {
+  return (heap as Heap & { [COLUMNS]?: ElementColumns })[COLUMNS];
+}
+
+function sameOwner(a: ElementColumns, i: number, b: ElementColumns, j: number): boolean {
+  const x = a.owner[i]!;
+  const y = b.owner[j]!;
+  if (x < 0 || y < 0) return x === y;
+  return a.owners[x] === b.owners[y];
+}
+
+/**
+ * diffHeap over columns: a merge of two address-sorted columns, building
+ * objects only for what changed. Falls back to the object diff otherwise.
+ */
+export function diffHeapColumns(a: Heap | undefined, b: Heap): HeapDelta | null {
+  const ca = a && columnsOf(a);
+  const cb = columnsOf(b);
+  if (!a || !ca || !cb) return diffHeap(a, b);
+  const d: HeapDelta = { id: b.id, added: [], removed: [], changed: [] };
+  if (!sameHeapHeader(a, b)) d.header = heapHeader(b);
+  let i = 0;
+  let j = 0;
+  while (i < ca.count || j < cb.count) {
+    const x = i < ca.count ? ca.addr[i]! : Infinity;
+    const y = j < cb.count ? cb.addr[j]! : Infinity;
+    if (x < y) {
+      d.removed.push(hexAddr(x));
+      i++;
+    } else if (y < x) {
+      d.added.push(cb.element(j));
+      j++;
+    } else {
+      if (ca.len[i] !== cb.len[j] || ca.state[i] !== cb.state[j] || ca.pad[i] !== cb.pad[j] || !sameOwner(ca, i, cb, j)) d.changed.push(cb.element(j));
+      i++;
+      j++;
+    }
+  }
+  return d.header || d.added.length || d.removed.length || d.changed.length ? d : null;
+}
