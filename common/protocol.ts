@@ -36,13 +36,18 @@ export interface AttachParams {
   timeoutMs?: number;
   allowLockingReads?: boolean;
   extraEalArgs?: string[];
+  /** 'secondary' (default): attach as a DPDK secondary; 'peek': read the primary's memory without attaching; 'auto'. */
+  via?: 'secondary' | 'peek' | 'auto';
 }
 
 export interface AttachResult {
   target: TargetInfo;
   dpdkVersion: string;
-  ealLibrary: string;
-  lcore: number;
+  /** The librte_eal loaded, or null when peeking. */
+  ealLibrary: string | null;
+  /** The lcore id taken, or null when peeking. */
+  lcore: number | null;
+  access: 'secondary' | 'peek';
   attachMs: number;
   readMethod: 'lock-free' | 'locking';
 }
@@ -115,7 +120,7 @@ export function validateListTargets(x: unknown): ListTargetsParams {
 
 export function validateAttach(x: unknown): AttachParams {
   const o = obj(x, 'attach params');
-  known(o, ['filePrefix', 'runtimeDirs', 'dpdkLib', 'timeoutMs', 'allowLockingReads', 'extraEalArgs'], 'attach params');
+  known(o, ['filePrefix', 'runtimeDirs', 'dpdkLib', 'timeoutMs', 'allowLockingReads', 'extraEalArgs', 'via'], 'attach params');
   if (typeof o.filePrefix !== 'string' || o.filePrefix.length > 256) throw new ProtocolError('filePrefix must be a string');
   const p: AttachParams = { filePrefix: o.filePrefix };
   const dirs = optStrings(o.runtimeDirs, 'runtimeDirs');
@@ -136,6 +141,10 @@ export function validateAttach(x: unknown): AttachParams {
   }
   const extra = optStrings(o.extraEalArgs, 'extraEalArgs', 32);
   if (extra) p.extraEalArgs = extra;
+  if (o.via !== undefined) {
+    if (o.via !== 'secondary' && o.via !== 'peek' && o.via !== 'auto') throw new ProtocolError('via must be "secondary", "peek" or "auto"');
+    p.via = o.via;
+  }
   return p;
 }
 

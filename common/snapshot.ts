@@ -116,6 +116,11 @@ export interface Snapshot {
   takenAt: string;
   target: TargetInfo;
   readMethod: ReadMethod;
+  /**
+   * How the memory was reached: 'secondary' (attached as a DPDK secondary)
+   * or 'peek' (read from the primary's address space, no attach).
+   */
+  access?: 'secondary' | 'peek';
   /** Copy attempts needed before the shared state held still. */
   retries: number;
   warnings: string[];

@@ -16,6 +16,9 @@ const USAGE = `usage:
   memscope snapshot --file-prefix PREFIX [--json] [--out FILE] [--allow-locking-reads]
                     [--dpdk-lib PATH] [--timeout MS] [--runtime-dir DIR]... [--eal-log FILE]
                     [--read-method lock-free|locking]   (locking takes the target's locks)
+                    [--via auto|peek|secondary]
+        peek: read the live primary's memory directly (process_vm_readv), no attach;
+        secondary: attach as a DPDK secondary (rte_eal_init); auto (default): peek if allowed
   memscope watch --file-prefix PREFIX [--interval MS] [--count N] [--json]
                     a line per change (a JSON delta per snapshot with --json)
   memscope serve      (JSON-RPC over stdio; used by the VS Code extension)
@@ -93,6 +96,8 @@ async function attachFromArgs(o: Opts, runtimeDirs: string[]) {
   const prefix = o['file-prefix'] as string | undefined;
   if (!prefix) usage('this command needs --file-prefix PREFIX (see `memscope list`).');
   if (o['read-method'] !== undefined && o['read-method'] !== 'lock-free' && o['read-method'] !== 'locking') usage('--read-method is lock-free (the default) or locking.');
+  const via = (o.via as string | undefined) ?? 'auto';
+  if (via !== 'auto' && via !== 'peek' && via !== 'secondary') usage('--via is auto (the default), peek or secondary.');
   let timeoutMs = 15000;
   if (o.timeout !== undefined) {
     timeoutMs = Number(o.timeout);
@@ -104,7 +109,8 @@ async function attachFromArgs(o: Opts, runtimeDirs: string[]) {
   const dpdkLib = (o['dpdk-lib'] as string | undefined) ?? null;
   const found = findTarget(prefix, { runtimeDirs, agentVersionWord: () => agentVersionWord(dpdkLib) });
   const lib = dpdkLib ?? (found.ealLibrary && !found.ealLibrary.endsWith(' (deleted)') ? found.ealLibrary : null);
-  const warm = found.attachable ? preloadPlugins(lib) : undefined;
+  // peeking needs no EAL; warming its loader would only cost time
+  const warm = found.attachable && via === 'secondary' ? preloadPlugins(lib) : undefined;
   const { Session } = await import('./session');
   return attachWithRetry(() =>
     Session.attach({
@@ -116,6 +122,7 @@ async function attachFromArgs(o: Opts, runtimeDirs: string[]) {
       timeoutMs,
       allowLockingReads: !!o['allow-locking-reads'],
       readMethod: o['read-method'] === 'locking' ? 'locking' : 'auto',
+      via,
       ...(o['eal-log'] ? { ealLogFile: o['eal-log'] as string } : {}),
     }),
   );
@@ -146,6 +153,7 @@ async function main(argv: string[]): Promise<number> {
         'eal-log': { type: 'string' },
         interval: { type: 'string' },
         'read-method': { type: 'string' },
+        via: { type: 'string' },
         count: { type: 'string' },
       },
       strict: true,
@@ -202,6 +210,7 @@ async function main(argv: string[]): Promise<number> {
       const { diffHeapColumns } = await import('./elements');
       const { summarizeDelta } = await import('./format');
       let last = session.snapshot();
+      let spare: typeof last | undefined;
       let n = 1;
       out(o.json ? JSON.stringify({ seq: 0, snapshot: last }) + '\n' : `${last.takenAt} attached to "${last.target.filePrefix}" (pid ${last.target.pid}): ${last.heaps.reduce((a, h) => a + h.elements.length, 0)} heap elements\n`);
       return await new Promise<number>((resolve) => {
@@ -210,8 +219,9 @@ async function main(argv: string[]): Promise<number> {
           resolve(new MemscopeError(ErrorCode.PrimaryDead, why).exitCode);
         });
         const timer = setInterval(() => {
-          const next = session.snapshot();
+          const next = session.snapshot(spare);
           const delta = diffSnapshots(last, next, diffHeapColumns);
+          spare = last;
           last = next;
           if (o.json) out(JSON.stringify({ seq: n, delta }) + '\n');
           else if (!isEmptyDelta(delta)) out(summarizeDelta(delta) + '\n');

@@ -29,6 +29,13 @@ export class ElementColumns {
     this.owner = new Int32Array(n);
   }
 
+  /** Empties the columns for reuse, keeping their buffers. */
+  reset(): this {
+    this.count = 0;
+    this.owners = [];
+    return this;
+  }
+
   push(addr: number, len: number, pad: number, state: number): void {
     if (this.count === this.addr.length) this.grow();
     const i = this.count++;
@@ -171,4 +178,32 @@ export function diffHeapColumns(a: Heap | undefined, b: Heap): HeapDelta | null 
     }
   }
   return d.header || d.added.length || d.removed.length || d.changed.length ? d : null;
+}
+
+/**
+ * Takes the columns of a snapshot its holder is done with, for the next
+ * snapshot to fill (a subscription keeps two, so the agent's memory stays
+ * flat instead of growing with garbage buffers). The old heaps' elements can
+ * no longer be read afterwards: reading them throws instead of lying.
+ */
+export function recycleColumns(heaps: readonly Heap[]): Map<number, ElementColumns> {
+  const out = new Map<number, ElementColumns>();
+  for (const h of heaps) {
+    const c = columnsOf(h);
+    if (!c) continue;
+    // already built views stay valid; lazy ones would read reused buffers
+    const desc = Object.getOwnPropertyDescriptor(h, 'elements');
+    if (desc?.get) {
+      Object.defineProperty(h, 'elements', {
+        enumerable: true,
+        configurable: true,
+        get() {
+          throw new Error('the elements of a recycled snapshot are gone');
+        },
+      });
+    }
+    (h as Heap & { [COLUMNS]?: ElementColumns })[COLUMNS] = undefined;
+    out.set(h.id, c.reset());
+  }
+  return out;
 }

@@ -156,7 +156,7 @@ export function lockedSnapshot(eal: EalLib, ctx: ReaderContext): Snapshot {
     koffi.proto('void mp_cb(void *mp, void *arg)');
     const mpWalk = mp.func('void rte_mempool_walk(mp_cb *cb, void *arg)');
     mpWalk((p: unknown) => {
-      const b = ctx.self.read(Number(koffi.address(p as never)), ctx.L.mempool.size);
+      const b = ctx.shared.read(Number(koffi.address(p as never)), ctx.L.mempool.size);
       if (b) mempools.push(decodeMempool(ctx, b));
     }, null);
   } catch (e) {

@@ -22,7 +22,7 @@ import { byAddr, byName } from '../common/delta';
 import type { Layout } from './dpdk/layout';
 import { cstr, decodeMemConfig, fbarrayMask, type FbarrayHdr, type HeapHdr, type MemConfig, type MemsegListHdr, usedIndexes } from './dpdk/memconfig';
 import { VmReader, VmReadError } from './native/vm';
-import { ElementColumns, nameOwners, type OwnerRange, setColumns } from './elements';
+import { ElementColumns, nameOwners, type OwnerRange, recycleColumns, setColumns } from './elements';
 import { isAlive, readLocks, readMaps } from './procfs';
 
 const MAX_RETRIES = 8;
@@ -37,7 +37,11 @@ export function ptr(b: Buffer, off: number): number {
 
 export interface ReaderContext {
   L: Layout;
-  self: VmReader;
+  /**
+   * Reads the target's shared memory (config, fbarrays, internal heaps):
+   * this process after a secondary attach, or the primary itself (peek).
+   */
+  shared: VmReader;
   mcfgAddr: number;
   runtimeDir: string;
   target: () => TargetInfo;
@@ -51,8 +55,12 @@ export interface ReadStats {
   retries: number;
 }
 
-/** The whole picture, read without a lock. */
-export function takeSnapshot(ctx: ReaderContext): Snapshot {
+/**
+ * The whole picture, read without a lock. `recycle`: a previous snapshot the
+ * caller is done with, whose element buffers this one reuses.
+ */
+export function takeSnapshot(ctx: ReaderContext, recycle?: Snapshot): Snapshot {
+  const spare = recycle ? recycleColumns(recycle.heaps) : new Map<number, ElementColumns>();
   const stats: ReadStats = { retries: 0 };
   const warnings: string[] = [];
   const cfg = readMemConfig(ctx);
@@ -62,7 +70,7 @@ export function takeSnapshot(ctx: ReaderContext): Snapshot {
   const memzones = readMemzones(ctx, cfg.memzones, stats);
   const mempools = readMempools(ctx, cfg);
   const owners = ownerIndex(memzones, mempools);
-  const heaps = cfg.heaps.map((h) => readHeap(ctx, h, cfg, external, owners, stats));
+  const heaps = cfg.heaps.map((h) => readHeap(ctx, h, cfg, external, owners, stats, spare.get(h.index)));
   for (const h of heaps) if (!h.elementsAvailable && h.reason) warnings.push(`heap ${h.name}: ${h.reason}`);
   return {
     schema: SNAPSHOT_SCHEMA,
@@ -79,7 +87,7 @@ export function takeSnapshot(ctx: ReaderContext): Snapshot {
 }
 
 export function readMemConfig(ctx: ReaderContext): MemConfig {
-  const buf = ctx.self.read(ctx.mcfgAddr, ctx.L.memConfig.size);
+  const buf = ctx.shared.read(ctx.mcfgAddr, ctx.L.memConfig.size);
   if (!buf) throw new VmReadError(14, `the shared config at ${hex(BigInt(ctx.mcfgAddr))} is not mapped`);
   return decodeMemConfig(ctx.L, buf, BigInt(ctx.mcfgAddr));
 }
@@ -165,7 +173,7 @@ function readMemsegList(ctx: ReaderContext, l: MemsegListHdr, ext: ExternalOwner
   for (let attempt = 0; ; attempt++) {
     try {
       const segs = readFbarraySegments(ctx, l.arr);
-      const after = ctx.self.borrow(ctx.mcfgAddr + ctx.L.memConfig.memsegs + l.index * ctx.L.memsegList.size + ctx.L.memsegList.version, 4);
+      const after = ctx.shared.borrow(ctx.mcfgAddr + ctx.L.memConfig.memsegs + l.index * ctx.L.memsegList.size + ctx.L.memsegList.version, 4);
       if (!after || after.readUInt32LE(0) !== l.version) throw new Inconsistent();
       base.segments = segs;
       base.segmentCount = segs.length;
@@ -178,7 +186,7 @@ function readMemsegList(ctx: ReaderContext, l: MemsegListHdr, ext: ExternalOwner
       }
       stats.retries++;
       // take the header again, the list may have grown
-      const hdr = ctx.self.borrow(ctx.mcfgAddr + ctx.L.memConfig.memsegs + l.index * ctx.L.memsegList.size, ctx.L.memsegList.size);
+      const hdr = ctx.shared.borrow(ctx.mcfgAddr + ctx.L.memConfig.memsegs + l.index * ctx.L.memsegList.size, ctx.L.memsegList.size);
       if (hdr) {
         const fresh = decodeMemsegListAt(ctx.L, Buffer.from(hdr), l.index);
         l = fresh;
@@ -228,7 +236,7 @@ function decodeMemseg(L: Layout, b: Buffer, off: number, index: number): Memseg 
 function readFbarrayUsed(ctx: ReaderContext, arr: FbarrayHdr): { idx: number[]; data: (Buffer | null)[]; runs: [number, number][] } {
   const data = Number(arr.data);
   const { offset, words } = fbarrayMask(arr);
-  const mask = ctx.self.read(data + offset, 8 + words * 8);
+  const mask = ctx.shared.read(data + offset, 8 + words * 8);
   if (!mask) throw new Inconsistent();
   const idx = usedIndexes(mask, arr.len);
   const runs: [number, number][] = [];
@@ -237,7 +245,7 @@ function readFbarrayUsed(ctx: ReaderContext, arr: FbarrayHdr): { idx: number[]; 
     if (last && last[0] + last[1] === i) last[1]++;
     else runs.push([i, 1]);
   }
-  const bufs = ctx.self.readMany(runs.map(([i, n]) => [data + i * arr.eltSz, n * arr.eltSz] as const));
+  const bufs = ctx.shared.readMany(runs.map(([i, n]) => [data + i * arr.eltSz, n * arr.eltSz] as const));
   return { idx, data: bufs, runs };
 }
 
@@ -327,11 +335,11 @@ function readMempools(ctx: ReaderContext, cfg: MemConfig): Mempool[] {
   let entry = Number(q.first);
   while (entry !== 0 && !seen.has(entry) && seen.size < 65536) {
     seen.add(entry);
-    const e = ctx.self.borrow(entry, 24);
+    const e = ctx.shared.borrow(entry, 24);
     if (!e) break;
     const mpAddr = ptr(e, L.tailqEntry.data);
     const next = ptr(e, L.tailqEntry.next);
-    const mp = mpAddr ? ctx.self.read(mpAddr, L.mempool.size) : null;
+    const mp = mpAddr ? ctx.shared.read(mpAddr, L.mempool.size) : null;
     if (mp) out.push(decodeMempool(ctx, mp));
     entry = next;
   }
@@ -371,7 +379,7 @@ function readChunks(ctx: ReaderContext, first: number): MempoolChunk[] {
   let cur = first;
   while (cur !== 0 && !seen.has(cur) && out.length < 65536) {
     seen.add(cur);
-    const b = ctx.self.borrow(cur, 40);
+    const b = ctx.shared.borrow(cur, 40);
     if (!b) break;
     out.push({ addr: '0x' + ptr(b, H.addr).toString(16), len: ptr(b, H.len) });
     cur = ptr(b, H.next);
@@ -387,7 +395,7 @@ function readChunks(ctx: ReaderContext, first: number): MempoolChunk[] {
 function ringCount(ctx: ReaderContext, addr: number, poolName: string): number | null {
   if (!addr) return null;
   const R = ctx.L.ring;
-  const b = ctx.self.borrow(addr, R.consTail + 4);
+  const b = ctx.shared.borrow(addr, R.consTail + 4);
   if (!b) return null;
   const name = cstr(b, R.name, R.nameLen);
   if (name !== ('MP_' + poolName).slice(0, R.nameLen - 1)) return null;
@@ -405,7 +413,7 @@ function cacheCount(ctx: ReaderContext, localCache: number): number {
   const ranges: [number, number][] = [];
   for (let i = 0; i < ctx.L.maxLcore; i++) ranges.push([localCache + i * C.size + C.len, 4]);
   let total = 0;
-  for (const b of ctx.self.readMany(ranges)) if (b) total += b.readUInt32LE(0);
+  for (const b of ctx.shared.readMany(ranges)) if (b) total += b.readUInt32LE(0);
   return total;
 }
 
@@ -434,7 +442,7 @@ export function ownerIndex(memzones: Memzone[], mempools: Mempool[]): OwnerRange
 
 function heapReader(ctx: ReaderContext, h: HeapHdr, cfg: MemConfig, external: Map<number, ExternalOwner>): { reader: VmReader | null; reason?: string } {
   const extLists = cfg.lists.filter((l) => l.external && l.socketId === h.socketId);
-  if (!extLists.length) return { reader: ctx.self };
+  if (!extLists.length) return { reader: ctx.shared };
   for (const l of extLists) {
     const o = external.get(l.index);
     if (o && !o.fileExists) return { reader: null, reason: 'its memory is orphaned (the process that registered it is gone); only a restart of the primary clears it.' };
@@ -449,7 +457,7 @@ function heapReader(ctx: ReaderContext, h: HeapHdr, cfg: MemConfig, external: Ma
   return { reader: null, reason: 'its memory is external and no live process attached to the target maps it, so its elements cannot be read.' };
 }
 
-function readHeap(ctx: ReaderContext, h: HeapHdr, cfg: MemConfig, external: Map<number, ExternalOwner>, owners: OwnerRange[], stats: ReadStats): Heap {
+function readHeap(ctx: ReaderContext, h: HeapHdr, cfg: MemConfig, external: Map<number, ExternalOwner>, owners: OwnerRange[], stats: ReadStats, spare?: ElementColumns): Heap {
   const heap: Heap = {
     id: h.index,
     name: h.name,
@@ -469,9 +477,9 @@ function readHeap(ctx: ReaderContext, h: HeapHdr, cfg: MemConfig, external: Map<
   let hdr = h;
   for (let attempt = 0; ; attempt++) {
     try {
-      const cols = walkElements(ctx, reader, hdr, sizeHint.get(hdr.index) ?? 1024);
+      const cols = walkElements(ctx, reader, hdr, spare?.reset() ?? new ElementColumns(sizeHint.get(hdr.index) ?? 1024));
       // the heap must not have moved while we walked it
-      const again = ctx.self.borrow(hdr.addr, ctx.L.heap.size);
+      const again = ctx.shared.borrow(hdr.addr, ctx.L.heap.size);
       if (!again) throw new Inconsistent();
       const H = ctx.L.heap;
       if (
@@ -503,7 +511,7 @@ function readHeap(ctx: ReaderContext, h: HeapHdr, cfg: MemConfig, external: Map<
         return heap;
       }
       stats.retries++;
-      const fresh = ctx.self.borrow(hdr.addr, ctx.L.heap.size);
+      const fresh = ctx.shared.borrow(hdr.addr, ctx.L.heap.size);
       if (!fresh) throw new Inconsistent();
       const H = ctx.L.heap;
       hdr = {
@@ -525,10 +533,9 @@ const BIG_READ = 64 * 1024;
  * Reads are windows: wide over runs of small elements, a header's worth
  * after a large one.
  */
-function walkElements(ctx: ReaderContext, reader: VmReader, h: HeapHdr, capacity: number): ElementColumns {
+function walkElements(ctx: ReaderContext, reader: VmReader, h: HeapHdr, out: ElementColumns): ElementColumns {
   const E = ctx.L.elem;
   const heapAddr = Number(h.addr);
-  const out = new ElementColumns(capacity);
   let cur = Number(h.first);
   let prev = 0;
   let buf: Buffer = Buffer.alloc(0);

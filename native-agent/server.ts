@@ -89,6 +89,7 @@ export async function serve(): Promise<void> {
           timeoutMs: params.timeoutMs ?? 15000,
           allowLockingReads: params.allowLockingReads ?? false,
           extraEalArgs: params.extraEalArgs ?? [],
+          via: params.via ?? 'secondary',
         });
       } finally {
         attaching = false;
@@ -101,9 +102,10 @@ export async function serve(): Promise<void> {
       });
       return {
         target: s.targetInfo(),
-        dpdkVersion: s.eal.version,
-        ealLibrary: s.eal.path,
+        dpdkVersion: s.targetInfo().dpdkVersion,
+        ealLibrary: s.eal?.path ?? null,
         lcore: s.lcore,
+        access: s.access,
         attachMs: Math.round(s.attachMs),
         readMethod: s.lockFree ? 'lock-free' : 'locking',
       };
@@ -125,11 +127,13 @@ export async function serve(): Promise<void> {
       const s = need();
       if (sub) clearInterval(sub.timer);
       const first = s.snapshot();
-      const state = { last: first, seq: 0, timer: undefined as unknown as NodeJS.Timeout };
+      const state = { last: first, spare: undefined as Snapshot | undefined, seq: 0, timer: undefined as unknown as NodeJS.Timeout };
       state.timer = setInterval(() => {
         try {
-          const next = s.snapshot();
+          // two snapshots alive at a time: the one diffed against, the new one
+          const next = s.snapshot(state.spare);
           const delta = diffSnapshots(state.last, next, diffHeapColumns);
+          state.spare = state.last;
           state.last = next;
           if (isEmptyDelta(delta)) return;
           const n: DeltaNotification = { seq: ++state.seq, takenAt: next.takenAt, delta };

@@ -28,6 +28,13 @@ export interface AttachOptions {
    * check passes: an explicit opt-in, used to compare both ways of reading.
    */
   readMethod?: 'auto' | 'locking';
+  /**
+   * How to reach the target's memory. 'secondary': attach as a DPDK
+   * secondary (rte_eal_init) and read it in this process. 'peek': no attach
+   * at all; read the live primary's own address space with process_vm_readv
+   * (needs ptrace rights over it). 'auto': peek when it can, else secondary.
+   */
+  via?: Access | 'auto';
   ealLogFile?: string;
   extraEalArgs?: string[];
   /** A preloadPlugins() already under way (the CLI starts it before loading the rest). */
@@ -35,6 +42,8 @@ export interface AttachOptions {
   /** The target, when the caller already looked it up. */
   found?: TargetSummary;
 }
+
+export type Access = 'secondary' | 'peek';
 
 let attachedOnce = false;
 /** Set when rte_eal_init never returned: the process must end. */
@@ -106,20 +115,23 @@ export class Session {
 
   private constructor(
     readonly target: TargetSummary,
-    readonly eal: EalLib,
+    /** null when peeking: no EAL in this process. */
+    readonly eal: EalLib | null,
     readonly L: Layout,
-    readonly log: EalLog,
+    readonly log: EalLog | null,
     readonly mcfgAddr: number,
     readonly lockFree: boolean,
-    readonly lcore: number,
+    /** The lcore id the agent took, or null when peeking. */
+    readonly lcore: number | null,
+    readonly access: Access,
+    shared: VmReader,
     attachMs: number,
   ) {
     this.attachMs = attachMs;
     this.primaryStart = target.pid !== null ? startTime(target.pid) : null;
-    const self = new VmReader(process.pid);
     this.ctx = {
       L,
-      self,
+      shared,
       mcfgAddr,
       runtimeDir: target.runtimeDir,
       target: () => this.targetInfo(),
@@ -142,6 +154,11 @@ export class Session {
     const target = opts.found ?? findTarget(opts.prefix, { runtimeDirs: opts.runtimeDirs ?? [], agentVersionWord: () => agentVersionWord(opts.dpdkLib) });
     if (!target.attachable) {
       throw new MemscopeError(target.reasonCode ?? ErrorCode.NotAttachable, target.reason ?? `prefix "${opts.prefix}" cannot be attached.`);
+    }
+    const via = opts.via ?? 'secondary';
+    if (via !== 'secondary' && opts.readMethod !== 'locking') {
+      const peeked = Session.peek(target, t0, via === 'peek');
+      if (peeked) return peeked;
     }
     const libPath = opts.dpdkLib ?? (target.ealLibrary && !target.ealLibrary.endsWith(' (deleted)') ? target.ealLibrary : null);
     const warm = opts.warm ?? preloadPlugins(libPath);
@@ -229,7 +246,7 @@ export class Session {
       throw new MemscopeError(ErrorCode.LayoutUnverified, `after attaching, the shared config is not at ${cfg.memCfgAddr.toString(16)} where its header says: this DPDK build differs from the one Memscope knows; use --allow-locking-reads to read through DPDK's own calls.`);
     }
     const check = verifyLayout(decodeMemConfig(L, mem, cfg.memCfgAddr), L, self);
-    let lockFree = opts.readMethod !== 'locking';
+    let lockFree: boolean = opts.readMethod !== 'locking';
     if (check) {
       if (!opts.allowLockingReads) {
         throw new MemscopeError(
@@ -239,14 +256,54 @@ export class Session {
       }
       lockFree = false;
     }
-    return new Session(target, eal, L, log, mcfgAddr, lockFree, lcore, performance.now() - t0);
+    return new Session(target, eal, L, log, mcfgAddr, lockFree, lcore, 'secondary', self, performance.now() - t0);
+  }
+
+  /**
+   * The gentlest way in: read the live primary's own address space with
+   * process_vm_readv. Nothing joins the target's multi-process group: no
+   * rte_eal_init, no mp socket, no allocation in its heap, no hot-plug read
+   * lock taken during an init that a kill could interrupt. Every address the
+   * lock-free reader follows is mapped in the primary at the same address.
+   * Returns null (to attach as a secondary instead) when peeking is not
+   * possible and `required` is false.
+   */
+  private static peek(target: TargetSummary, t0: number, required: boolean): Session | null {
+    const refuse = (why: string): null => {
+      if (required) throw new MemscopeError(ErrorCode.Permission, `cannot read the memory of "${target.filePrefix}" directly (${why}): run as root or the primary's user, or attach as a secondary (--via secondary).`);
+      return null;
+    };
+    if (target.pid === null || target.versionWord === null) return refuse('no live primary');
+    const L = layoutFor(target.versionWord);
+    if (!L) return refuse('unknown layout');
+    const { cfg } = readConfig(`${target.runtimeDir}/config`);
+    if (!cfg) throw new MemscopeError(ErrorCode.NotAttachable, `the shared config of "${target.filePrefix}" could not be decoded: is the primary still starting? Try again.`);
+    const primary = new VmReader(target.pid);
+    let mem: Buffer | null;
+    try {
+      mem = primary.read(Number(cfg.memCfgAddr), L.memConfig.size);
+    } catch (e) {
+      return refuse((e as Error).message);
+    }
+    if (!mem || mem.readUInt32LE(0) !== cfg.magic || mem.readUInt32LE(4) !== cfg.version) return refuse('its config is not where its header says');
+    const check = verifyLayout(decodeMemConfig(L, mem, cfg.memCfgAddr), L, primary);
+    if (check) {
+      if (required) {
+        throw new MemscopeError(
+          ErrorCode.LayoutUnverified,
+          `the private memory layout of this DPDK ${decodeVersion(cfg.version).text} build failed a self-check (${check}), so lock-free reads could be wrong: attach as a secondary with --allow-locking-reads to read through DPDK's locking calls.`,
+        );
+      }
+      return null;
+    }
+    return new Session(target, null, L, null, Number(cfg.memCfgAddr), true, null, 'peek', primary, performance.now() - t0);
   }
 
   targetInfo(): TargetInfo {
     return {
       filePrefix: this.target.filePrefix,
       pid: this.target.pid,
-      dpdkVersion: this.eal.version,
+      dpdkVersion: this.target.dpdkVersion ?? this.eal?.version ?? '?',
       runtimeDir: this.target.runtimeDir,
       alive: this.primaryAlive(),
     };
@@ -258,9 +315,14 @@ export class Session {
     return this.primaryStart === null || startTime(pid) === this.primaryStart;
   }
 
-  snapshot(): Snapshot {
-    if (!this.lockFree) return lockedSnapshot(this.eal, this.ctx);
-    return takeSnapshot(this.ctx);
+  /**
+   * A snapshot. `recycle`: an earlier snapshot of this session the caller no
+   * longer needs; its element buffers are reused (its elements become unreadable).
+   */
+  snapshot(recycle?: Snapshot): Snapshot {
+    const s = !this.lockFree && this.eal ? lockedSnapshot(this.eal, this.ctx) : takeSnapshot(this.ctx, recycle);
+    s.access = this.access;
+    return s;
   }
 
   /** Raw shared config (for diagnostics and tests). */
@@ -283,7 +345,7 @@ export class Session {
 
   dispose(): void {
     clearInterval(this.watch);
-    this.log.dispose();
+    this.log?.dispose();
   }
 }
 

@@ -100,6 +100,22 @@ test('external memory on memfd and hugetlbfs, with malloc heaps, read from the p
   assert.equal(snap.heaps.filter((x) => x.external).length, 0);
 });
 
+test('external heaps read the same by peeking and as an attached secondary', { skip, timeout: 60_000 }, async () => {
+  await p.command('extmem extP 4194304 memfd');
+  try {
+    await p.command('malloc onP 777 0 heap:extP');
+    const a = await snapshotOf(p.prefix, ['--via', 'peek']);
+    const b = await snapshotOf(p.prefix, ['--via', 'secondary']);
+    assert.equal(a.access, 'peek');
+    assert.equal(b.access, 'secondary');
+    const strip = (s: Snapshot) => JSON.stringify({ ...s, takenAt: 0, access: 0, retries: 0 });
+    assert.equal(strip(a), strip(b));
+    assert.ok(a.heaps.find((h) => h.name === 'extP')?.elementsAvailable);
+  } finally {
+    await p.command('extmem_remove extP');
+  }
+});
+
 test('mempool objects taken out show as in use, exactly as DPDK counts them', { skip, timeout: 60_000 }, async () => {
   await p.command('mempool_create mpA 1023 256 32');
   await p.command('mempool_create mbA 2047 2048 64 mbuf');

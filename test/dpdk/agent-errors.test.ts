@@ -162,7 +162,7 @@ test('a hung attach (primary stopped) is timed out: exit 16, and the primary rec
   const p = await DemoPrimary.start({ memMb: 64 });
   try {
     p.kill('SIGSTOP');
-    const r = await runCli(['snapshot', '--file-prefix', p.prefix, '--timeout', '1500'], { timeoutMs: 10000 });
+    const r = await runCli(['snapshot', '--file-prefix', p.prefix, '--via', 'secondary', '--timeout', '1500'], { timeoutMs: 10000 });
     p.kill('SIGCONT');
     assert.equal(r.code, exitCodes['attach-timeout'], r.stderr);
     assert.match(oneSentence(r.stderr), /did not finish within 1500 ms/);

@@ -9,12 +9,14 @@ import { procInfo, stopAll, Testpmd, whyNoDpdk } from '../helpers/primaries';
 
 const skip = whyNoDpdk({ testpmd: true, procInfo: true, hugepages: 300 });
 let tp: Testpmd;
-let snap: Snapshot;
+/** The same target read both ways: as an attached secondary, and by peeking. */
+const snaps: Record<'secondary' | 'peek', Snapshot> = {} as never;
 
 before(async () => {
   if (skip) return;
   tp = await Testpmd.start({ memMb: 512, mbufs: 4096 });
-  snap = await snapshotOf(tp.prefix);
+  snaps.secondary = await snapshotOf(tp.prefix, ['--via', 'secondary']);
+  snaps.peek = await snapshotOf(tp.prefix, ['--via', 'peek']);
 });
 after(() => stopAll());
 
@@ -33,74 +35,86 @@ test('list finds testpmd alive, with its pid, version and hugepages', { skip }, 
   assert.equal(t.attachable, true);
 });
 
-test('segments match dpdk-proc-info -m (va, iova, len)', { skip }, async () => {
-  const info = await procInfo(tp.prefix);
-  assert.equal(info.code, 0, info.raw);
-  const ours = snap.memsegLists.flatMap((l) => l.segments.map((s) => `${l.index}-${s.index} ${BigInt(s.va)} ${BigInt(s.iova)} ${s.len}`)).sort();
-  const theirs = info.segments.map((s) => `${s.list}-${s.seg} ${s.va} ${s.iova} ${s.len}`).sort();
-  assert.equal(ours.length, 256);
-  assert.deepEqual(ours, theirs);
-  for (const l of snap.memsegLists) {
-    assert.equal(l.state, 'ok');
-    assert.equal(l.segmentCount, l.segments.length);
-    assert.equal(l.pageSize, 2 * 1024 * 1024);
-  }
-});
+for (const access of ['secondary', 'peek'] as const) {
+  test(`${access}: segments match dpdk-proc-info -m (va, iova, len)`, { skip }, async () => {
+    const info = await procInfo(tp.prefix);
+    assert.equal(info.code, 0, info.raw);
+    const ours = snaps[access].memsegLists.flatMap((l) => l.segments.map((s) => `${l.index}-${s.index} ${BigInt(s.va)} ${BigInt(s.iova)} ${s.len}`)).sort();
+    const theirs = info.segments.map((s) => `${s.list}-${s.seg} ${s.va} ${s.iova} ${s.len}`).sort();
+    assert.equal(ours.length, 256);
+    assert.deepEqual(ours, theirs);
+    for (const l of snaps[access].memsegLists) {
+      assert.equal(l.state, 'ok');
+      assert.equal(l.segmentCount, l.segments.length);
+      assert.equal(l.pageSize, 2 * 1024 * 1024);
+    }
+  });
 
-test('memzones match dpdk-proc-info -m (name, addr, len)', { skip }, async () => {
-  const info = await procInfo(tp.prefix);
-  const ours = snap.memzones.map((z) => `${z.name} ${BigInt(z.addr)} ${z.len} ${z.socketId}`).sort();
-  const theirs = info.memzones.map((z) => `${z.name} ${z.va} ${z.len} ${z.socket}`).sort();
-  assert.ok(ours.length >= 5);
-  assert.deepEqual(ours, theirs);
-});
+  test(`${access}: memzones match dpdk-proc-info -m (name, addr, len)`, { skip }, async () => {
+    const info = await procInfo(tp.prefix);
+    const ours = snaps[access].memzones.map((z) => `${z.name} ${BigInt(z.addr)} ${z.len} ${z.socketId}`).sort();
+    const theirs = info.memzones.map((z) => `${z.name} ${z.va} ${z.len} ${z.socket}`).sort();
+    assert.ok(ours.length >= 5);
+    assert.deepEqual(ours, theirs);
+  });
 
-test('heap elements match rte_malloc_dump_heaps from another process', { skip }, async () => {
-  const o = await oracle(tp.prefix);
-  const dumped = o.heaps.filter((h) => h.size > 0);
-  assert.equal(snap.heaps.length, dumped.length);
-  for (const h of snap.heaps) {
-    const d = dumped.find((x) => x.id === h.id)!;
-    assert.ok(d, `heap ${h.id} dumped`);
-    assert.equal(h.elementsAvailable, true);
-    assert.equal(h.name, `socket_${h.socketId}`);
-    assert.equal(h.totalSize, d.size);
-    assert.equal(h.allocCount, d.allocCount);
-    assert.deepEqual(
-      h.elements.map((e) => [e.addr, e.state, e.len, e.pad]),
-      d.elements.map((e) => [e.addr, e.state, e.len, e.pad]),
-    );
-    const st = o.stats[String(h.socketId)]!;
-    assert.equal(h.freeSize, st.heap_freesz_bytes);
-    assert.equal(h.allocCount, st.alloc_count);
-  }
-});
+  test(`${access}: heap elements match rte_malloc_dump_heaps from another process`, { skip }, async () => {
+    const o = await oracle(tp.prefix);
+    const dumped = o.heaps.filter((h) => h.size > 0);
+    assert.equal(snaps[access].heaps.length, dumped.length);
+    for (const h of snaps[access].heaps) {
+      const d = dumped.find((x) => x.id === h.id)!;
+      assert.ok(d, `heap ${h.id} dumped`);
+      assert.equal(h.elementsAvailable, true);
+      assert.equal(h.name, `socket_${h.socketId}`);
+      assert.equal(h.totalSize, d.size);
+      assert.equal(h.allocCount, d.allocCount);
+      assert.deepEqual(
+        h.elements.map((e) => [e.addr, e.state, e.len, e.pad]),
+        d.elements.map((e) => [e.addr, e.state, e.len, e.pad]),
+      );
+      const st = o.stats[String(h.socketId)]!;
+      assert.equal(h.freeSize, st.heap_freesz_bytes);
+      assert.equal(h.allocCount, st.alloc_count);
+    }
+  });
 
-test('mempool in-use counts match rte_mempool_in_use_count; owners name pools and memzones', { skip }, async () => {
-  const o = await oracle(tp.prefix);
-  assert.ok(snap.mempools.length >= 1);
-  for (const p of snap.mempools) {
-    const d = o.mempools.find((x) => x.name === p.name);
-    assert.ok(d, `pool ${p.name} known to DPDK`);
-    assert.equal(p.inUse, d.inUse, `in use of ${p.name}`);
-    assert.equal(p.avail, d.avail);
-    assert.equal(p.populated, p.size);
-    assert.ok(p.chunks.length >= 1 && p.chunks.every((c) => c.len > 0));
-  }
-  const owners = new Set(snap.heaps.flatMap((h) => h.elements.map((e) => e.owner)));
-  assert.ok(owners.has('mempool:mb_pool_0'), [...owners].join(', '));
-  assert.ok(owners.has('memzone:rte_eth_dev_data'), [...owners].join(', '));
-  // every memzone lies in exactly one busy element, which names it
-  for (const z of snap.memzones) {
-    const holders = snap.heaps.flatMap((h) => h.elements).filter((e) => e.state === 'busy' && Number(e.addr) <= Number(z.addr) && Number(z.addr) < Number(e.addr) + e.len);
-    assert.equal(holders.length, 1, z.name);
-    assert.match(holders[0]!.owner ?? '', /^(memzone|mempool):/);
-  }
+  test(`${access}: mempool in-use counts match rte_mempool_in_use_count; owners name pools and memzones`, { skip }, async () => {
+    const o = await oracle(tp.prefix);
+    assert.ok(snaps[access].mempools.length >= 1);
+    for (const p of snaps[access].mempools) {
+      const d = o.mempools.find((x) => x.name === p.name);
+      assert.ok(d, `pool ${p.name} known to DPDK`);
+      assert.equal(p.inUse, d.inUse, `in use of ${p.name}`);
+      assert.equal(p.avail, d.avail);
+      assert.equal(p.populated, p.size);
+      assert.ok(p.chunks.length >= 1 && p.chunks.every((c) => c.len > 0));
+    }
+    const owners = new Set(snaps[access].heaps.flatMap((h) => h.elements.map((e) => e.owner)));
+    assert.ok(owners.has('mempool:mb_pool_0'), [...owners].join(', '));
+    assert.ok(owners.has('memzone:rte_eth_dev_data'), [...owners].join(', '));
+    // every memzone lies in exactly one busy element, which names it
+    for (const z of snaps[access].memzones) {
+      const holders = snaps[access].heaps.flatMap((h) => h.elements).filter((e) => e.state === 'busy' && Number(e.addr) <= Number(z.addr) && Number(z.addr) < Number(e.addr) + e.len);
+      assert.equal(holders.length, 1, z.name);
+      assert.match(holders[0]!.owner ?? '', /^(memzone|mempool):/);
+    }
+  });
+}
+
+test('peeking and attaching see the same memory, and peeking is the default', { skip }, async () => {
+  const byDefault = await snapshotOf(tp.prefix);
+  assert.equal(byDefault.access, 'peek');
+  assert.equal(snaps.secondary.access, 'secondary');
+  const strip = (s: Snapshot) => JSON.stringify({ ...s, takenAt: 0, access: 0, retries: 0 });
+  assert.equal(strip(snaps.peek), strip(snaps.secondary));
 });
 
 test('attaching again and again leaves the target as it was', { skip }, async () => {
-  for (let i = 0; i < 3; i++) await snapshotOf(tp.prefix);
-  const again = await snapshotOf(tp.prefix);
+  for (let i = 0; i < 3; i++) await snapshotOf(tp.prefix, ['--via', 'secondary']);
+  const again = await snapshotOf(tp.prefix, ['--via', 'secondary']);
+  const snap = snaps.secondary;
+  assert.equal(again.access, 'secondary');
   assert.deepEqual(
     again.heaps.map((h) => [h.allocCount, h.totalSize, h.freeSize, h.elements.length]),
     snap.heaps.map((h) => [h.allocCount, h.totalSize, h.freeSize, h.elements.length]),

@@ -1,5 +1,6 @@
-// Fault campaign: SIGKILL the agent at random moments while it snapshots in
-// a loop. Lock-free reads mean a reader that dies can leave nothing held:
+// Fault campaign: SIGKILL the agent, attached as a DPDK secondary (the route
+// that joins the target's multi-process group), at random moments while it
+// snapshots in a loop. Lock-free reads mean a reader that dies can leave nothing held:
 // after every kill the primary must still allocate, free and hot-plug a new
 // hugepage within 1 s, its hot-plug lock must be free, and its heap must hold
 // exactly what it held before (an attach leaves nothing behind).
@@ -51,7 +52,7 @@ test(`SIGKILL of the agent at ${RUNS} random moments while it snapshots: the pri
   const worst = { healthMs: 0 };
   for (let i = 0; i < RUNS; i++) {
     const ealLog = `/tmp/memscope-fault-eal-${process.pid}.log`;
-    const agent = spawn(process.execPath, [CLI, 'watch', '--file-prefix', p.prefix, '--interval', '10', '--json', '--eal-log', ealLog], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const agent = spawn(process.execPath, [CLI, 'watch', '--file-prefix', p.prefix, '--via', 'secondary', '--interval', '10', '--json', '--eal-log', ealLog], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stderr = '';
     agent.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     let how = '';
