@@ -19,8 +19,6 @@ export interface EalLib {
   version: string;
   versionWord: number;
   init(args: string[]): Promise<number>;
-  /** Symbols a DPDK carrying the dma-buf seed patch exports. */
-  has(symbol: string): boolean;
   lib: ReturnType<typeof koffi.load>;
 }
 
@@ -49,14 +47,6 @@ export function loadEal(preferred?: string | null): EalLib {
           new Promise((resolve, reject) => {
             initFn.async(args.length, args, (err: unknown, res: number) => (err ? reject(err) : resolve(res)));
           }),
-        has(symbol: string) {
-          try {
-            lib.func(`void ${symbol}()`);
-            return true;
-          } catch {
-            return false;
-          }
-        },
       };
       return loaded;
     } catch (e) {

@@ -15,7 +15,7 @@ import { reserveRange } from './native/libc';
 import { VmReader } from './native/vm';
 import { isAlive, parseCpuList, readCmdline, readMaps, selfCpus, startTime } from './procfs';
 import { readConfig } from './discovery';
-import { readMemConfig, type ReaderContext, takeSnapshot } from './reader';
+import { type ReaderContext, takeSnapshot } from './reader';
 
 export interface AttachOptions {
   prefix: string;
@@ -323,11 +323,6 @@ export class Session {
     const s = !this.lockFree && this.eal ? lockedSnapshot(this.eal, this.ctx) : takeSnapshot(this.ctx, recycle);
     s.access = this.access;
     return s;
-  }
-
-  /** Raw shared config (for diagnostics and tests). */
-  memConfig(): MemConfig {
-    return readMemConfig(this.ctx);
   }
 
   /** Calls back once when the primary exits (polled; pids can be reused, start times cannot). */

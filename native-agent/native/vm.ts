@@ -92,12 +92,6 @@ export class VmReader {
     return b ? Buffer.from(b) : null;
   }
 
-  /** How many bytes from addr can be read, up to len (a probe). */
-  readable(addr: Addr, len: number): number {
-    this.ensure(len);
-    return this.sys([[addr, len]], 0, 1, len);
-  }
-
   /** Copies as much of [addr, addr+len) as is readable into a borrowed buffer. */
   borrowUpTo(addr: Addr, len: number): Buffer {
     this.ensure(len);

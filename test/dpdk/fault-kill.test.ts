@@ -11,20 +11,12 @@ import * as fs from 'node:fs';
 import { after, test } from 'node:test';
 import { CLI } from '../helpers/cli';
 import { DemoPrimary, stopAll, whyNoDpdk } from '../helpers/primaries';
+import { prng } from '../helpers/prng';
 
 const skip = whyNoDpdk({ cc: true, hugepages: 400 });
 const RUNS = Number(process.env.MEMSCOPE_FAULT_RUNS ?? 100);
 after(() => stopAll());
 
-/** mulberry32: a seeded PRNG, so a failing campaign can be replayed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function hotplugLock(prefix: string): number {
   const fd = fs.openSync(`/var/run/dpdk/${prefix}/config`, 'r');

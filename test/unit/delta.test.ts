@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyDelta, diffHeap, diffSnapshots, isEmptyDelta, type SnapshotDelta } from '../../common/delta';
+import { prng } from '../helpers/prng';
 import {
   type Heap,
   type HeapElement,
@@ -258,15 +259,6 @@ test('applyDelta leaves its input snapshot untouched', () => {
 
 // ---------------------------------------------------------- property test
 
-function mulberry32(seed: number): () => number {
-  let t = seed >>> 0;
-  return () => {
-    t = (t + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(t ^ (t >>> 15), 1 | t);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomSnapshot(rnd: () => number): Snapshot {
   const int = (n: number) => Math.floor(rnd() * n);
@@ -334,7 +326,7 @@ function canonical(s: Snapshot): Snapshot {
 }
 
 test('property: applyDelta(A, diffSnapshots(A, B)) rebuilds B; diff(B, B) is empty', () => {
-  const rnd = mulberry32(0x5eed1234);
+  const rnd = prng(0x5eed1234);
   let nonEmpty = 0;
   for (let round = 0; round < 400; round++) {
     const a = canonical(randomSnapshot(rnd));
@@ -352,7 +344,7 @@ test('property: applyDelta(A, diffSnapshots(A, B)) rebuilds B; diff(B, B) is emp
 });
 
 test('property: small edits of one snapshot give small deltas that still rebuild it', () => {
-  const rnd = mulberry32(42);
+  const rnd = prng(42);
   for (let round = 0; round < 300; round++) {
     const a = canonical(randomSnapshot(rnd));
     const b = structuredClone(a);

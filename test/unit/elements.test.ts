@@ -5,15 +5,8 @@ import { test } from 'node:test';
 import { diffHeap } from '../../common/delta';
 import { type Heap, type HeapElement, hexAddr } from '../../common/snapshot';
 import { columnsOf, diffHeapColumns, ElementColumns, nameOwners, setColumns, STATES } from '../../native-agent/elements';
+import { prng } from '../helpers/prng';
 
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('hexAddr equals toString(16) from 0 to 2^47', () => {
   const r = prng(1);
