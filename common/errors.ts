@@ -20,6 +20,14 @@ export const ErrorCode = {
   NotAttached: 'not-attached',
   AlreadyAttached: 'already-attached',
   TargetChanged: 'target-changed',
+  RegisterInvalid: 'register-invalid',
+  RegisterExists: 'register-exists',
+  RegisterNoSpace: 'register-no-space',
+  NotRegistered: 'not-registered',
+  ConfirmationRequired: 'confirmation-required',
+  BackingUnavailable: 'backing-unavailable',
+  RegisterBusy: 'register-busy',
+  RegisterFailed: 'register-failed',
   Internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -41,6 +49,14 @@ export const exitCodes: Record<ErrorCode, number> = {
   'not-attached': 21,
   'already-attached': 22,
   'target-changed': 23,
+  'register-invalid': 30,
+  'register-exists': 31,
+  'register-no-space': 32,
+  'not-registered': 33,
+  'confirmation-required': 34,
+  'backing-unavailable': 35,
+  'register-busy': 36,
+  'register-failed': 37,
   internal: 70,
 };
 

@@ -72,8 +72,47 @@ export interface TargetExitedNotification {
   error: ErrorData;
 }
 
+export interface RegisterTestBufferParams {
+  /** Bytes, or a size with a unit ("64M"). */
+  size: string;
+  pageSize?: '4K' | '2M' | '1G';
+  backing?: 'auto' | 'udmabuf' | 'dma-heap' | 'memfd';
+  dmabufOffset?: string;
+  heap?: string | null;
+  /** The user has read the risk and confirmed. */
+  confirm: true;
+}
+
+export interface TestBufferInfo {
+  prefix: string;
+  va: string;
+  len: number;
+  mslIndex: number;
+  socketId: number;
+  fd: number;
+  offset: number;
+  pageSize: number;
+  backing: string;
+  kind: 'udmabuf' | 'dma-heap' | 'memfd';
+  exporter: string | null;
+  heap: string | null;
+  via: string;
+  holderPid: number;
+  guardianPid: number;
+}
+
+export interface DmabufQueryResult {
+  mslIndex: number;
+  /** The seed's answers: fd (in its owner) or -1, and the offset. */
+  fd: number;
+  offset: number;
+}
+
 export const Methods = {
   listTargets: 'memscope/listTargets',
+  registerTestBuffer: 'memscope/registerTestBuffer',
+  unregisterTestBuffer: 'memscope/unregisterTestBuffer',
+  dmabufQuery: 'memscope/dmabufQuery',
   attach: 'memscope/attach',
   snapshot: 'memscope/snapshot',
   subscribe: 'memscope/subscribe',
@@ -158,4 +197,43 @@ export function validateSubscribe(x: unknown): SubscribeParams {
 
 export function validateEmpty(x: unknown, what: string): void {
   known(obj(x, what), [], what);
+}
+
+export function validateRegisterTestBuffer(x: unknown): RegisterTestBufferParams {
+  const o = obj(x, 'registerTestBuffer params');
+  known(o, ['size', 'pageSize', 'backing', 'dmabufOffset', 'heap', 'confirm'], 'registerTestBuffer params');
+  if (o.confirm !== true) throw new ProtocolError('confirm must be true: the user has to confirm the risk first');
+  if (typeof o.size !== 'string' || o.size.length > 32) throw new ProtocolError('size must be a string such as "64M"');
+  const p: RegisterTestBufferParams = { size: o.size, confirm: true };
+  if (o.pageSize !== undefined) {
+    if (o.pageSize !== '4K' && o.pageSize !== '2M' && o.pageSize !== '1G') throw new ProtocolError('pageSize must be 4K, 2M or 1G');
+    p.pageSize = o.pageSize;
+  }
+  if (o.backing !== undefined) {
+    if (!['auto', 'udmabuf', 'dma-heap', 'memfd'].includes(o.backing as string)) throw new ProtocolError('backing must be auto, udmabuf, dma-heap or memfd');
+    p.backing = o.backing as RegisterTestBufferParams['backing'];
+  }
+  if (o.dmabufOffset !== undefined) {
+    if (typeof o.dmabufOffset !== 'string' || o.dmabufOffset.length > 32) throw new ProtocolError('dmabufOffset must be a string such as "2M"');
+    p.dmabufOffset = o.dmabufOffset;
+  }
+  if (o.heap !== undefined && o.heap !== null) {
+    if (typeof o.heap !== 'string' || o.heap.length > 64) throw new ProtocolError('heap must be a name');
+    p.heap = o.heap;
+  }
+  return p;
+}
+
+export function validateVa(x: unknown, what: string): { va: string } {
+  const o = obj(x, what);
+  known(o, ['va'], what);
+  if (typeof o.va !== 'string' || !/^0x[0-9a-fA-F]{1,16}$/.test(o.va)) throw new ProtocolError('va must be a hex address');
+  return { va: o.va };
+}
+
+export function validateDmabufQuery(x: unknown): { mslIndex: number } {
+  const o = obj(x, 'dmabufQuery params');
+  known(o, ['mslIndex'], 'dmabufQuery params');
+  if (typeof o.mslIndex !== 'number' || !Number.isInteger(o.mslIndex)) throw new ProtocolError('mslIndex must be an integer');
+  return { mslIndex: o.mslIndex };
 }

@@ -38,6 +38,47 @@ export interface DmabufInfo {
   source: 'table' | 'native' | 'proc';
 }
 
+/** What kind of object the memory behind a mapping is, judged from /proc. */
+export type BackingKind = 'dmabuf' | 'memfd' | 'hugetlbfs' | 'anonymous' | 'file';
+
+/**
+ * The memory behind an external memseg list, found in /proc without the
+ * registering process's help: the mapping that covers the list's base_va in
+ * `ownerPid`, and the fd through which that process holds the object.
+ */
+export interface Backing {
+  kind: BackingKind;
+  /** The mapping's path as /proc/<pid>/maps prints it ('' when anonymous). */
+  path: string;
+  /** The process whose mapping (and fd) this is. */
+  ownerPid: number;
+  /** Offset of base_va in the object: the mapping's file offset + (base_va − mapping start). */
+  offset: number;
+  /** The fd in `ownerPid` that holds the object; null when none is open (closed after mmap) or unreadable. */
+  fd: number | null;
+  /** Size of the object (the dma-buf's fdinfo size, or the file's size), when known. */
+  size: number | null;
+  /** Inode of the object (null for anonymous memory). */
+  inode: number | null;
+  /** A dma-buf's exporter (fdinfo `exp_name`), e.g. 'udmabuf'; null otherwise. */
+  exporter: string | null;
+  /** The mapping's kernel page size (smaps KernelPageSize): 2 MiB on hugetlbfs, hugetlb memfds and /anon_hugepage. */
+  pageSize: number | null;
+}
+
+export interface RegistrationInfo {
+  /** The registered fd, valid in the owner process. */
+  fd: number;
+  offset: number;
+  ownerPid: number;
+  ownerAlive: boolean;
+  kind: 'dmabuf' | 'memfd';
+  exporter: string | null;
+  size: number;
+  inode: number;
+  pageSize: number;
+}
+
 export interface MemsegList {
   index: number;
   baseVa: Hex;
@@ -54,6 +95,15 @@ export interface MemsegList {
   /** Processes that hold the list's fbarray (its owners, for external lists). */
   ownerPids?: number[];
   dmabuf?: DmabufInfo | null;
+  /** Memscope's shared table entry for this list (a registration made through Memscope's API). */
+  registration?: RegistrationInfo | null;
+  /**
+   * External lists in state 'ok': the memory behind the list as /proc shows
+   * it (dma-buf, memfd, hugetlbfs file, anonymous memory or another file),
+   * whoever registered it; null when no candidate process maps base_va.
+   * Absent on internal lists and on lists that are not 'ok'.
+   */
+  backing?: Backing | null;
   segments: Memseg[];
 }
 

@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { asMemscopeError, ErrorCode, MemscopeError } from '../common/errors';
+import { attachWithRetry } from './reattach';
 
 const USAGE = `usage:
   memscope list [--json] [--runtime-dir DIR]...
@@ -21,11 +22,18 @@ const USAGE = `usage:
         secondary: attach as a DPDK secondary (rte_eal_init); auto (default): peek if allowed
   memscope watch --file-prefix PREFIX [--interval MS] [--count N] [--json]
                     a line per change (a JSON delta per snapshot with --json)
+  memscope register --file-prefix PREFIX --size 64M [--page-size 4K|2M|1G]
+                    [--backing auto|udmabuf|dma-heap|memfd] [--dmabuf-offset N] [--heap NAME]
+                    [--hold] [--json] --yes
+  memscope unregister --file-prefix PREFIX --va ADDRESS
+  memscope repair --file-prefix PREFIX --yes
   memscope serve      (JSON-RPC over stdio; used by the VS Code extension)
 exit status: 0 ok, 2 bad arguments, 10 no such target, 11 primary dead, 12 version mismatch,
   13 not attachable (--in-memory/--no-huge), 14 permission, 15 orphaned external memory,
   16 attach timed out, 17 attach failed, 18 address conflict, 19 layout unverified,
-  20 no librte_eal, 70 internal error`;
+  20 no librte_eal, 30 EINVAL, 31 EEXIST, 32 ENOSPC, 33 not registered,
+  34 confirmation required (--yes), 35 backing unavailable, 36 EBUSY, 37 registration failed,
+  70 internal error`;
 
 /** Writes synchronously: the process may end with _exit right after. */
 function out(text: string): void {
@@ -68,26 +76,6 @@ function usage(msg?: string): never {
   if (msg) err(`memscope: ${msg}`);
   err(USAGE);
   finish(2);
-}
-
-const MAX_REEXEC = 4;
-
-/**
- * V8 places its heap at random addresses, which now and then fall inside the
- * primary's memseg ranges; a fresh process draws new ones. EAL has not been
- * touched when this error is raised, so starting over is safe.
- */
-async function attachWithRetry<T>(attach: () => Promise<T>): Promise<T> {
-  try {
-    return await attach();
-  } catch (e) {
-    const attempt = Number(process.env.MEMSCOPE_ATTACH_ATTEMPT ?? '0');
-    if (e instanceof MemscopeError && e.code === ErrorCode.AddressConflict && attempt < MAX_REEXEC) {
-      const { reexec } = await import('./native/libc');
-      reexec({ MEMSCOPE_ATTACH_ATTEMPT: String(attempt + 1) });
-    }
-    throw e;
-  }
 }
 
 type Opts = { [k: string]: string | boolean | string[] | undefined };
@@ -138,6 +126,11 @@ async function main(argv: string[]): Promise<number> {
     out(`memscope ${require('../../package.json').version}\n`);
     return 0;
   }
+  if (cmd === '__hold' || cmd === '__guard') {
+    // internal: the spec is one JSON argument
+    const run = cmd === '__hold' ? (await import('./dmabuf/commands')).runHolder : (await import('./dmabuf/holder')).runGuardian;
+    return run(argv[1] ?? '{}');
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -154,6 +147,14 @@ async function main(argv: string[]): Promise<number> {
         interval: { type: 'string' },
         'read-method': { type: 'string' },
         via: { type: 'string' },
+        size: { type: 'string' },
+        'page-size': { type: 'string' },
+        backing: { type: 'string' },
+        'dmabuf-offset': { type: 'string' },
+        heap: { type: 'string' },
+        hold: { type: 'boolean' },
+        yes: { type: 'boolean' },
+        va: { type: 'string' },
         count: { type: 'string' },
       },
       strict: true,
@@ -233,6 +234,51 @@ async function main(argv: string[]): Promise<number> {
         process.on('SIGINT', () => resolve(0));
         process.on('SIGTERM', () => resolve(0));
       });
+    }
+    case 'register': {
+      const prefix = o['file-prefix'];
+      if (!prefix) usage('register needs --file-prefix PREFIX.');
+      const { holdSpecFrom, REGISTER_WARNING, registerInBackground, runHolder } = await import('./dmabuf/commands');
+      const spec = holdSpecFrom({ prefix, size: o.size, pageSize: o['page-size'], backing: o.backing, dmabufOffset: o['dmabuf-offset'], heap: o.heap, runtimeDirs });
+      if (!o.yes) {
+        err(`memscope: ${REGISTER_WARNING(prefix)}`);
+        throw new MemscopeError(ErrorCode.ConfirmationRequired, 'registering changes the target: read the above, then run the same command with --yes.');
+      }
+      const show = (info: import('./dmabuf/holder').HoldInfo) => {
+        if (o.json) out(JSON.stringify(info) + '\n');
+        else
+          out(
+            `registered ${info.len} bytes at ${info.va} in "${info.prefix}": memseg list ${info.mslIndex} (socket ${info.socketId}), fd ${info.fd} in pid ${info.holderPid}, offset ${info.offset}, backing ${info.backing}${info.heap ? `, malloc heap "${info.heap}"` : ''}; guardian pid ${info.guardianPid}\n` +
+              (o.hold ? 'holding it until Ctrl-C\n' : `undo with: memscope unregister --file-prefix ${info.prefix} --va ${info.va}\n`),
+          );
+      };
+      if (o.hold) return runHolder(JSON.stringify(spec), show);
+      show(await registerInBackground(spec));
+      return 0;
+    }
+    case 'unregister': {
+      const prefix = o['file-prefix'];
+      if (!prefix || !o.va) usage('unregister needs --file-prefix PREFIX and --va ADDRESS.');
+      if (!/^0x[0-9a-fA-F]{1,16}$/.test(o.va)) usage(`--va "${o.va}" is not a hex address.`);
+      const { unregister } = await import('./dmabuf/commands');
+      const r = await unregister(prefix, BigInt(o.va), runtimeDirs);
+      out(`unregistered ${o.va} from "${prefix}" (its holder, pid ${r.ownerPid}, has let go)\n`);
+      return 0;
+    }
+    case 'repair': {
+      const prefix = o['file-prefix'];
+      if (!prefix) usage('repair needs --file-prefix PREFIX.');
+      if (!o.yes) throw new MemscopeError(ErrorCode.ConfirmationRequired, `repair attaches to "${prefix}" and unregisters external memory whose owner is gone: run it again with --yes.`);
+      const { repair } = await import('./dmabuf/commands');
+      const r = await repair(prefix, runtimeDirs);
+      if (o.json) out(JSON.stringify(r) + '\n');
+      else {
+        for (const x of r.repaired) out(`removed orphaned memseg list ${x.index} at ${x.baseVa}\n`);
+        for (const x of r.unrepairable) out(`cannot remove memseg list ${x.index} at ${x.baseVa}: ${x.why}\n`);
+        for (const i of r.staleEntries) out(`cleared the table entry of memseg list ${i} (its owner is gone)\n`);
+        if (!r.repaired.length && !r.unrepairable.length && !r.staleEntries.length) out(`nothing to repair in "${prefix}"\n`);
+      }
+      return r.unrepairable.length ? new MemscopeError(ErrorCode.OrphanedList, '').exitCode : 0;
     }
     case 'serve': {
       const { serve } = await import('./server');

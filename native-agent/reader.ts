@@ -22,8 +22,10 @@ import { byAddr, byName } from '../common/delta';
 import type { Layout } from './dpdk/layout';
 import { cstr, decodeMemConfig, fbarrayMask, type FbarrayHdr, type HeapHdr, type MemConfig, type MemsegListHdr, usedIndexes } from './dpdk/memconfig';
 import { VmReader, VmReadError } from './native/vm';
+import { decodeLive, type LiveEntry, TABLE_MEMZONE, TABLE_SIZE } from './dmabuf/table';
 import { ElementColumns, nameOwners, type OwnerRange, recycleColumns, setColumns } from './elements';
-import { isAlive, readLocks, readMaps } from './procfs';
+import { isAlive, readLocks } from './procfs';
+import { dmabufFromBacking, findBackings, ProcCache } from './backing';
 
 const MAX_RETRIES = 8;
 /** Element counts of the last snapshot, per heap: the next one allocates its columns once. */
@@ -45,6 +47,8 @@ export interface ReaderContext {
   mcfgAddr: number;
   runtimeDir: string;
   target: () => TargetInfo;
+  /** The seed's own query, where the loaded librte_eal carries it (secondary route only). */
+  nativeDmabuf?: (mslIndex: number) => { fd: number; offset: number } | null;
   /** Reader for another process's memory (external memory it maps). */
   readerFor(pid: number): VmReader;
 }
@@ -64,10 +68,15 @@ export function takeSnapshot(ctx: ReaderContext, recycle?: Snapshot): Snapshot {
   const stats: ReadStats = { retries: 0 };
   const warnings: string[] = [];
   const cfg = readMemConfig(ctx);
-  const external = externalOwners(ctx, cfg);
+  // one read of each process's maps serves owners and backings alike
+  const procs = new ProcCache();
+  const external = externalOwners(ctx, cfg, procs);
   const memsegLists = cfg.lists.map((l) => readMemsegList(ctx, l, external.get(l.index) ?? null, stats));
-  for (const l of memsegLists) if (l.warning) warnings.push(`memseg list ${l.index}: ${l.warning}`);
+  const target = ctx.target();
   const memzones = readMemzones(ctx, cfg.memzones, stats);
+  addRegistrations(ctx, memsegLists, memzones, warnings);
+  addBackings(memsegLists, cfg, target.pid, procs);
+  for (const l of memsegLists) if (l.warning) warnings.push(`memseg list ${l.index}: ${l.warning}`);
   const mempools = readMempools(ctx, cfg);
   const owners = ownerIndex(memzones, mempools);
   const heaps = cfg.heaps.map((h) => readHeap(ctx, h, cfg, external, owners, stats, spare.get(h.index)));
@@ -75,7 +84,7 @@ export function takeSnapshot(ctx: ReaderContext, recycle?: Snapshot): Snapshot {
   return {
     schema: SNAPSHOT_SCHEMA,
     takenAt: new Date().toISOString(),
-    target: ctx.target(),
+    target,
     readMethod: 'lock-free',
     retries: stats.retries,
     warnings,
@@ -90,6 +99,31 @@ export function readMemConfig(ctx: ReaderContext): MemConfig {
   const buf = ctx.shared.read(ctx.mcfgAddr, ctx.L.memConfig.size);
   if (!buf) throw new VmReadError(14, `the shared config at ${hex(BigInt(ctx.mcfgAddr))} is not mapped`);
   return decodeMemConfig(ctx.L, buf, BigInt(ctx.mcfgAddr));
+}
+
+// ---------------------------------------------------------------- registrations
+
+/**
+ * What Memscope's shared table (dmabuf/table.ts) says of each list, then what
+ * the loaded EAL itself answers where it carries the seed (its side table is
+ * process-local: only the registering process gets an answer).
+ */
+function addRegistrations(ctx: ReaderContext, lists: MemsegList[], memzones: Memzone[], warnings: string[]): void {
+  const z = memzones.find((m) => m.name === TABLE_MEMZONE);
+  const table = z ? ctx.shared.read(Number(z.addr), TABLE_SIZE) : null;
+  const entries = table ? decodeLive(table) : new Map<number, LiveEntry>();
+  for (const l of lists) {
+    const e = entries.get(l.index);
+    if (e && e.baseVa === BigInt(l.baseVa)) {
+      l.registration = { fd: e.fd, offset: e.offset, ownerPid: e.ownerPid, ownerAlive: e.ownerAlive, kind: e.kind, exporter: e.exporter || null, size: e.size, inode: e.inode, pageSize: e.pageSize };
+      if (!e.ownerAlive) warnings.push(`memseg list ${l.index}: its Memscope registration's holder (pid ${e.ownerPid}) is gone; \`memscope repair\` clears it.`);
+      else if (e.kind === 'dmabuf') l.dmabuf = { fd: e.fd, offset: e.offset, ownerPid: e.ownerPid, exporter: e.exporter || null, size: e.size, inode: e.inode, source: 'table' };
+    }
+    if (!l.dmabuf && l.external && ctx.nativeDmabuf) {
+      const n = ctx.nativeDmabuf(l.index);
+      if (n && n.fd >= 0) l.dmabuf = { fd: n.fd, offset: n.offset, ownerPid: process.pid, exporter: null, size: null, inode: null, source: 'native' };
+    }
+  }
 }
 
 // ---------------------------------------------------------------- memseg lists
@@ -108,7 +142,7 @@ interface ExternalOwner {
  * process that created or attached it, so /proc/locks names them; the one
  * whose maps cover base_va holds the memory itself.
  */
-function externalOwners(ctx: ReaderContext, cfg: MemConfig): Map<number, ExternalOwner> {
+function externalOwners(ctx: ReaderContext, cfg: MemConfig, procs: ProcCache): Map<number, ExternalOwner> {
   const out = new Map<number, ExternalOwner>();
   const ext = cfg.lists.filter((l) => l.external);
   if (!ext.length) return out;
@@ -125,7 +159,7 @@ function externalOwners(ctx: ReaderContext, cfg: MemConfig): Map<number, Externa
     let mapper: number | null = null;
     const base = l.baseVa;
     for (const pid of holders) {
-      const maps = readMaps(pid);
+      const maps = procs.maps(pid);
       if (maps?.some((r) => r.start <= base && base < r.end)) {
         mapper = pid;
         break;
@@ -134,6 +168,29 @@ function externalOwners(ctx: ReaderContext, cfg: MemConfig): Map<number, Externa
     out.set(l.index, { holders, mapper, fbarrayFile: file, fileExists: inode >= 0 });
   }
   return out;
+}
+
+/**
+ * The memory behind each external list that is 'ok', from /proc: first in
+ * the processes that hold the list (its registrant among them), then in the
+ * primary. Sets `backing`, and `dmabuf` from it unless a dma-buf is already
+ * known from a better source (a shared table, the registrant itself).
+ * Internal lists get neither.
+ */
+function addBackings(lists: MemsegList[], cfg: MemConfig, primaryPid: number | null, procs: ProcCache): void {
+  const want = lists.filter((l) => l.external && l.state === 'ok');
+  if (!want.length) return;
+  const hdrs = new Map(cfg.lists.map((h) => [h.index, h] as const));
+  const found = findBackings(
+    want.map((l) => ({ index: l.index, baseVa: hdrs.get(l.index)!.baseVa, len: l.len, pids: l.ownerPids ?? [] })),
+    primaryPid !== null ? [primaryPid] : [],
+    procs,
+  );
+  for (const l of want) {
+    const b = found.get(l.index) ?? null;
+    l.backing = b;
+    if (!l.dmabuf) l.dmabuf = b ? dmabufFromBacking(b) : null;
+  }
 }
 
 function readMemsegList(ctx: ReaderContext, l: MemsegListHdr, ext: ExternalOwner | null, stats: ReadStats): MemsegList {
@@ -291,7 +348,7 @@ function readFbarrayFromFile(L: Layout, file: string, arr: FbarrayHdr): Memseg[]
 
 // -------------------------------------------------------------------- memzones
 
-function readMemzones(ctx: ReaderContext, arr: FbarrayHdr, stats: ReadStats): Memzone[] {
+export function readMemzones(ctx: ReaderContext, arr: FbarrayHdr, stats: ReadStats = { retries: 0 }): Memzone[] {
   const Z = ctx.L.memzone;
   for (let attempt = 0; attempt <= MAX_RETRIES; attempt++) {
     try {

@@ -10,6 +10,11 @@ import { diffSnapshots, isEmptyDelta } from '../common/delta';
 import {
   type AttachResult,
   type DeltaNotification,
+  type DmabufQueryResult,
+  type TestBufferInfo,
+  validateDmabufQuery,
+  validateRegisterTestBuffer,
+  validateVa,
   MEMSCOPE_RPC_ERROR,
   Methods,
   Notifications,
@@ -144,6 +149,53 @@ export async function serve(): Promise<void> {
       }, intervalMs);
       sub = state;
       return { snapshot: first };
+    }),
+  );
+
+  connection.onRequest(
+    Methods.registerTestBuffer,
+    guard(async (p: unknown): Promise<TestBufferInfo> => {
+      const params = validateRegisterTestBuffer(p);
+      const s = need();
+      const { holdSpecFrom, registerInBackground } = await import('./dmabuf/commands');
+      const spec = holdSpecFrom({
+        prefix: s.target.filePrefix,
+        size: params.size,
+        ...(params.pageSize ? { pageSize: params.pageSize } : {}),
+        ...(params.backing ? { backing: params.backing } : {}),
+        ...(params.dmabufOffset ? { dmabufOffset: params.dmabufOffset } : {}),
+        ...(params.heap ? { heap: params.heap } : {}),
+      });
+      return registerInBackground(spec);
+    }),
+  );
+
+  connection.onRequest(
+    Methods.unregisterTestBuffer,
+    guard(async (p: unknown) => {
+      const { va } = validateVa(p, 'unregisterTestBuffer params');
+      const s = need();
+      const { unregister } = await import('./dmabuf/commands');
+      return unregister(s.target.filePrefix, BigInt(va), [], 10_000, s);
+    }),
+  );
+
+  connection.onRequest(
+    Methods.dmabufQuery,
+    guard(async (p: unknown): Promise<DmabufQueryResult> => {
+      const { mslIndex } = validateDmabufQuery(p);
+      const s = need();
+      const { Registry, readTable } = await import('./dmabuf/registry');
+      if (s.access === 'secondary') {
+        const r = new Registry(s);
+        return { mslIndex, fd: r.getDmabufFd(mslIndex), offset: r.getDmabufOffset(mslIndex) };
+      }
+      if (!s.memConfig().lists.some((l) => l.index === mslIndex)) {
+        const { DmabufError } = await import('./dmabuf/registry');
+        throw new DmabufError('EINVAL', `memseg list ${mslIndex} is not one of the target's lists: pick an index from the snapshot.`);
+      }
+      const e = readTable(s).get(mslIndex);
+      return { mslIndex, fd: e && e.ownerAlive ? e.fd : -1, offset: e && e.ownerAlive ? e.offset : 0 };
     }),
   );
 

@@ -11,11 +11,12 @@ import { decodeVersion, type Layout, layoutFor } from './dpdk/layout';
 import { decodeMemConfig, type MemConfig } from './dpdk/memconfig';
 import { agentVersionWord, type EalLib, type EalLog, loadEal, preloadPlugins, redirectEalLog } from './eal';
 import { lockedSnapshot } from './locking-reader';
-import { reserveRange } from './native/libc';
+import { flockShared, reserveRange, toPtr } from './native/libc';
+import { EalOps } from './dmabuf/eal-ops';
 import { VmReader } from './native/vm';
 import { isAlive, parseCpuList, readCmdline, readMaps, selfCpus, startTime } from './procfs';
 import { readConfig } from './discovery';
-import { type ReaderContext, takeSnapshot } from './reader';
+import { readMemConfig, readMemzones, type ReaderContext, takeSnapshot } from './reader';
 
 export interface AttachOptions {
   prefix: string;
@@ -129,9 +130,20 @@ export class Session {
   ) {
     this.attachMs = attachMs;
     this.primaryStart = target.pid !== null ? startTime(target.pid) : null;
+    const native = eal ? new EalOps(eal).native : null;
     this.ctx = {
       L,
       shared,
+      ...(native
+        ? {
+            nativeDmabuf: (i: number) => {
+              const msl = toPtr(BigInt(mcfgAddr + L.memConfig.memsegs + i * L.memsegList.size));
+              const off = new BigUint64Array(1);
+              const fd = native.getFdThreadUnsafe(msl);
+              return fd >= 0 && native.getOffsetThreadUnsafe(msl, off) === 0 ? { fd, offset: Number(off[0]) } : null;
+            },
+          }
+        : {}),
       mcfgAddr,
       runtimeDir: target.runtimeDir,
       target: () => this.targetInfo(),
@@ -147,9 +159,6 @@ export class Session {
   }
 
   static async attach(opts: AttachOptions): Promise<Session> {
-    if (attachedOnce) {
-      throw new MemscopeError(ErrorCode.AlreadyAttached, 'this agent is already attached (EAL allows one attach per process): start another agent for another target.');
-    }
     const t0 = performance.now();
     const target = opts.found ?? findTarget(opts.prefix, { runtimeDirs: opts.runtimeDirs ?? [], agentVersionWord: () => agentVersionWord(opts.dpdkLib) });
     if (!target.attachable) {
@@ -159,6 +168,9 @@ export class Session {
     if (via !== 'secondary' && opts.readMethod !== 'locking') {
       const peeked = Session.peek(target, t0, via === 'peek');
       if (peeked) return peeked;
+    }
+    if (attachedOnce) {
+      throw new MemscopeError(ErrorCode.AlreadyAttached, 'this agent is already attached as a secondary (EAL allows one attach per process): start another agent for another target.');
     }
     const libPath = opts.dpdkLib ?? (target.ealLibrary && !target.ealLibrary.endsWith(' (deleted)') ? target.ealLibrary : null);
     const warm = opts.warm ?? preloadPlugins(libPath);
@@ -202,6 +214,11 @@ export class Session {
       // hand the ranges to EAL
       release();
     }
+    // At the end of its init, EAL deletes every fbarray file of the runtime
+    // dir that no process holds: an orphaned external list's included, which
+    // would turn an orphan that `memscope repair` can still remove into one
+    // only a restart clears (hazard 3). Hold them until init is done.
+    const guarded = guardFbarrays(target.runtimeDir, cfg);
     const log = redirectEalLog(eal, opts.ealLogFile);
     attachedOnce = true;
     const timeoutMs = opts.timeoutMs ?? 15000;
@@ -225,6 +242,7 @@ export class Session {
       ]);
     } finally {
       clearTimeout(timer);
+      for (const fd of guarded) fs.closeSync(fd);
     }
     if (rc < 0) {
       const why = log.lastError();
@@ -325,6 +343,22 @@ export class Session {
     return s;
   }
 
+  /** The shared config as it is now (lock-free copy). */
+  memConfig(): MemConfig {
+    return readMemConfig(this.ctx);
+  }
+
+  /** Address of a named memzone of the target (lock-free), or null. */
+  memzoneAddr(name: string): number | null {
+    const z = readMemzones(this.ctx, this.memConfig().memzones).find((m) => m.name === name);
+    return z ? Number(z.addr) : null;
+  }
+
+  /** The reader of the target's shared memory. */
+  get shared(): VmReader {
+    return this.ctx.shared;
+  }
+
   /** Calls back once when the primary exits (polled; pids can be reused, start times cannot). */
   onPrimaryExit(cb: (why: string) => void, intervalMs = 200): void {
     this.exitHandlers.push(cb);
@@ -384,6 +418,22 @@ function preflightAddresses(cfg: MemConfig, L: Layout): () => void {
     held.push(release);
   }
   return releaseAll;
+}
+
+/** Shared flocks on the fbarray files of the target's external lists (fds to close later). */
+function guardFbarrays(runtimeDir: string, cfg: MemConfig): number[] {
+  const fds: number[] = [];
+  for (const l of cfg.lists) {
+    if (!l.external) continue;
+    try {
+      const fd = fs.openSync(`${runtimeDir}/fbarray_${l.arr.name}`, 'r');
+      if (flockShared(fd)) fds.push(fd);
+      else fs.closeSync(fd);
+    } catch {
+      /* already gone, or not ours to read */
+    }
+  }
+  return fds;
 }
 
 /** A writer stuck on the hot-plug lock would make rte_eal_init wait forever. */

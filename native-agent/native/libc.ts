@@ -15,6 +15,7 @@ function bind() {
     ),
     fcntlLock: libc.func('int fcntl(int fd, int cmd, void *lock)'),
     fcntlInt: libc.func('int fcntl(int fd, int cmd, int arg)'),
+    flock: libc.func('int flock(int fd, int op)'),
     fopen: libc.func('void *fopen(const char *path, const char *mode)'),
     fclose: libc.func('int fclose(void *stream)'),
     setvbuf: libc.func('int setvbuf(void *stream, void *buf, int mode, size_t size)'),
@@ -65,7 +66,7 @@ const MAP_ANONYMOUS = 0x20;
 const MAP_NORESERVE = 0x4000;
 const MAP_FIXED_NOREPLACE = 0x100000;
 
-function toPtr(addr: bigint): unknown {
+export function toPtr(addr: bigint): unknown {
   const cell = koffi.alloc('uint64_t', 1);
   koffi.encode(cell, 'uint64_t', addr);
   const p = koffi.decode(cell, 'void *');
@@ -103,9 +104,20 @@ export function reexec(env: Record<string, string>): never {
   const envp = Object.entries(merged)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${v}`);
-  // Node marks its stdio close-on-exec: the new image would get /dev/null
+  // Node marks its stdio close-on-exec: the new image would get /dev/null.
+  // fd 3 is a guardian's inherited buffer.
   const F_SETFD = 2;
-  for (const fd of [0, 1, 2]) libc().fcntlInt(fd, F_SETFD, 0);
+  for (const fd of [0, 1, 2, 3]) libc().fcntlInt(fd, F_SETFD, 0);
   libc().execve(process.execPath, [...argv, null], [...envp, null]);
   throw new Error(`execve(${process.execPath}) failed with errno ${koffi.errno()}`);
+}
+
+/**
+ * Takes a shared flock on a file without waiting; true when held. (Used to
+ * keep EAL's runtime-dir cleanup off files it would otherwise delete.)
+ */
+export function flockShared(fd: number): boolean {
+  const LOCK_SH = 1;
+  const LOCK_NB = 4;
+  return libc().flock(fd, LOCK_SH | LOCK_NB) === 0;
 }
