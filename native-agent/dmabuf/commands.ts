@@ -78,6 +78,9 @@ export async function runHolder(specJson: string, foreground: ((info: HoldInfo) 
   let holder: Holder;
   let stop: (why: string) => void = () => undefined;
   const ended = new Promise<string>((resolve) => (stop = resolve));
+  // handlers first: a signal that arrives while registering is answered once registered
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => stop(sig));
+  process.on('uncaughtException', (e) => stop(`uncaught error: ${e.message}`));
   try {
     holder = await Holder.start(spec, (why) => stop(why));
   } catch (e) {
@@ -87,8 +90,6 @@ export async function runHolder(specJson: string, foreground: ((info: HoldInfo) 
   }
   if (foreground) foreground(holder.info);
   else report({ ok: true, info: holder.info });
-  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => stop(sig));
-  process.on('uncaughtException', (e) => stop(`uncaught error: ${e.message}`));
   const why = await ended;
   try {
     await holder.release();

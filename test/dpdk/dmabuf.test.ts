@@ -80,7 +80,11 @@ test('the seed\u2019s contract, row by row, on a real EAL: errno, failing check,
     const t = setTimeout(() => c.kill('SIGKILL'), 60_000);
     c.on('close', (code) => (clearTimeout(t), code === 0 ? resolve(s) : reject(new Error(`dmabuf-child exited ${code}: ${e}`))));
   });
-  const { results, badQuery } = JSON.parse(out) as { results: { name: string; ok: boolean; errno: string | null; check: string | null; message: string | null; externalListsAfter: number; fdQuery?: number; offsetQuery?: number }[]; badQuery: string };
+  const { results, badQuery, enospc, enospcMessage, registeredBeforeFull, listsAfter } = JSON.parse(out) as {
+    enospc: string | null;
+    enospcMessage: string;
+    registeredBeforeFull: number;
+    listsAfter: number; results: { name: string; ok: boolean; errno: string | null; check: string | null; message: string | null; externalListsAfter: number; fdQuery?: number; offsetQuery?: number }[]; badQuery: string };
   const by = new Map(results.map((r) => [r.name, r]));
   for (const row of CONTRACT_ROWS) {
     const r = by.get(row.name)!;
@@ -102,6 +106,10 @@ test('the seed\u2019s contract, row by row, on a real EAL: errno, failing check,
   assert.equal(by.get('offset past the end of the buffer')!.check, 'offset-beyond-buffer');
   assert.equal(by.get('unregister never registered')!.errno, 'ENOENT');
   assert.equal(badQuery, 'EINVAL', 'a list index that is not the target\u2019s');
+  assert.equal(enospc, 'ENOSPC', `a full target: ${enospcMessage}`);
+  assert.match(enospcMessage, /no free memseg list/);
+  assert.ok(registeredBeforeFull > 100, `${registeredBeforeFull} one-page registrations fitted before ENOSPC`);
+  assert.equal(listsAfter, 0, 'all of them undone');
   await procInfoOk();
 });
 
@@ -255,6 +263,39 @@ test(`SIGKILL of a holder at ${KILLS} random moments: never an orphan, dpdk-proc
   const line = `holder kills (seed ${seed}): ${KILLS} SIGKILLs, orphans 0, dpdk-proc-info failures 0; killed after: ${JSON.stringify(phases)}`;
   t.diagnostic(line);
   console.log(line);
+});
+
+test('the holder undoes its registration on SIGINT and SIGHUP too, and on testpmd as well', { skip, timeout: 120_000 }, async () => {
+  const { Testpmd } = await import('../helpers/primaries');
+  const tp = await Testpmd.start({ memMb: 256, mbufs: 2048 });
+  try {
+    for (const [prefix, sig] of [
+      [p.prefix, 'SIGINT'],
+      [tp.prefix, 'SIGHUP'],
+    ] as const) {
+      const holder = spawn(process.execPath, [CLI, 'register', '--file-prefix', prefix, '--size', '2M', '--backing', 'memfd', '--yes', '--hold', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let errText = '';
+      holder.stderr.setEncoding('utf8').on('data', (d: string) => (errText += d));
+      const info = await new Promise<Info>((resolve, reject) => {
+        holder.stdout.setEncoding('utf8').on('data', (d: string) => {
+          out += d;
+          if (out.includes('\n')) resolve(JSON.parse(out));
+        });
+        holder.on('close', (c) => reject(new Error(`holder exited ${c}: ${errText}`)));
+      });
+      const closed = new Promise<number | null>((r) => holder.on('close', (c) => r(c)));
+      holder.kill(sig);
+      assert.equal(await closed, 0, errText);
+      assert.match(errText, new RegExp(`test buffer at ${info.va} unregistered \\(${sig}\\)`));
+      const s = await snapshotOf(prefix);
+      assert.equal(s.memsegLists.some((l) => l.external), false, `${sig}: nothing left in ${prefix}`);
+      assert.equal((await procInfo(prefix)).code, 0);
+      await waitGone(info.guardianPid, 5000);
+    }
+  } finally {
+    await tp.stop();
+  }
 });
 
 test('repair removes an orphan another process left', { skip, timeout: 60_000 }, async () => {

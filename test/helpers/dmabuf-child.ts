@@ -5,6 +5,7 @@
  * ENOENT and an offset past the buffer. After each failure it checks that no
  * external list was left behind. Prints one JSON line of results.
  */
+import { attachWithRetry } from '../../native-agent/reattach';
 import { Session } from '../../native-agent/session';
 import { createBuffer, releaseBuffer } from '../../native-agent/dmabuf/buffers';
 import type { RegisterArgs } from '../../native-agent/dmabuf/contract';
@@ -26,7 +27,7 @@ interface Result {
 
 async function main(): Promise<void> {
   const prefix = process.argv[2]!;
-  const session = await Session.attach({ prefix, via: 'secondary' });
+  const session = await attachWithRetry(() => Session.attach({ prefix, via: 'secondary' }));
   const reg = new Registry(session);
   const buf = createBuffer(8 * 4096, 4096, 'memfd', 0);
   const base: RegisterArgs = { va: buf.va, len: buf.len, dmabufFd: buf.fd, dmabufOffset: 0, iovaAddrs: null, nPages: 0, pageSz: 4096 };
@@ -83,8 +84,31 @@ async function main(): Promise<void> {
   } catch (e) {
     badQuery = (e as DmabufError).errno;
   }
+  // ENOSPC: register one-page buffers until the target runs out of memseg lists
+  const many: { b: ReturnType<typeof createBuffer> }[] = [];
+  let enospc: string | null = null;
+  let enospcMessage = '';
+  const before = externals();
+  for (let i = 0; i < 140 && enospc === null; i++) {
+    const b = createBuffer(4096, 4096, 'memfd', 0);
+    try {
+      reg.registerDmabuf({ ...base, va: b.va, len: 4096, dmabufFd: b.fd }, { ...describe, size: 4096 });
+      many.push({ b });
+    } catch (e) {
+      enospc = (e as DmabufError).errno;
+      enospcMessage = (e as Error).message;
+      releaseBuffer(b);
+    }
+  }
+  const registeredBeforeFull = many.length;
+  for (const { b } of many) {
+    reg.unregister(b.va, 4096);
+    releaseBuffer(b);
+  }
   releaseBuffer(buf);
-  process.stdout.write(JSON.stringify({ results, badQuery, native: reg.ops.native !== null }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ results, badQuery, native: reg.ops.native !== null, enospc, enospcMessage, registeredBeforeFull, listsBefore: before, listsAfter: externals() }) + '\n',
+  );
 }
 
 main().then(

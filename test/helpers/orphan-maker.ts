@@ -5,7 +5,9 @@
  * `node orphan-maker.js PREFIX SIZE` prints {"va": "0x…", "len": N} once
  * registered, then waits to be SIGKILLed.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { reexec } from '../../native-agent/native/libc';
 import * as path from 'node:path';
 import koffi from 'koffi';
 
@@ -14,9 +16,16 @@ const len = Number(process.argv[3] ?? 2 * 1024 * 1024);
 const eal = koffi.load('librte_eal.so.23');
 const libc = koffi.load('libc.so.6');
 const fopen = libc.func('void *fopen(const char *path, const char *mode)');
-eal.func('int rte_openlog_stream(void *f)')(fopen(path.join(os.tmpdir(), `memscope-orphan-${process.pid}.log`), 'w'));
+const logPath = path.join(os.tmpdir(), `memscope-orphan-${process.pid}.log`);
+const logStream = fopen(logPath, 'w');
+libc.func('int setvbuf(void *f, void *buf, int mode, size_t size)')(logStream, null, 1 /* _IOLBF */, 0);
+eal.func('int rte_openlog_stream(void *f)')(logStream);
+process.on('exit', () => fs.rmSync(logPath, { force: true }));
 const args = ['orphan', '--proc-type=secondary', `--file-prefix=${prefix}`, '--no-pci', `--lcores=125@(0-${os.cpus().length - 1})`];
 if (eal.func('int rte_eal_init(int argc, char **argv)')(args.length, args) < 0) {
+  // V8 may sit in the primary's ranges ("Cannot reserve"): a fresh image draws new addresses
+  const attempt = Number(process.env.MEMSCOPE_ATTACH_ATTEMPT ?? '0');
+  if (attempt < 4 && /Cannot reserve|base-virtaddr/.test(fs.readFileSync(logPath, 'utf8'))) reexec({ MEMSCOPE_ATTACH_ATTEMPT: String(attempt + 1) });
   process.stderr.write('rte_eal_init failed\n');
   process.exit(1);
 }
