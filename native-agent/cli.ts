@@ -155,6 +155,8 @@ async function main(argv: string[]): Promise<number> {
         hold: { type: 'boolean' },
         yes: { type: 'boolean' },
         va: { type: 'string' },
+        // vscode-languageclient appends it when it starts `memscope serve`
+        stdio: { type: 'boolean' },
         count: { type: 'string' },
       },
       strict: true,

@@ -16,6 +16,7 @@ import {
   validateRegisterTestBuffer,
   validateVa,
   MEMSCOPE_RPC_ERROR,
+  PROTOCOL_VERSION,
   Methods,
   Notifications,
   ProtocolError,
@@ -217,6 +218,10 @@ export async function serve(): Promise<void> {
       return null;
     }),
   );
+
+  // vscode-languageclient opens with LSP's initialize: Memscope serves no
+  // language features, only its own methods
+  connection.onInitialize(() => ({ capabilities: {}, serverInfo: { name: 'memscope-agent', version: PROTOCOL_VERSION.toString() } }));
 
   connection.onShutdown(() => {
     if (sub) clearInterval(sub.timer);

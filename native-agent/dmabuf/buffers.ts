@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import koffi from 'koffi';
 import { ErrorCode, MemscopeError } from '../../common/errors';
+import { checkBufferSizes } from '../../common/units';
 
 export type BufferBacking = 'auto' | 'udmabuf' | 'dma-heap' | 'memfd';
 
@@ -53,16 +54,6 @@ function bindFns() {
 }
 const libc = () => (fns ??= bindFns());
 
-export const PAGE_SIZES: Record<string, number> = { '4K': 4096, '2M': 2 * 1024 * 1024, '1G': 1024 * 1024 * 1024 };
-
-/** "64M", "1G", "4096", "2m" → bytes. */
-export function parseSize(s: string): number | null {
-  const m = /^(\d+)\s*([KMGT]?)i?B?$/i.exec(s.trim());
-  if (!m) return null;
-  const n = Number(m[1]) * 1024 ** ['', 'K', 'M', 'G', 'T'].indexOf(m[2]!.toUpperCase());
-  return Number.isSafeInteger(n) && n > 0 ? n : null;
-}
-
 function fail(code: ErrorCode, message: string): never {
   throw new MemscopeError(code, message);
 }
@@ -74,9 +65,8 @@ function meminfo(key: string): number {
 
 /** Checks size, offset and page size before anything is allocated. */
 export function checkBufferArgs(size: number, offset: number, pageSize: number): void {
-  if (![4096, 2 * 1024 * 1024, 1024 * 1024 * 1024].includes(pageSize)) fail(ErrorCode.BadArguments, `page size ${pageSize} is not 4K, 2M or 1G: pick one of those.`);
-  if (size <= 0 || size % pageSize !== 0) fail(ErrorCode.BadArguments, `size ${size} is not a positive multiple of the page size ${pageSize}: round it up to whole pages.`);
-  if (offset < 0 || offset % pageSize !== 0) fail(ErrorCode.BadArguments, `dma-buf offset ${offset} is not a multiple of the page size ${pageSize}: use a page-aligned offset.`);
+  const bad = checkBufferSizes(size, pageSize, offset);
+  if (bad) fail(ErrorCode.BadArguments, bad);
   const total = size + offset;
   if (pageSize === 4096) {
     const avail = meminfo('MemAvailable') * 1024;

@@ -9,14 +9,14 @@ import { ErrorCode, MemscopeError } from '../../common/errors';
 import { findTarget } from '../discovery';
 import { isAlive, readCmdline } from '../procfs';
 import { Session } from '../session';
-import { type BufferBacking, PAGE_SIZES, parseSize } from './buffers';
+import { PAGE_SIZES, parseSize } from '../../common/units';
+import type { BufferBacking } from './buffers';
 import { type HoldInfo, type HoldSpec, Holder } from './holder';
 import { readTable, Registry } from './registry';
 
 const CLI = path.join(__dirname, '..', 'cli.js');
 
-export const REGISTER_WARNING = (prefix: string) =>
-  `Registering a test buffer adds external memory to "${prefix}"'s shared config. Until it is unregistered, every process of that target that walks memsegs (dpdk-proc-info -m, telemetry's memseg endpoints, drivers mapping DMA) must first call rte_extmem_attach on it or it will crash; the primary itself never touches it unless your code does. Memscope unregisters it when its holder ends, SIGKILL included (a guardian process does it).`;
+export { registerWarning as REGISTER_WARNING } from '../../common/messages';
 
 export function holdSpecFrom(o: { prefix: string; size?: string; pageSize?: string; backing?: string; dmabufOffset?: string; heap?: string; runtimeDirs?: string[] }): HoldSpec {
   const size = parseSize(o.size ?? '');

@@ -1,0 +1,222 @@
+/**
+ * One `memscope serve` agent per attached target, driven with
+ * vscode-languageclient: attach, a subscription whose deltas keep a live
+ * snapshot, and a bounded restart policy (an agent that keeps dying is left
+ * dead and the user told, not restarted forever).
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import {
+  CloseAction,
+  type CloseHandlerResult,
+  ErrorAction,
+  type ErrorHandlerResult,
+  LanguageClient,
+  type LanguageClientOptions,
+  type ServerOptions,
+  State,
+  TransportKind,
+} from 'vscode-languageclient/node';
+import { applyDelta } from '../../common/delta';
+import { type ErrorData, isErrorCode } from '../../common/errors';
+import {
+  type AttachResult,
+  type DeltaNotification,
+  Methods,
+  Notifications,
+  type SubscribeResult,
+  type TargetExitedNotification,
+  type TestBufferInfo,
+  type DmabufQueryResult,
+  type RegisterTestBufferParams,
+} from '../../common/protocol';
+import type { Snapshot } from '../../common/snapshot';
+import { settings } from './settings';
+
+const MAX_RESTARTS = 3;
+const RESTART_WINDOW_MS = 3 * 60_000;
+
+/** A user-facing failure: the agent's one sentence and its code. */
+export class AgentError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function asAgentError(e: unknown): AgentError {
+  const data = (e as { data?: ErrorData }).data;
+  if (data && isErrorCode(data.code)) return new AgentError(data.code, data.message);
+  const msg = e instanceof Error ? e.message : String(e);
+  return new AgentError('internal', msg);
+}
+
+export function agentScript(extensionPath: string): string {
+  return path.join(extensionPath, 'out', 'native-agent', 'cli.js');
+}
+
+export interface AgentEvents {
+  onSnapshot(agent: Agent, s: Snapshot): void;
+  onExited(agent: Agent, message: string): void;
+}
+
+export class Agent implements vscode.Disposable {
+  private client: LanguageClient | null = null;
+  private restarts: number[] = [];
+  private deltaSeq = 0;
+  snapshot: Snapshot | null = null;
+  attach: AttachResult | null = null;
+  exited: string | null = null;
+
+  constructor(
+    readonly prefix: string,
+    private readonly extensionPath: string,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly events: AgentEvents,
+  ) {}
+
+  private serverOptions(): ServerOptions {
+    const s = settings();
+    const script = agentScript(this.extensionPath);
+    if (s.launchPrefix.length) {
+      // e.g. ["sudo", "-n"]: an argument vector, never a shell string
+      const [command, ...pre] = s.launchPrefix;
+      return {
+        command: command!,
+        args: [...pre, process.execPath, script, 'serve'],
+        transport: TransportKind.stdio,
+        options: { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
+      };
+    }
+    return { module: script, args: ['serve'], transport: TransportKind.stdio };
+  }
+
+  private clientOptions(): LanguageClientOptions {
+    return {
+      documentSelector: [],
+      outputChannel: this.log,
+      traceOutputChannel: this.log,
+      connectionOptions: { maxRestartCount: 0 },
+      errorHandler: {
+        error: (): ErrorHandlerResult => ({ action: ErrorAction.Continue, handled: true }),
+        closed: (): CloseHandlerResult => {
+          if (this.exited) return { action: CloseAction.DoNotRestart, handled: true };
+          const now = Date.now();
+          this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
+          if (this.restarts.length >= MAX_RESTARTS) {
+            this.markExited(`the agent for "${this.prefix}" stopped ${MAX_RESTARTS + 1} times in ${RESTART_WINDOW_MS / 60000} minutes: see "DPDK Memscope: Show Agent Log", then attach again.`);
+            return { action: CloseAction.DoNotRestart, handled: true };
+          }
+          this.restarts.push(now);
+          void vscode.window.showWarningMessage(`DPDK Memscope: the agent for "${this.prefix}" stopped; restarting it (${this.restarts.length}/${MAX_RESTARTS}).`);
+          return { action: CloseAction.Restart, handled: true };
+        },
+      },
+    };
+  }
+
+  /** Starts the agent, attaches and subscribes; resolves with the first snapshot. */
+  async start(timeoutMs = 30_000): Promise<Snapshot> {
+    this.client = new LanguageClient('memscope', `DPDK Memscope (${this.prefix})`, this.serverOptions(), this.clientOptions());
+    this.client.onDidChangeState((e) => {
+      // a restarted agent is a fresh process: attach and subscribe again
+      if (e.oldState === State.Starting && e.newState === State.Running && this.attach) void this.reattach();
+    });
+    await withTimeout(this.client.start(), timeoutMs, `the agent for "${this.prefix}" did not start within ${timeoutMs / 1000} s: see the agent log.`);
+    this.client.onNotification(Notifications.delta, (n: DeltaNotification) => {
+      if (!this.snapshot || n.seq <= this.deltaSeq) return;
+      this.deltaSeq = n.seq;
+      this.snapshot = applyDelta(this.snapshot, n.delta);
+      this.events.onSnapshot(this, this.snapshot);
+    });
+    this.client.onNotification(Notifications.targetExited, (n: TargetExitedNotification) => this.markExited(n.message));
+    return this.attachAndSubscribe(timeoutMs);
+  }
+
+  private async attachAndSubscribe(timeoutMs: number): Promise<Snapshot> {
+    const s = settings();
+    try {
+      this.attach = await this.request<AttachResult>(Methods.attach, {
+        filePrefix: this.prefix,
+        runtimeDirs: s.runtimeDirs,
+        dpdkLib: s.dpdkLibraryPath,
+        timeoutMs,
+        allowLockingReads: s.allowLockingReads,
+        extraEalArgs: s.ealExtraArgs,
+      });
+      const sub = await this.request<SubscribeResult>(Methods.subscribe, { intervalMs: s.pollIntervalMs });
+      this.deltaSeq = 0;
+      this.snapshot = sub.snapshot;
+      this.events.onSnapshot(this, sub.snapshot);
+      return sub.snapshot;
+    } catch (e) {
+      await this.stop();
+      throw asAgentError(e);
+    }
+  }
+
+  private async reattach(): Promise<void> {
+    try {
+      await this.attachAndSubscribe(30_000);
+    } catch (e) {
+      this.markExited((e as Error).message);
+    }
+  }
+
+  private markExited(message: string): void {
+    if (this.exited) return;
+    this.exited = message;
+    this.events.onExited(this, message);
+    void this.stop();
+  }
+
+  async request<R>(method: string, params: object): Promise<R> {
+    if (!this.client) throw new AgentError('not-attached', `no agent runs for "${this.prefix}": attach first.`);
+    try {
+      return (await this.client.sendRequest(method, params)) as R;
+    } catch (e) {
+      throw asAgentError(e);
+    }
+  }
+
+  async refresh(): Promise<Snapshot> {
+    this.snapshot = await this.request<Snapshot>(Methods.snapshot, {});
+    this.events.onSnapshot(this, this.snapshot);
+    return this.snapshot;
+  }
+
+  registerTestBuffer(p: RegisterTestBufferParams): Promise<TestBufferInfo> {
+    return this.request<TestBufferInfo>(Methods.registerTestBuffer, p);
+  }
+
+  unregisterTestBuffer(va: string): Promise<{ ownerPid: number }> {
+    return this.request(Methods.unregisterTestBuffer, { va });
+  }
+
+  dmabufQuery(mslIndex: number): Promise<DmabufQueryResult> {
+    return this.request(Methods.dmabufQuery, { mslIndex });
+  }
+
+  /** Ends the agent: detaching is ending its process. */
+  async stop(): Promise<void> {
+    const c = this.client;
+    this.client = null;
+    if (!c) return;
+    try {
+      if (c.state === State.Running) await withTimeout(c.stop(2000), 3000, 'stop timed out');
+    } catch {
+      /* the process is gone or going */
+    }
+  }
+
+  dispose(): void {
+    void this.stop();
+  }
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([p, new Promise<T>((_, reject) => (t = setTimeout(() => reject(new AgentError('attach-timeout', message)), ms)))]).finally(() => clearTimeout(t));
+}

@@ -1,0 +1,414 @@
+/**
+ * DPDK Memscope for VS Code: attach to DPDK processes from the editor, see
+ * their memory in a tree, a status bar item and a live map, register test
+ * buffers, locate addresses. Each attached target has its own agent process
+ * (extension/src/agent.ts); the extension host loads no native code.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { diffSnapshots } from '../../common/delta';
+import { describeLocation, locate, type Location, parseAddress } from '../../common/locate';
+import { registerWarning } from '../../common/messages';
+import type { TargetSummaryWire, TestBufferInfo } from '../../common/protocol';
+import type { Snapshot } from '../../common/snapshot';
+import { checkBufferSizes, PAGE_SIZES, parseSize } from '../../common/units';
+import { Agent, AgentError } from './agent';
+import { MAP_VIEW_TYPE, MapPanel } from './mapPanel';
+import { listTargets } from './targets';
+import { bytes, registrations, StatusItem, TargetsTree } from './tree';
+
+let state: State | undefined;
+
+class State implements vscode.Disposable {
+  readonly agents = new Map<string, Agent>();
+  readonly log = vscode.window.createOutputChannel('DPDK Memscope', { log: true });
+  readonly tree = new TargetsTree(() => [...this.agents.values()]);
+  readonly status = new StatusItem();
+  private treeTimer: NodeJS.Timeout | undefined;
+
+  constructor(readonly ctx: vscode.ExtensionContext) {}
+
+  /** Tree and status bar follow the live snapshots, at most a few times a second. */
+  changed(): void {
+    this.status.update([...this.agents.values()]);
+    if (this.treeTimer) return;
+    this.treeTimer = setTimeout(() => {
+      this.treeTimer = undefined;
+      this.tree.refresh();
+    }, 250);
+    void vscode.commands.executeCommand('setContext', 'memscope.attached', [...this.agents.values()].some((a) => !a.exited));
+    void vscode.commands.executeCommand('setContext', 'memscope.hasRegistrations', [...this.agents.values()].some((a) => a.snapshot && registrations(a.snapshot).length > 0));
+  }
+
+  dispose(): void {
+    for (const a of this.agents.values()) a.dispose();
+    this.agents.clear();
+    this.status.dispose();
+    this.log.dispose();
+  }
+}
+
+function fail(e: unknown): void {
+  const msg = e instanceof AgentError ? e.message : e instanceof Error ? e.message : String(e);
+  state?.log.error(msg);
+  void vscode.window.showErrorMessage(`DPDK Memscope: ${msg}`);
+}
+
+/** Wraps a command: errors become one message, never a stack trace. */
+function command<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R | undefined> {
+  return async (...args: A) => {
+    try {
+      return await fn(...args);
+    } catch (e) {
+      fail(e);
+      return undefined;
+    }
+  };
+}
+
+/** The target a command is about: the argument, the only one, or a pick. */
+async function pickAgent(arg?: unknown): Promise<Agent | undefined> {
+  const s = state!;
+  const prefix = typeof arg === 'string' ? arg : arg && typeof arg === 'object' && 'prefix' in arg ? String((arg as { prefix: unknown }).prefix) : arg && typeof arg === 'object' && 'agent' in arg ? (arg as { agent: Agent }).agent.prefix : undefined;
+  if (prefix) return s.agents.get(prefix);
+  const live = [...s.agents.values()];
+  if (live.length <= 1) return live[0];
+  const pick = await vscode.window.showQuickPick(
+    live.map((a) => ({ label: a.prefix, description: a.exited ? 'exited' : `pid ${a.snapshot?.target.pid ?? '?'}`, agent: a })),
+    { placeHolder: 'Which DPDK target?' },
+  );
+  return pick?.agent;
+}
+
+async function attach(arg?: unknown): Promise<Snapshot | undefined> {
+  const s = state!;
+  let prefix = typeof arg === 'string' ? arg : undefined;
+  if (!prefix) {
+    const targets = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Memscope: looking for DPDK processes' }, () => listTargets(s.ctx.extensionPath));
+    if (!targets.length) {
+      void vscode.window.showInformationMessage('DPDK Memscope: no DPDK process found (looked in /var/run/dpdk and $XDG_RUNTIME_DIR/dpdk); start one, or add its runtime dir to memscope.runtimeDirs.');
+      return undefined;
+    }
+    const pick = await vscode.window.showQuickPick(
+      targets.map((t: TargetSummaryWire) => ({
+        label: `${t.attachable ? '$(server-process)' : '$(circle-slash)'} ${t.filePrefix}`,
+        description: `pid ${t.pid ?? '?'} · ${t.alive ? 'alive' : 'dead'} · DPDK ${t.dpdkVersion ?? '?'} · ${bytes(t.hugepageBytes)}`,
+        detail: t.attachable ? undefined : t.reason,
+        target: t,
+      })),
+      { placeHolder: 'Attach to which DPDK process?', matchOnDetail: true },
+    );
+    if (!pick) return undefined;
+    if (!pick.target.attachable) throw new AgentError(pick.target.reasonCode ?? 'not-attachable', pick.target.reason ?? 'this target cannot be attached.');
+    prefix = pick.target.filePrefix;
+  }
+  const old = s.agents.get(prefix);
+  if (old && !old.exited) {
+    MapPanel.get(prefix)?.panel.reveal();
+    return old.snapshot ?? undefined;
+  }
+  old?.dispose();
+  const agent = new Agent(prefix, s.ctx.extensionPath, s.log, {
+    onSnapshot: (a, snap) => {
+      s.changed();
+      MapPanel.get(a.prefix)?.post({ type: 'snapshot', snapshot: snap });
+    },
+    onExited: (a, message) => {
+      s.log.warn(message);
+      s.changed();
+      MapPanel.get(a.prefix)?.post({ type: 'status', text: `target exited: ${message}`, level: 'error' });
+      // one message per target, not a dialog storm
+      void vscode.window.showWarningMessage(`DPDK Memscope: ${message}`);
+    },
+  });
+  s.agents.set(prefix, agent);
+  s.changed();
+  try {
+    return await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `DPDK Memscope: attaching to "${prefix}"`, cancellable: false },
+      () => agent.start(),
+    );
+  } catch (e) {
+    s.agents.delete(prefix);
+    agent.dispose();
+    s.changed();
+    throw e;
+  }
+}
+
+async function detach(arg?: unknown): Promise<void> {
+  const agent = await pickAgent(arg);
+  if (!agent) return;
+  await agent.stop();
+  state!.agents.delete(agent.prefix);
+  MapPanel.get(agent.prefix)?.post({ type: 'status', text: `detached from "${agent.prefix}"`, level: 'info' });
+  state!.changed();
+}
+
+interface RegisterArgs {
+  prefix?: string;
+  size?: string;
+  pageSize?: '4K' | '2M' | '1G';
+  backing?: 'auto' | 'udmabuf' | 'dma-heap' | 'memfd';
+  dmabufOffset?: string;
+  heap?: string | null;
+  /** Tests and scripts confirm in advance; people are asked. */
+  confirm?: boolean;
+}
+
+/** The multi-step input of "Register Test Buffer…", validated inline. */
+async function registerTestBuffer(arg?: RegisterArgs): Promise<TestBufferInfo | undefined> {
+  const agent = await pickAgent(arg);
+  if (!agent) throw new AgentError('not-attached', 'attach to a DPDK process first.');
+  const a: RegisterArgs = { ...(arg ?? {}) };
+  const title = 'Register Test Buffer';
+  if (a.size === undefined) {
+    a.size = await vscode.window.showInputBox({
+      title: `${title} (1/5): size`,
+      prompt: 'Size of the buffer, with a unit: 64M, 1G, 4096…',
+      value: '64M',
+      validateInput: (v) => (parseSize(v) === null ? 'A positive size: a number with K, M, G or T (e.g. 64M).' : null),
+    });
+    if (a.size === undefined) return undefined;
+  }
+  if (a.pageSize === undefined) {
+    const p = await vscode.window.showQuickPick(
+      [
+        { label: '4K', description: 'regular pages (memfd, udmabuf, dma-heap)' },
+        { label: '2M', description: '2 MB hugepages' },
+        { label: '1G', description: '1 GB hugepages' },
+      ],
+      { title: `${title} (2/5): page size` },
+    );
+    if (!p) return undefined;
+    a.pageSize = p.label as RegisterArgs['pageSize'];
+  }
+  if (a.backing === undefined) {
+    const b = await vscode.window.showQuickPick(
+      [
+        { label: 'auto', description: 'udmabuf, else a dma-heap, else a memfd' },
+        { label: 'udmabuf', description: 'a dma-buf from /dev/udmabuf' },
+        { label: 'dma-heap', description: 'a dma-buf from /dev/dma_heap/system' },
+        { label: 'memfd', description: 'no dma-buf: a memfd (hugetlb for 2M/1G)' },
+      ],
+      { title: `${title} (3/5): backing` },
+    );
+    if (!b) return undefined;
+    a.backing = b.label as RegisterArgs['backing'];
+  }
+  const size = parseSize(a.size) ?? 0;
+  const page = PAGE_SIZES[a.pageSize!]!;
+  if (a.dmabufOffset === undefined) {
+    a.dmabufOffset = await vscode.window.showInputBox({
+      title: `${title} (4/5): dma-buf offset`,
+      prompt: 'Where in the dma-buf the registered region starts (page-aligned)',
+      value: '0',
+      validateInput: (v) => {
+        const n = v.trim() === '0' ? 0 : parseSize(v);
+        if (n === null) return 'A size: 0, or a number with K, M or G.';
+        return checkBufferSizes(size, page, n);
+      },
+    });
+    if (a.dmabufOffset === undefined) return undefined;
+  }
+  if (a.heap === undefined) {
+    const h = await vscode.window.showInputBox({
+      title: `${title} (5/5): malloc heap (optional)`,
+      prompt: 'Name a malloc heap to create on the buffer, or leave empty',
+      validateInput: (v) => (v === '' || /^[A-Za-z0-9_.-]{1,31}$/.test(v) ? null : "At most 31 letters, digits, '_', '.' or '-'."),
+    });
+    if (h === undefined) return undefined;
+    a.heap = h || null;
+  }
+  const sizeProblem = checkBufferSizes(size, page, a.dmabufOffset === '0' ? 0 : parseSize(a.dmabufOffset) ?? -1);
+  if (sizeProblem) throw new AgentError('bad-arguments', sizeProblem);
+  if (a.confirm !== true) {
+    const go = await vscode.window.showWarningMessage(registerWarning(agent.prefix), { modal: true }, 'Register');
+    if (go !== 'Register') return undefined;
+  }
+  const info = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `DPDK Memscope: registering ${a.size} in "${agent.prefix}"` }, () =>
+    agent.registerTestBuffer({
+      size: a.size!,
+      pageSize: a.pageSize!,
+      backing: a.backing!,
+      dmabufOffset: a.dmabufOffset!,
+      heap: a.heap ?? null,
+      confirm: true,
+    }),
+  );
+  void vscode.window.showInformationMessage(
+    `DPDK Memscope: registered ${bytes(info.len)} at ${info.va} (memseg list ${info.mslIndex}, fd ${info.fd}, offset ${info.offset}, ${info.backing}${info.heap ? `, heap "${info.heap}"` : ''}).`,
+  );
+  await agent.refresh();
+  MapPanel.get(agent.prefix)?.post({ type: 'reveal', address: info.va });
+  return info;
+}
+
+async function unregisterTestBuffer(arg?: { prefix?: string; va?: string; agent?: Agent; address?: string }): Promise<boolean> {
+  const agent = await pickAgent(arg);
+  if (!agent?.snapshot) throw new AgentError('not-attached', 'attach to a DPDK process first.');
+  let va = arg?.va ?? arg?.address;
+  if (!va) {
+    const regs = registrations(agent.snapshot);
+    if (!regs.length) {
+      void vscode.window.showInformationMessage(`DPDK Memscope: nothing registered through Memscope in "${agent.prefix}".`);
+      return false;
+    }
+    const pick = await vscode.window.showQuickPick(
+      regs.map((l) => ({ label: l.baseVa, description: `${bytes(l.len)} · list ${l.index} · ${l.registration!.kind} · pid ${l.registration!.ownerPid}` })),
+      { placeHolder: 'Unregister which test buffer?' },
+    );
+    if (!pick) return false;
+    va = pick.label;
+  }
+  await agent.unregisterTestBuffer(va);
+  await agent.refresh();
+  return true;
+}
+
+async function locateAddress(arg?: { prefix?: string; address?: string } | string): Promise<Location | undefined> {
+  const agent = await pickAgent(typeof arg === 'object' ? arg : undefined);
+  if (!agent?.snapshot) throw new AgentError('not-attached', 'attach to a DPDK process first.');
+  const text =
+    (typeof arg === 'string' ? arg : arg?.address) ??
+    (await vscode.window.showInputBox({
+      title: 'Locate Address',
+      prompt: 'An address from a log or a crash (0x7f…)',
+      validateInput: (v) => (parseAddress(v) === null ? 'An address: 0x followed by hex digits.' : null),
+    }));
+  if (!text) return undefined;
+  const addr = parseAddress(text);
+  if (addr === null) throw new AgentError('bad-arguments', `"${text.slice(0, 40)}" holds no address: paste a hex address such as 0x7f12a000.`);
+  const loc = locate(agent.snapshot, addr);
+  void vscode.window.showInformationMessage(`DPDK Memscope: ${describeLocation(loc)}`);
+  MapPanel.show(agent.prefix, state!.ctx.extensionUri, state!.log, agent.snapshot).post({ type: 'reveal', address: loc.address });
+  return loc;
+}
+
+function snapshotDir(): vscode.Uri {
+  const base = state!.ctx.storageUri ?? state!.ctx.globalStorageUri;
+  return vscode.Uri.joinPath(base, 'snapshots');
+}
+
+async function takeSnapshot(arg?: unknown): Promise<string | undefined> {
+  const agent = await pickAgent(arg);
+  if (!agent) throw new AgentError('not-attached', 'attach to a DPDK process first.');
+  const snap = await agent.refresh();
+  const dir = snapshotDir();
+  await vscode.workspace.fs.createDirectory(dir);
+  const file = vscode.Uri.joinPath(dir, `${agent.prefix}-${snap.takenAt.replace(/[:.]/g, '-')}.memscope.json`);
+  await vscode.workspace.fs.writeFile(file, Buffer.from(JSON.stringify(snap)));
+  void vscode.window.showInformationMessage(`DPDK Memscope: snapshot of "${agent.prefix}" saved (${path.basename(file.fsPath)}).`);
+  return file.fsPath;
+}
+
+async function savedSnapshots(): Promise<vscode.Uri[]> {
+  try {
+    const entries = await vscode.workspace.fs.readDirectory(snapshotDir());
+    return entries.filter(([n]) => n.endsWith('.memscope.json')).map(([n]) => vscode.Uri.joinPath(snapshotDir(), n));
+  } catch {
+    return [];
+  }
+}
+
+async function compareSnapshots(arg?: { a?: string; b?: string }): Promise<string | undefined> {
+  let [a, b] = [arg?.a, arg?.b];
+  if (!a || !b) {
+    const all = await savedSnapshots();
+    if (all.length < 2) {
+      void vscode.window.showInformationMessage('DPDK Memscope: take two snapshots first ("DPDK Memscope: Take Snapshot").');
+      return undefined;
+    }
+    const items = all.map((u) => ({ label: path.basename(u.fsPath), uri: u })).sort((x, y) => x.label.localeCompare(y.label));
+    const first = await vscode.window.showQuickPick(items, { placeHolder: 'Compare from (older) snapshot' });
+    if (!first) return undefined;
+    const second = await vscode.window.showQuickPick(items.filter((i) => i !== first), { placeHolder: 'to (newer) snapshot' });
+    if (!second) return undefined;
+    [a, b] = [first.uri.fsPath, second.uri.fsPath];
+  }
+  const sa = JSON.parse(fs.readFileSync(a, 'utf8')) as Snapshot;
+  const sb = JSON.parse(fs.readFileSync(b, 'utf8')) as Snapshot;
+  const d = diffSnapshots(sa, sb);
+  const lines = [`# Memscope: ${path.basename(a)} → ${path.basename(b)}`, ''];
+  for (const h of d.heaps.changed) {
+    const added = h.added.filter((e) => e.state === 'busy');
+    lines.push(`- heap ${h.header?.name ?? h.id}: ${added.length} busy elements added (${bytes(added.reduce((x, e) => x + e.len, 0))}), ${h.removed.length} gone, ${h.changed.length} changed`);
+  }
+  for (const p of d.mempools.upserted) lines.push(`- mempool ${p.name}: ${p.inUse ?? '?'} in use`);
+  if (d.memzones.added.length) lines.push(`- memzones added: ${d.memzones.added.map((z) => z.name).join(', ')}`);
+  if (d.memzones.removed.length) lines.push(`- memzones removed: ${d.memzones.removed.join(', ')}`);
+  if (d.memsegLists.upserted.length) lines.push(`- memseg lists changed: ${d.memsegLists.upserted.map((l) => l.index).join(', ')}`);
+  if (lines.length === 2) lines.push('No change.');
+  const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: lines.join('\n') + '\n' });
+  await vscode.window.showTextDocument(doc);
+  return lines.join('\n');
+}
+
+async function exportSnapshot(arg?: { prefix?: string; path?: string }): Promise<string | undefined> {
+  const agent = await pickAgent(arg);
+  if (!agent?.snapshot) throw new AgentError('not-attached', 'attach to a DPDK process first.');
+  const target =
+    arg?.path ??
+    (await vscode.window.showSaveDialog({ filters: { 'Memscope snapshot': ['memscope.json', 'json'] }, defaultUri: vscode.Uri.file(`${agent.prefix}.memscope.json`) }))?.fsPath;
+  if (!target) return undefined;
+  fs.writeFileSync(target, JSON.stringify(agent.snapshot));
+  return target;
+}
+
+export function activate(ctx: vscode.ExtensionContext): void {
+  state = new State(ctx);
+  const s = state;
+  ctx.subscriptions.push(
+    s,
+    vscode.window.registerTreeDataProvider('memscope.targets', s.tree),
+    vscode.commands.registerCommand('memscope.attach', command(attach)),
+    vscode.commands.registerCommand('memscope.detach', command(detach)),
+    vscode.commands.registerCommand(
+      'memscope.openMap',
+      command(async (arg?: unknown) => {
+        const agent = await pickAgent(arg);
+        if (!agent) throw new AgentError('not-attached', 'attach to a DPDK process first ("DPDK Memscope: Attach to DPDK Process…").');
+        MapPanel.show(agent.prefix, ctx.extensionUri, s.log, agent.snapshot);
+        return agent.prefix;
+      }),
+    ),
+    vscode.commands.registerCommand(
+      'memscope.refresh',
+      command(async () => {
+        for (const a of s.agents.values()) if (!a.exited) await a.refresh();
+      }),
+    ),
+    vscode.commands.registerCommand('memscope.registerTestBuffer', command(registerTestBuffer)),
+    vscode.commands.registerCommand('memscope.unregisterTestBuffer', command(unregisterTestBuffer)),
+    vscode.commands.registerCommand('memscope.locateAddress', command(locateAddress)),
+    vscode.commands.registerCommand('memscope.takeSnapshot', command(takeSnapshot)),
+    vscode.commands.registerCommand('memscope.compareSnapshots', command(compareSnapshots)),
+    vscode.commands.registerCommand('memscope.exportSnapshot', command(exportSnapshot)),
+    vscode.commands.registerCommand('memscope.showAgentLog', () => s.log.show()),
+    vscode.commands.registerCommand(
+      'memscope.revealAddress',
+      command(async (prefix: string, address: string) => {
+        const agent = s.agents.get(prefix);
+        if (!agent) return;
+        MapPanel.show(prefix, ctx.extensionUri, s.log, agent.snapshot).post({ type: 'reveal', address });
+      }),
+    ),
+    /** For tests and scripts: the live snapshot of a target, and the tree's labels under it. */
+    vscode.commands.registerCommand('memscope.internal.snapshot', (prefix: string) => s.agents.get(prefix)?.snapshot ?? null),
+    vscode.commands.registerCommand('memscope.internal.tree', (prefix: string) => s.tree.labels(prefix)),
+    vscode.window.registerWebviewPanelSerializer(MAP_VIEW_TYPE, {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel, saved: unknown) {
+        const prefix = saved && typeof saved === 'object' && typeof (saved as { prefix?: unknown }).prefix === 'string' ? (saved as { prefix: string }).prefix : panel.title.replace(/^Memory Map: /, '');
+        MapPanel.revive(panel, prefix, ctx.extensionUri, s.log, s.agents.get(prefix)?.snapshot ?? null);
+      },
+    }),
+  );
+  void vscode.commands.executeCommand('setContext', 'memscope.attached', false);
+}
+
+export function deactivate(): void {
+  for (const p of MapPanel.all()) p.dispose();
+  state?.dispose();
+  state = undefined;
+}

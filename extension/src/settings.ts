@@ -1,0 +1,25 @@
+/** The extension's settings, read fresh each time (they can change while attached). */
+import * as vscode from 'vscode';
+
+export interface Settings {
+  launchPrefix: string[];
+  pollIntervalMs: number;
+  runtimeDirs: string[];
+  allowLockingReads: boolean;
+  ealExtraArgs: string[];
+  dpdkLibraryPath: string | null;
+}
+
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+export function settings(): Settings {
+  const c = vscode.workspace.getConfiguration('memscope');
+  return {
+    launchPrefix: strings(c.get('agent.launchPrefix')),
+    pollIntervalMs: Math.max(100, Number(c.get('pollIntervalMs')) || 1000),
+    runtimeDirs: strings(c.get('runtimeDirs')),
+    allowLockingReads: c.get('allowLockingReads') === true,
+    ealExtraArgs: strings(c.get('eal.extraArgs')),
+    dpdkLibraryPath: (c.get<string>('dpdkLibraryPath') || '').trim() || null,
+  };
+}
