@@ -8,6 +8,7 @@
  * Every failure is one sentence on stderr and a distinct exit status.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { asMemscopeError, ErrorCode, MemscopeError } from '../common/errors';
 import { attachWithRetry } from './reattach';
@@ -34,6 +35,19 @@ exit status: 0 ok, 2 bad arguments, 10 no such target, 11 primary dead, 12 versi
   20 no librte_eal, 30 EINVAL, 31 EEXIST, 32 ENOSPC, 33 not registered,
   34 confirmation required (--yes), 35 backing unavailable, 36 EBUSY, 37 registration failed,
   70 internal error`;
+
+/** Memscope's version, from the package.json above this script (checkout or .vsix). */
+function version(): string {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'memscope') return pkg.version ?? '?';
+    } catch {
+      /* keep looking */
+    }
+  }
+  return '?';
+}
 
 /** Writes synchronously: the process may end with _exit right after. */
 function out(text: string): void {
@@ -63,9 +77,9 @@ function err(text: string): void {
  * rte_eal_cleanup (it takes the hot-plug write lock), no library destructors.
  */
 function finish(code: number): never {
-  // loaded lazily: `memscope list` and usage errors never load koffi
-  const attached = require.cache[require.resolve('./session')] !== undefined;
-  if (attached) {
+  // `memscope list` and usage errors never load koffi; anything that may
+  // have attached ends without library destructors
+  if ((globalThis as Record<symbol, unknown>)[Symbol.for('memscope.nativeLoaded')]) {
     const { hardExit } = require('./native/libc') as typeof import('./native/libc');
     hardExit(code);
   }
@@ -123,7 +137,7 @@ async function main(argv: string[]): Promise<number> {
     return cmd ? 0 : 2;
   }
   if (cmd === '--version') {
-    out(`memscope ${require('../../package.json').version}\n`);
+    out(`memscope ${version()}\n`);
     return 0;
   }
   if (cmd === '__hold' || cmd === '__guard') {

@@ -4,6 +4,7 @@
  * snapshot, and a bounded restart policy (an agent that keeps dying is left
  * dead and the user told, not restarted forever).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import {
@@ -53,8 +54,10 @@ function asAgentError(e: unknown): AgentError {
   return new AgentError('internal', msg);
 }
 
+/** The agent: the bundle in a .vsix, else the build of a checkout. */
 export function agentScript(extensionPath: string): string {
-  return path.join(extensionPath, 'out', 'native-agent', 'cli.js');
+  const bundled = path.join(extensionPath, 'out', 'agent', 'cli.js');
+  return fs.existsSync(bundled) ? bundled : path.join(extensionPath, 'out', 'native-agent', 'cli.js');
 }
 
 export interface AgentEvents {

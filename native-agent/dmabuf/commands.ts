@@ -4,17 +4,17 @@
  * returns. Shared by the CLI and the agent server.
  */
 import { spawn } from 'node:child_process';
-import * as path from 'node:path';
 import { ErrorCode, MemscopeError } from '../../common/errors';
 import { findTarget } from '../discovery';
 import { isAlive, readCmdline } from '../procfs';
 import { Session } from '../session';
+import { selfScript } from '../self';
 import { PAGE_SIZES, parseSize } from '../../common/units';
 import type { BufferBacking } from './buffers';
 import { type HoldInfo, type HoldSpec, Holder } from './holder';
 import { readTable, Registry } from './registry';
 
-const CLI = path.join(__dirname, '..', 'cli.js');
+const CLI = selfScript();
 
 export { registerWarning as REGISTER_WARNING } from '../../common/messages';
 

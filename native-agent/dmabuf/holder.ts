@@ -22,12 +22,12 @@
  * first, then the holder unregisters, then tells the guardian it is done.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { ErrorCode, MemscopeError } from '../../common/errors';
 import type { TestBufferInfo } from '../../common/protocol';
 import { attachWithRetry } from '../reattach';
 import { Session } from '../session';
+import { selfScript } from '../self';
 import { type BufferBacking, createBuffer, mapAt, releaseBuffer, type TestBuffer } from './buffers';
 import { Registry } from './registry';
 
@@ -44,7 +44,7 @@ export interface HoldSpec {
 /** What a registration reports (the same type the agent server returns). */
 export type HoldInfo = TestBufferInfo;
 
-const CLI = path.join(__dirname, '..', 'cli.js');
+const CLI = selfScript();
 const STEP_MS = 30_000;
 
 /** MEMSCOPE_PROGRESS=1: one stderr line per step (tests use it to time faults). */

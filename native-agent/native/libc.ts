@@ -26,8 +26,15 @@ function bind() {
   };
 }
 
+/** Set once libc (and so possibly EAL) has been bound: the process must then end with hardExit. */
+export const NATIVE_LOADED = Symbol.for('memscope.nativeLoaded');
+
 export function libc() {
-  return (lib ??= bind());
+  if (!lib) {
+    lib = bind();
+    (globalThis as Record<symbol, unknown>)[NATIVE_LOADED] = true;
+  }
+  return lib;
 }
 
 export function errno(): number {
