@@ -169,8 +169,9 @@ async function main(argv: string[]): Promise<number> {
         hold: { type: 'boolean' },
         yes: { type: 'boolean' },
         va: { type: 'string' },
-        // vscode-languageclient appends it when it starts `memscope serve`
+        // vscode-languageclient appends these when it starts `memscope serve`
         stdio: { type: 'boolean' },
+        clientProcessId: { type: 'string' },
         count: { type: 'string' },
       },
       strict: true,
@@ -298,7 +299,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'serve': {
       const { serve } = await import('./server');
-      await serve();
+      const client = Number(o.clientProcessId);
+      await serve(Number.isInteger(client) && client > 0 ? client : null);
       return -1; // the server ends the process itself
     }
     default:

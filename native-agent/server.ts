@@ -31,6 +31,7 @@ import { listTargets } from './discovery';
 import { diffHeapColumns } from './elements';
 import { agentVersionWord } from './eal';
 import { hardExit } from './native/libc';
+import { isAlive } from './procfs';
 import { ealWedged, Session } from './session';
 
 function rpcError(e: unknown): ResponseError<unknown> {
@@ -42,7 +43,7 @@ function rpcError(e: unknown): ResponseError<unknown> {
   return new ResponseError(MEMSCOPE_RPC_ERROR, me.message, me.toJSON());
 }
 
-export async function serve(): Promise<void> {
+export async function serve(clientPid: number | null = null): Promise<void> {
   // Nothing but JSON-RPC may reach stdout.
   console.log = console.error;
   console.info = console.error;
@@ -230,5 +231,10 @@ export async function serve(): Promise<void> {
   connection.onExit(() => end(0));
   // the extension (our parent) went away: nothing to serve any more
   process.stdin.on('end', () => end(0));
+  if (clientPid !== null) {
+    setInterval(() => {
+      if (!isAlive(clientPid)) end(0);
+    }, 1000).unref();
+  }
   connection.listen();
 }

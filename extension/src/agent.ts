@@ -61,7 +61,8 @@ export function agentScript(extensionPath: string): string {
 }
 
 export interface AgentEvents {
-  onSnapshot(agent: Agent, s: Snapshot): void;
+  /** A new live snapshot; `delta` when it came from a subscription delta (forward that, not the whole). */
+  onSnapshot(agent: Agent, s: Snapshot, delta?: DeltaNotification): void;
   onExited(agent: Agent, message: string): void;
 }
 
@@ -132,7 +133,7 @@ export class Agent implements vscode.Disposable {
       if (!this.snapshot || n.seq <= this.deltaSeq) return;
       this.deltaSeq = n.seq;
       this.snapshot = applyDelta(this.snapshot, n.delta);
-      this.events.onSnapshot(this, this.snapshot);
+      this.events.onSnapshot(this, this.snapshot, n);
     });
     this.client.onNotification(Notifications.targetExited, (n: TargetExitedNotification) => this.markExited(n.message));
     return this.attachAndSubscribe(timeoutMs);

@@ -110,9 +110,9 @@ async function attach(arg?: unknown): Promise<Snapshot | undefined> {
   }
   old?.dispose();
   const agent = new Agent(prefix, s.ctx.extensionPath, s.log, {
-    onSnapshot: (a, snap) => {
+    onSnapshot: (a, snap, delta) => {
       s.changed();
-      MapPanel.get(a.prefix)?.post({ type: 'snapshot', snapshot: snap });
+      MapPanel.get(a.prefix)?.post(delta ? { type: 'delta', seq: delta.seq, delta: delta.delta } : { type: 'snapshot', snapshot: snap });
     },
     onExited: (a, message) => {
       s.log.warn(message);
@@ -282,7 +282,7 @@ async function locateAddress(arg?: { prefix?: string; address?: string } | strin
   if (addr === null) throw new AgentError('bad-arguments', `"${text.slice(0, 40)}" holds no address: paste a hex address such as 0x7f12a000.`);
   const loc = locate(agent.snapshot, addr);
   void vscode.window.showInformationMessage(`DPDK Memscope: ${describeLocation(loc)}`);
-  MapPanel.show(agent.prefix, state!.ctx.extensionUri, state!.log, agent.snapshot).post({ type: 'reveal', address: loc.address });
+  MapPanel.show(agent.prefix, state!.ctx.extensionUri, state!.log, () => agent.snapshot).post({ type: 'reveal', address: loc.address });
   return loc;
 }
 
@@ -369,7 +369,7 @@ export function activate(ctx: vscode.ExtensionContext): void {
       command(async (arg?: unknown) => {
         const agent = await pickAgent(arg);
         if (!agent) throw new AgentError('not-attached', 'attach to a DPDK process first ("DPDK Memscope: Attach to DPDK Process…").');
-        MapPanel.show(agent.prefix, ctx.extensionUri, s.log, agent.snapshot);
+        MapPanel.show(agent.prefix, ctx.extensionUri, s.log, () => agent.snapshot);
         return agent.prefix;
       }),
     ),
@@ -391,7 +391,7 @@ export function activate(ctx: vscode.ExtensionContext): void {
       command(async (prefix: string, address: string) => {
         const agent = s.agents.get(prefix);
         if (!agent) return;
-        MapPanel.show(prefix, ctx.extensionUri, s.log, agent.snapshot).post({ type: 'reveal', address });
+        MapPanel.show(prefix, ctx.extensionUri, s.log, () => agent.snapshot).post({ type: 'reveal', address });
       }),
     ),
     /** For tests and scripts: the live snapshot of a target, and the tree's labels under it. */
@@ -400,7 +400,7 @@ export function activate(ctx: vscode.ExtensionContext): void {
     vscode.window.registerWebviewPanelSerializer(MAP_VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, saved: unknown) {
         const prefix = saved && typeof saved === 'object' && typeof (saved as { prefix?: unknown }).prefix === 'string' ? (saved as { prefix: string }).prefix : panel.title.replace(/^Memory Map: /, '');
-        MapPanel.revive(panel, prefix, ctx.extensionUri, s.log, s.agents.get(prefix)?.snapshot ?? null);
+        MapPanel.revive(panel, prefix, ctx.extensionUri, s.log, () => s.agents.get(prefix)?.snapshot ?? null);
       },
     }),
   );

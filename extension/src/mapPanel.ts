@@ -21,8 +21,10 @@ export class MapPanel implements vscode.Disposable {
   private constructor(
     readonly prefix: string,
     readonly panel: vscode.WebviewPanel,
-    private readonly extensionUri: vscode.Uri,
+    extensionUri: vscode.Uri,
     private readonly log: vscode.LogOutputChannel,
+    /** The target's live snapshot: what a (re)loaded page starts from. */
+    private readonly latest: () => Snapshot | null,
   ) {
     const root = vscode.Uri.joinPath(extensionUri, 'out', 'webview');
     panel.webview.options = { enableScripts: true, localResourceRoots: [root] };
@@ -33,7 +35,7 @@ export class MapPanel implements vscode.Disposable {
       scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, 'main.js')).toString(),
       styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, 'style.css')).toString(),
     });
-    panel.iconPath = new vscode.ThemeIcon('layers');
+    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'memscope.svg');
     this.disposables.push(
       panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
       panel.onDidDispose(() => this.dispose()),
@@ -42,22 +44,19 @@ export class MapPanel implements vscode.Disposable {
     MapPanel.panels.set(prefix, this);
   }
 
-  static show(prefix: string, extensionUri: vscode.Uri, log: vscode.LogOutputChannel, snapshot: Snapshot | null): MapPanel {
+  static show(prefix: string, extensionUri: vscode.Uri, log: vscode.LogOutputChannel, latest: () => Snapshot | null): MapPanel {
     const existing = MapPanel.panels.get(prefix);
     if (existing) {
       existing.panel.reveal();
       return existing;
     }
     const panel = vscode.window.createWebviewPanel(MAP_VIEW_TYPE, `Memory Map: ${prefix}`, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
-    const p = new MapPanel(prefix, panel, extensionUri, log);
-    if (snapshot) p.post({ type: 'snapshot', snapshot });
-    return p;
+    return new MapPanel(prefix, panel, extensionUri, log, latest);
   }
 
-  static revive(panel: vscode.WebviewPanel, prefix: string, extensionUri: vscode.Uri, log: vscode.LogOutputChannel, snapshot: Snapshot | null): MapPanel {
-    const p = new MapPanel(prefix, panel, extensionUri, log);
-    if (snapshot) p.post({ type: 'snapshot', snapshot });
-    else p.post({ type: 'status', text: `not attached to "${prefix}": run "DPDK Memscope: Attach to DPDK Process…"`, level: 'warning' });
+  static revive(panel: vscode.WebviewPanel, prefix: string, extensionUri: vscode.Uri, log: vscode.LogOutputChannel, latest: () => Snapshot | null): MapPanel {
+    const p = new MapPanel(prefix, panel, extensionUri, log, latest);
+    if (!latest()) p.post({ type: 'status', text: `not attached to "${prefix}": run "DPDK Memscope: Attach to DPDK Process…"`, level: 'warning' });
     return p;
   }
 
@@ -86,10 +85,15 @@ export class MapPanel implements vscode.Disposable {
       return;
     }
     switch (msg.type) {
-      case 'ready':
+      case 'ready': {
+        // a new page, a reloaded one, or one that missed a delta: start it
+        // from the live snapshot, then what was queued
         this.ready = true;
-        for (const m of this.pending.splice(0)) void this.panel.webview.postMessage(m);
+        const snap = this.latest();
+        if (snap) void this.panel.webview.postMessage({ type: 'snapshot', snapshot: snap } satisfies ToWebview);
+        for (const m of this.pending.splice(0)) if (m.type !== 'snapshot' && m.type !== 'delta') void this.panel.webview.postMessage(m);
         break;
+      }
       case 'log':
         this.log[msg.level === 'error' ? 'error' : msg.level === 'warn' ? 'warn' : 'info'](`memory map: ${msg.message}`);
         break;

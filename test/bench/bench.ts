@@ -13,6 +13,9 @@
  *     the record
  *  4. the demo primary's rte_malloc/rte_free p99 with an agent snapshotting
  *     at 10 Hz over the same without it, alternated rounds: ≤ 1.05
+ *  5. the memory map in headless Chromium (test/bench/webview-bench.ts):
+ *     first render of 100k / 1M elements ≤ 200 ms / 1.5 s, zoom/pan frame
+ *     ≤ 16 ms median with 100k visible, a 1k-element delta ≤ 10 ms
  *
  * Warm figures come from test/bench/warm-child.js, a process of its own per
  * attach (EAL allows one attach per process).
@@ -552,6 +555,13 @@ async function main(): Promise<number> {
   } catch (e) {
     errors.push(`demo primary figures: ${(e as Error).message}`);
   }
+  // the memory map, in the same headless Chromium the browser tests use
+  try {
+    const { webviewFigures } = await import('./webview-bench');
+    for (const f of await webviewFigures()) row(`Memory map: ${f.name}`, f.measured, f.target, f.pass);
+  } catch (e) {
+    errors.push(`memory map figures: ${(e as Error).message}`);
+  }
   if (addressConflicts) notes.push(`Agent children that met an address conflict at attach and were replaced by fresh ones: ${addressConflicts}.`);
   notes.push(`Whole bench: ${f1((performance.now() - started) / 1000)} s.`);
   return 0;
@@ -570,7 +580,7 @@ main()
     }
     killAllChildren();
     if (code === 2) process.exit(2);
-    for (const need of ['Warm snapshot, testpmd', 'Cold `memscope', 'Primary malloc/free', 'Warm snapshot, demo', 'Agent RSS']) {
+    for (const need of ['Warm snapshot, testpmd', 'Cold `memscope', 'Primary malloc/free', 'Warm snapshot, demo', 'Agent RSS', 'Memory map: ']) {
       if (!rows.some((r) => r.figure.startsWith(need))) missed(need + '…', '—', 'not reached');
     }
     printTable();

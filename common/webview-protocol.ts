@@ -1,0 +1,317 @@
+/**
+ * Messages between the extension and the Memory Map webview, with one
+ * validator per direction. A validator returns the typed message or null:
+ * an unknown type, an extra field or a wrong type anywhere (inside a
+ * snapshot too) drops the whole message, and the receiver logs it. Nothing
+ * here has a runtime dependency, so the webview bundle imports it as is.
+ */
+import type { HeapDelta, SnapshotDelta } from './delta';
+import { SNAPSHOT_SCHEMA, type Snapshot } from './snapshot';
+
+export type StatusLevel = 'info' | 'warning' | 'error';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+/** What a `select` names; its key is described at `SelectMessage`. */
+export type SelectKind = 'memsegList' | 'segment' | 'hole' | 'heap' | 'element' | 'memzone' | 'mempool';
+export type MapLayoutKind = 'linear' | 'compact';
+
+// ------------------------------------------------------------ to the webview
+
+export interface SnapshotMessage {
+  type: 'snapshot';
+  snapshot: Snapshot;
+}
+/** `seq` counts up by one per delta after a snapshot; a gap makes the webview ask for a snapshot again (`ready`). */
+export interface DeltaMessage {
+  type: 'delta';
+  seq: number;
+  delta: SnapshotDelta;
+}
+/** Scroll and zoom to the item holding `address`, select it and flash it. */
+export interface RevealMessage {
+  type: 'reveal';
+  address: string;
+}
+export interface StatusMessage {
+  type: 'status';
+  text: string;
+  level: StatusLevel;
+}
+/** The colour theme changed: read the --vscode-* variables again. */
+export interface ThemeMessage {
+  type: 'theme';
+}
+export type ToWebview = SnapshotMessage | DeltaMessage | RevealMessage | StatusMessage | ThemeMessage;
+
+// ---------------------------------------------------------- from the webview
+
+/** The page is loaded (or lost track of the deltas): send a full snapshot. */
+export interface ReadyMessage {
+  type: 'ready';
+}
+/**
+ * The user selected something and its details are shown. Keys:
+ * memsegList "<index>", segment "<list>:<segment index>", hole
+ * "<list>:<start>", heap "<id>", element "<heap id>:<addr>", memzone
+ * "<name>@<addr>" (the key of common/delta.ts), mempool "<name>".
+ */
+export interface SelectMessage {
+  type: 'select';
+  kind: SelectKind;
+  key: string;
+}
+export interface LogMessage {
+  type: 'log';
+  level: LogLevel;
+  message: string;
+}
+export type FromWebview = ReadyMessage | SelectMessage | LogMessage;
+
+/** What the webview keeps with getState/setState (and what `renderHtml` may seed). */
+export interface MapViewState {
+  layout: MapLayoutKind;
+  /** d3-zoom's transform of the shared x axis. */
+  zoom: { k: number; x: number };
+  selected: { kind: SelectKind; key: string } | null;
+}
+
+// ---------------------------------------------------------------- checkers
+
+type Check = (v: unknown) => boolean;
+type Obj = Record<string, unknown>;
+
+const HEX = /^0x[0-9a-fA-F]{1,16}$/;
+const MAX_TEXT = 4096;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str =
+  (max = MAX_TEXT): Check =>
+  (v) =>
+    typeof v === 'string' && v.length <= max;
+const text = str();
+const hex: Check = (v) => typeof v === 'string' && HEX.test(v);
+const int: Check = (v) => Number.isSafeInteger(v);
+const count: Check = (v) => Number.isSafeInteger(v) && (v as number) >= 0;
+const num: Check = (v) => typeof v === 'number' && Number.isFinite(v);
+const bool: Check = (v) => typeof v === 'boolean';
+const nullable =
+  (c: Check): Check =>
+  (v) =>
+    v === null || c(v);
+const oneOf =
+  (...xs: readonly unknown[]): Check =>
+  (v) =>
+    xs.includes(v);
+const arrayOf =
+  (c: Check, max: number): Check =>
+  (v) => {
+    if (!Array.isArray(v) || v.length > max) return false;
+    for (let i = 0; i < v.length; i++) if (!c(v[i])) return false;
+    return true;
+  };
+
+/** An object with exactly these fields (optional ones may be absent or undefined). */
+function record(required: Record<string, Check>, optional: Record<string, Check> = {}): Check {
+  const req = Object.entries(required);
+  // Maps, not the literals: `k in required` would accept "toString"
+  const reqKeys = new Set(Object.keys(required));
+  const opt = new Map(Object.entries(optional));
+  return (v) => {
+    if (!isObj(v)) return false;
+    for (const [k, c] of req) if (!Object.prototype.hasOwnProperty.call(v, k) || !c(v[k])) return false;
+    for (const k in v) {
+      if (reqKeys.has(k)) continue;
+      const c = opt.get(k);
+      if (!c || (v[k] !== undefined && !c(v[k]))) return false;
+    }
+    return true;
+  };
+}
+
+/**
+ * Heap elements get a hand-written check: a snapshot may hold a million, and
+ * this runs several times faster than `record` (no closures, no key lookups).
+ * Five enumerable keys with the five known ones present means no extra one.
+ */
+function isElement(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const o = e as Obj;
+  const s = o.state;
+  if (s !== 'busy' && s !== 'free' && s !== 'pad') return false;
+  if (typeof o.addr !== 'string' || !HEX.test(o.addr)) return false;
+  if (!Number.isSafeInteger(o.len) || (o.len as number) < 0 || !Number.isSafeInteger(o.pad) || (o.pad as number) < 0) return false;
+  const w = o.owner;
+  if (w !== null && (typeof w !== 'string' || w.length > 512)) return false;
+  let n = 0;
+  for (const _ in o) n++;
+  return n === 5;
+}
+
+// ------------------------------------------------------------ snapshot shape
+
+const target = record({ filePrefix: text, pid: nullable(int), dpdkVersion: text, runtimeDir: text, alive: bool });
+const memseg = record({ index: count, va: hex, iova: hex, len: count, hugepageSize: count, socketId: int, flags: int });
+const dmabuf = record({
+  fd: int,
+  offset: count,
+  ownerPid: int,
+  exporter: nullable(text),
+  size: nullable(count),
+  inode: nullable(num),
+  source: oneOf('table', 'native', 'proc'),
+});
+const backing = record({
+  kind: oneOf('dmabuf', 'memfd', 'hugetlbfs', 'anonymous', 'file'),
+  path: text,
+  ownerPid: int,
+  offset: count,
+  fd: nullable(int),
+  size: nullable(count),
+  inode: nullable(num),
+  exporter: nullable(text),
+  pageSize: nullable(count),
+});
+const registration = record({
+  fd: int,
+  offset: count,
+  ownerPid: int,
+  ownerAlive: bool,
+  kind: oneOf('dmabuf', 'memfd'),
+  exporter: nullable(text),
+  size: count,
+  inode: num,
+  pageSize: count,
+});
+const memsegList = record(
+  {
+    index: count,
+    baseVa: hex,
+    pageSize: count,
+    socketId: int,
+    len: count,
+    external: bool,
+    heap: bool,
+    capacity: count,
+    segmentCount: count,
+    state: oneOf('ok', 'orphaned', 'unattached'),
+    segments: arrayOf(memseg, 1 << 20),
+  },
+  {
+    warning: text,
+    ownerPids: arrayOf(int, 1024),
+    dmabuf: nullable(dmabuf),
+    registration: nullable(registration),
+    backing: nullable(backing),
+  },
+);
+const heapFields = {
+  id: int,
+  name: str(256),
+  socketId: int,
+  totalSize: count,
+  freeSize: count,
+  allocCount: count,
+  external: bool,
+  elementsAvailable: bool,
+};
+const heapHeader = record(heapFields, { reason: text });
+const elements = arrayOf(isElement, 1 << 24);
+const heap = record({ ...heapFields, elements }, { reason: text });
+const memzone = record({ name: str(256), addr: hex, iova: hex, len: count, hugepageSize: count, socketId: int, flags: int });
+const mempool = record(
+  {
+    name: str(256),
+    size: count,
+    eltSize: count,
+    cacheSize: count,
+    populated: count,
+    inUse: nullable(count),
+    avail: nullable(count),
+    chunks: arrayOf(record({ addr: hex, len: count }), 1 << 16),
+  },
+  { reason: text },
+);
+const warnings = arrayOf(text, 4096);
+
+const snapshot = record(
+  {
+    schema: oneOf(SNAPSHOT_SCHEMA),
+    takenAt: text,
+    target,
+    readMethod: oneOf('lock-free', 'locking'),
+    retries: count,
+    warnings,
+    memsegLists: arrayOf(memsegList, 4096),
+    heaps: arrayOf(heap, 1024),
+    memzones: arrayOf(memzone, 1 << 20),
+    mempools: arrayOf(mempool, 1 << 16),
+  },
+  { access: oneOf('secondary', 'peek') },
+);
+
+const heapDelta = record({ id: int, added: elements, removed: arrayOf(hex, 1 << 24), changed: elements }, { header: heapHeader });
+const delta = record(
+  {
+    takenAt: text,
+    target,
+    retries: count,
+    memsegLists: record({ upserted: arrayOf(memsegList, 4096), removed: arrayOf(count, 4096) }),
+    heaps: record({ changed: arrayOf(heapDelta, 1024), removed: arrayOf(int, 1024) }),
+    memzones: record({ added: arrayOf(memzone, 1 << 20), removed: arrayOf(str(600), 1 << 20) }),
+    mempools: record({ upserted: arrayOf(mempool, 1 << 16), removed: arrayOf(str(256), 1 << 16) }),
+  },
+  { warnings },
+);
+
+const selectKind = oneOf('memsegList', 'segment', 'hole', 'heap', 'element', 'memzone', 'mempool');
+
+const toWebview: Record<ToWebview['type'], Check> = {
+  snapshot: record({ type: text, snapshot }),
+  delta: record({ type: text, seq: count, delta }),
+  reveal: record({ type: text, address: hex }),
+  status: record({ type: text, text, level: oneOf('info', 'warning', 'error') }),
+  theme: record({ type: text }),
+};
+
+const fromWebview: Record<FromWebview['type'], Check> = {
+  ready: record({ type: text }),
+  select: record({ type: text, kind: selectKind, key: str(1024) }),
+  log: record({ type: text, level: oneOf('debug', 'info', 'warn', 'error'), message: str(8192) }),
+};
+
+function dispatch<T>(table: Record<string, Check>, x: unknown): T | null {
+  if (!isObj(x) || typeof x.type !== 'string' || !Object.prototype.hasOwnProperty.call(table, x.type)) return null;
+  return table[x.type]!(x) ? (x as T) : null;
+}
+
+/** A message the extension sent, or null. */
+export function validateToWebview(x: unknown): ToWebview | null {
+  return dispatch<ToWebview>(toWebview, x);
+}
+
+/** A message the webview sent, or null. */
+export function validateFromWebview(x: unknown): FromWebview | null {
+  return dispatch<FromWebview>(fromWebview, x);
+}
+
+export function validateSnapshot(x: unknown): Snapshot | null {
+  return snapshot(x) ? (x as Snapshot) : null;
+}
+
+export function validateDelta(x: unknown): SnapshotDelta | null {
+  return delta(x) ? (x as SnapshotDelta) : null;
+}
+
+export function validateHeapDelta(x: unknown): HeapDelta | null {
+  return heapDelta(x) ? (x as HeapDelta) : null;
+}
+
+const viewState = record({
+  layout: oneOf('linear', 'compact'),
+  zoom: record({ k: (v) => num(v) && (v as number) > 0, x: num }),
+  selected: nullable(record({ kind: selectKind, key: str(1024) })),
+});
+
+/** Saved or seeded view state, or null (a stale or foreign state is ignored, not trusted). */
+export function validateViewState(x: unknown): MapViewState | null {
+  return viewState(x) ? (x as MapViewState) : null;
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// Builds the Memory Map webview: type-checks webview/ (webview/tsconfig.json:
+// the root tsconfig leaves main.ts out, because tsc would emit its own
+// out/webview/main.js over the bundle), bundles webview/main.ts with d3 into
+// out/webview/main.js (IIFE, minified) and copies webview/style.css beside it.
+//
+//   node scripts/build-webview.mjs            type-check, bundle, copy
+//   node scripts/build-webview.mjs --no-check bundle and copy only
+//
+// Exits non-zero with one sentence on stderr on failure.
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = path.join(root, 'out', 'webview');
+const require = createRequire(import.meta.url);
+
+function die(sentence) {
+  console.error(`build-webview: ${sentence}`);
+  process.exit(1);
+}
+
+function typecheck() {
+  let ts;
+  try {
+    ts = require(path.join(root, 'node_modules', 'typescript'));
+  } catch {
+    die('typescript is not installed: run `npm install` first.');
+  }
+  const configPath = path.join(root, 'webview', 'tsconfig.json');
+  const parsed = ts.getParsedCommandLineOfConfigFile(configPath, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => die(ts.flattenDiagnosticMessageText(d.messageText, ' ')) });
+  const program = ts.createProgram(parsed.fileNames, parsed.options);
+  const diags = ts.getPreEmitDiagnostics(program);
+  if (diags.length) {
+    const host = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' };
+    console.error(ts.formatDiagnostics(diags.slice(0, 20), host));
+    die(`webview/ has ${diags.length} type error${diags.length > 1 ? 's' : ''} (listed above).`);
+  }
+}
+
+async function bundle() {
+  let esbuild;
+  try {
+    esbuild = await import('esbuild');
+  } catch {
+    die('esbuild is not installed: run `npm install` first.');
+  }
+  try {
+    await esbuild.build({
+      absWorkingDir: root,
+      entryPoints: ['webview/main.ts'],
+      outfile: path.join(outDir, 'main.js'),
+      bundle: true,
+      format: 'iife',
+      platform: 'browser',
+      target: ['chrome114'],
+      minify: true,
+      sourcemap: false,
+      legalComments: 'none',
+      logLevel: 'silent',
+    });
+  } catch (e) {
+    const first = e?.errors?.[0];
+    const where = first?.location ? ` (${first.location.file}:${first.location.line})` : '';
+    die(`esbuild could not bundle webview/main.ts: ${first?.text ?? e?.message ?? e}${where}.`);
+  }
+}
+
+try {
+  fs.mkdirSync(outDir, { recursive: true });
+} catch (e) {
+  die(`cannot create ${path.relative(root, outDir)}: ${e.message}.`);
+}
+if (!process.argv.includes('--no-check')) typecheck();
+await bundle();
+try {
+  fs.copyFileSync(path.join(root, 'webview', 'style.css'), path.join(outDir, 'style.css'));
+} catch (e) {
+  die(`cannot copy webview/style.css: ${e.message}.`);
+}
+const size = fs.statSync(path.join(outDir, 'main.js')).size;
+console.log(`build-webview: out/webview/main.js (${(size / 1024).toFixed(0)} KiB) and style.css`);

@@ -1,0 +1,108 @@
+/**
+ * The Memory Map page's HTML, for the extension (and the browser tests) to
+ * serve. Its Content-Security-Policy allows only the bundle and stylesheet
+ * named here (through the webview's cspSource) and the one nonce: no inline
+ * script, no inline handler, no eval. The markup is static; everything
+ * taken from a snapshot is put in later with textContent.
+ */
+import type { MapViewState } from '../common/webview-protocol';
+
+export interface HtmlOptions {
+  /** webview.cspSource: the origin the webview loads local resources from. */
+  cspSource: string;
+  /** A fresh random nonce per page (see newNonce). */
+  nonce: string;
+  scriptUri: string;
+  styleUri: string;
+  /** View state to start from when the webview has none saved (layout, zoom, selection). */
+  initialState?: MapViewState | null;
+}
+
+const attr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** JSON that cannot end its <script> element or break out of it. */
+function inertJson(x: unknown): string {
+  return JSON.stringify(x)
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/&/g, '\\u0026')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
+}
+
+/** 128 random bits, base64url: a nonce for one page load. */
+export function newNonce(): string {
+  const b = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(b);
+  let s = '';
+  for (const x of b) s += String.fromCharCode(x);
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+export function renderHtml(o: HtmlOptions): string {
+  // a nonce that could carry a quote or space would widen the policy
+  if (!/^[A-Za-z0-9+/_=-]{16,}$/.test(o.nonce)) throw new Error('renderHtml: the nonce must be 16 or more base64 characters.');
+  // VS Code's cspSource may list several sources separated by spaces (code-server does)
+  if (/[;,\n\r]/.test(o.cspSource)) throw new Error('renderHtml: cspSource must be source expressions, without semicolons or line breaks.');
+  if (/'(unsafe-|strict-dynamic|nonce-|sha\d)/i.test(o.cspSource)) throw new Error('renderHtml: cspSource must name sources, not keywords that widen the policy.');
+  const n = o.nonce;
+  const csp = [`default-src 'none'`, `img-src ${o.cspSource} data:`, `style-src ${o.cspSource} 'nonce-${n}'`, `script-src 'nonce-${n}'`].join('; ');
+  const initial = o.initialState ? `\n<script type="application/json" id="memscope-initial-state">${inertJson(o.initialState)}</script>` : '';
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${attr(csp)}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${attr(o.styleUri)}" nonce="${n}">
+<title>Memory Map</title>
+</head>
+<body>
+<div id="app" class="app">
+  <header class="toolbar">
+    <div class="target">
+      <span id="target-title" class="target-title">Memory Map</span>
+      <span id="target-meta" class="target-meta"></span>
+    </div>
+    <div class="layout-switch" role="radiogroup" aria-label="Layout">
+      <button type="button" role="radio" aria-checked="true" data-layout="linear" title="Addresses to scale: every lane on one address axis">Linear</button>
+      <button type="button" role="radio" aria-checked="false" data-layout="compact" title="Element order: every item the same width">Compact</button>
+    </div>
+    <button type="button" id="reset-zoom" class="tool" title="Show everything (Home)">Reset zoom</button>
+    <ul id="legend" class="legend" aria-label="Legend"></ul>
+  </header>
+  <main class="body">
+    <section id="lanes-scroll" class="lanes-scroll" aria-label="Memory map">
+      <div class="rulers">
+        <div class="ruler"><div id="range-label" class="ruler-corner"></div><svg id="overview" class="overview" aria-hidden="true"></svg></div>
+        <div class="ruler"><div id="axis-label" class="ruler-corner"></div><svg id="axis" class="axis" aria-hidden="true"></svg></div>
+      </div>
+      <div class="lanes">
+        <div id="lane-headers" class="lane-headers"></div>
+        <div id="plot" class="plot" tabindex="0" role="application" aria-roledescription="memory map" aria-label="Memory map. Arrow keys move the selection, plus and minus zoom, Home shows everything." aria-describedby="details-title">
+          <canvas id="canvas"></canvas>
+          <svg id="plot-overlay" class="plot-overlay" aria-hidden="true"></svg>
+          <div id="empty" class="empty">Waiting for a snapshot…</div>
+        </div>
+      </div>
+    </section>
+    <aside id="details" class="details" aria-live="polite" hidden>
+      <header class="details-head">
+        <h2 id="details-title"></h2>
+        <button type="button" id="details-close" class="icon" aria-label="Close details" title="Close (Escape)">×</button>
+      </header>
+      <p id="details-warning" class="details-warning" hidden></p>
+      <dl id="details-rows" class="details-rows"></dl>
+    </aside>
+  </main>
+  <footer class="statusbar">
+    <span id="status" class="status" role="status"></span>
+    <span id="stats" class="stats"></span>
+  </footer>
+</div>
+<div id="tooltip" class="tooltip" role="tooltip" hidden></div>${initial}
+<script nonce="${n}" src="${attr(o.scriptUri)}"></script>
+</body>
+</html>
+`;
+}

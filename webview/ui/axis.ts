@@ -1,0 +1,164 @@
+/**
+ * The rulers above the lanes: an address axis (d3-axis; one per visible
+ * piece of the linear layout, with hex ticks, or element numbers of one
+ * lane in the compact layout) and an overview of the whole map with a
+ * d3-brush that shows, and moves, the current view.
+ */
+import { axisTop, type BrushBehavior, brushX, format, scaleLinear, select, type Selection } from 'd3';
+import { hexOf, hexTicks } from '../model/format';
+import type { LaneGeom, Layout } from '../model/layout';
+import type { View } from '../model/lod';
+
+export const AXIS_HEIGHT = 26;
+export const OVERVIEW_HEIGHT = 22;
+
+export class Axis {
+  private readonly svg: Selection<SVGSVGElement, unknown, null, undefined>;
+
+  constructor(el: SVGSVGElement) {
+    this.svg = select(el);
+  }
+
+  /**
+   * Draws the axis for the view; returns the tick positions (px) for grid
+   * lines. `focus` is the lane whose element numbers the compact axis shows.
+   */
+  render(layout: Layout, view: View, focus: LaneGeom | undefined): number[] {
+    this.svg.attr('width', view.px).attr('height', AXIS_HEIGHT);
+    const parts: { key: string; scale: ReturnType<typeof scaleLinear<number, number>>; ticks: number[]; fmt: (n: number) => string }[] = [];
+    const toPx = (w: number) => ((w - view.w0) * view.px) / (view.w1 - view.w0);
+    if (layout.kind === 'linear') {
+      layout.pieces.forEach((p, i) => {
+        const w1 = p.w0 + (p.a1 - p.a0);
+        const lo = Math.max(p.w0, view.w0);
+        const hi = Math.min(w1, view.w1);
+        if (hi <= lo) return;
+        const a0 = p.a0 + (lo - p.w0);
+        const a1 = p.a0 + (hi - p.w0);
+        const x0 = toPx(lo);
+        const x1 = toPx(hi);
+        const scale = scaleLinear().domain([a0, a1]).range([x0, x1]);
+        parts.push({ key: `p${i}`, scale, ticks: hexTicks(a0, a1, Math.floor((x1 - x0) / 150)), fmt: hexOf });
+      });
+    } else if (focus && focus.data.n) {
+      const u = layout.width / focus.data.n;
+      const scale = scaleLinear()
+        .domain([view.w0 / u, view.w1 / u])
+        .range([0, view.px]);
+      const ticks = scale.ticks(Math.max(2, Math.floor(view.px / 110))).filter((t) => Number.isInteger(t) && t >= 0 && t <= focus.data.n);
+      parts.push({ key: 'compact', scale, ticks, fmt: format(',d') });
+    }
+    const groups = this.svg
+      .selectAll<SVGGElement, (typeof parts)[number]>('g.axis-part')
+      .data(parts, (d) => d.key)
+      .join('g')
+      .attr('class', 'axis-part')
+      .attr('transform', `translate(0,${AXIS_HEIGHT - 1})`);
+    const all: number[] = [];
+    groups.each(function (d) {
+      const axis = axisTop(d.scale)
+        .tickValues(d.ticks)
+        .tickFormat((v) => d.fmt(Number(v)))
+        .tickSizeOuter(0)
+        .tickSize(5);
+      select(this).call(axis);
+      for (const t of d.ticks) all.push(d.scale(t));
+    });
+    // labels at either end lean inwards instead of spilling out of the ruler
+    groups.selectAll<SVGTextElement, number>('.tick text').attr('text-anchor', function () {
+      const x = (this.parentNode as SVGGElement).transform.baseVal.consolidate()?.matrix.e ?? 0;
+      return x < 45 ? 'start' : x > view.px - 45 ? 'end' : 'middle';
+    });
+    // gaps the linear layout collapsed
+    const breaks = layout.kind === 'linear' ? layout.breaks.filter((b) => b >= view.w0 && b <= view.w1).map(toPx) : [];
+    this.svg
+      .selectAll<SVGTextElement, number>('text.axis-break')
+      .data(breaks)
+      .join('text')
+      .attr('class', 'axis-break')
+      .attr('x', (d) => d)
+      .attr('y', AXIS_HEIGHT - 4)
+      .attr('text-anchor', 'middle')
+      .text('≈');
+    return all;
+  }
+}
+
+export class Overview {
+  private readonly svg: Selection<SVGSVGElement, unknown, null, undefined>;
+  private readonly brush: BrushBehavior<unknown>;
+  private readonly brushG: Selection<SVGGElement, unknown, null, undefined>;
+  private readonly track: Selection<SVGGElement, unknown, null, undefined>;
+  private px = 0;
+  private width = 1;
+  private moving = false;
+
+  /** `onBrush(w0, w1)`: the user moved the brush to this world range. */
+  constructor(el: SVGSVGElement, onBrush: (w0: number, w1: number) => void) {
+    this.svg = select(el);
+    this.track = this.svg.append('g').attr('class', 'overview-track');
+    this.brushG = this.svg.append('g').attr('class', 'overview-brush');
+    this.brush = brushX().on('brush end', (ev: { selection: [number, number] | null; sourceEvent?: Event }) => {
+      // programmatic moves (syncing to the zoom) carry no source event
+      if (this.moving || !ev.sourceEvent || !ev.selection) return;
+      const [x0, x1] = ev.selection;
+      if (x1 - x0 < 2) return;
+      onBrush((x0 / this.px) * this.width, (x1 / this.px) * this.width);
+    });
+  }
+
+  /** Redraws the track (what lies where) for a new layout or size. */
+  setLayout(layout: Layout, px: number): void {
+    this.px = px;
+    this.width = layout.width;
+    this.svg.attr('width', px).attr('height', OVERVIEW_HEIGHT);
+    const x = (w: number) => (w / layout.width) * px;
+    const blocks: { x: number; w: number; cls: string }[] = [];
+    for (const lane of layout.lanes) {
+      const d = lane.data;
+      if (!d.n) continue;
+      const cls = lane.kind === 'memseg' ? 'ov-seg' : 'ov-heap';
+      // one block per run of items with no visible gap between them
+      let start = d.ws[0]!;
+      let end = d.we[0]!;
+      const minGap = (layout.width / px) * 1.5;
+      for (let i = 1; i <= d.n; i++) {
+        if (i < d.n && d.ws[i]! - end < minGap) {
+          end = d.we[i]!;
+          continue;
+        }
+        blocks.push({ x: x(start), w: Math.max(1, x(end) - x(start)), cls });
+        if (i < d.n) {
+          start = d.ws[i]!;
+          end = d.we[i]!;
+        }
+        if (blocks.length > 4000) break;
+      }
+    }
+    this.track
+      .selectAll<SVGRectElement, (typeof blocks)[number]>('rect')
+      .data(blocks)
+      .join('rect')
+      .attr('class', (d) => d.cls)
+      .attr('x', (d) => d.x)
+      .attr('width', (d) => d.w)
+      .attr('y', (d) => (d.cls === 'ov-seg' ? 4 : 12))
+      .attr('height', 6);
+    this.brush.extent([
+      [0, 1],
+      [px, OVERVIEW_HEIGHT - 1],
+    ]);
+    this.brushG.call(this.brush);
+  }
+
+  /** Moves the brush to show the current view (without calling back). */
+  show(view: View): void {
+    if (!this.px) return;
+    const x0 = Math.max(0, (view.w0 / this.width) * this.px);
+    const x1 = Math.min(this.px, (view.w1 / this.width) * this.px);
+    this.moving = true;
+    // the whole map in view: no selection, so a drag anywhere starts a new one
+    this.brushG.call(this.brush.move, x0 <= 0.5 && x1 >= this.px - 0.5 ? null : [x0, Math.max(x1, x0 + 2)]);
+    this.moving = false;
+  }
+}

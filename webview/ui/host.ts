@@ -1,0 +1,72 @@
+/**
+ * The page's link to whoever hosts it: VS Code's webview API when present,
+ * otherwise a shim, so the same bundle runs in a plain page (the browser
+ * tests). Outgoing messages are validated too: a malformed one is a bug
+ * here, and is logged instead of sent.
+ */
+import { type FromWebview, type LogLevel, type MapViewState, validateFromWebview, validateViewState } from '../../common/webview-protocol';
+
+interface VsCodeApi {
+  postMessage(message: unknown): void;
+  getState(): unknown;
+  setState(state: unknown): void;
+}
+
+declare global {
+  interface Window {
+    acquireVsCodeApi?: () => VsCodeApi;
+    /** The shim's record of what the page sent and saved (tests read it). */
+    memscopeHost?: { sent: FromWebview[]; state(): unknown };
+  }
+}
+
+export interface Host {
+  post(m: FromWebview): void;
+  log(level: LogLevel, message: string): void;
+  loadState(): MapViewState | null;
+  saveState(s: MapViewState): void;
+}
+
+function shim(): VsCodeApi {
+  const sent: FromWebview[] = [];
+  let state: unknown;
+  window.memscopeHost = { sent, state: () => state };
+  return {
+    // never window.postMessage: the page would receive its own messages
+    postMessage: (m) => {
+      sent.push(m as FromWebview);
+      window.dispatchEvent(new CustomEvent('memscope:sent', { detail: m }));
+      if (window.parent !== window) window.parent.postMessage(m, '*');
+    },
+    getState: () => state,
+    setState: (s) => {
+      state = s;
+    },
+  };
+}
+
+/** The seed view state the extension put in the HTML (renderHtml's initialState). */
+function seededState(): MapViewState | null {
+  const el = document.getElementById('memscope-initial-state');
+  if (!el?.textContent) return null;
+  try {
+    return validateViewState(JSON.parse(el.textContent));
+  } catch {
+    return null;
+  }
+}
+
+export function connectHost(): Host {
+  // acquireVsCodeApi may be called once per page: keep the one instance
+  const api = typeof window.acquireVsCodeApi === 'function' ? window.acquireVsCodeApi() : shim();
+  const post = (m: FromWebview) => {
+    if (validateFromWebview(m)) api.postMessage(m);
+    else console.error('memscope: not sending an invalid message', m);
+  };
+  return {
+    post,
+    log: (level, message) => post({ type: 'log', level, message: message.slice(0, 8192) }),
+    loadState: () => validateViewState(api.getState()) ?? seededState(),
+    saveState: (s) => api.setState(s),
+  };
+}
