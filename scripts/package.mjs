@@ -45,7 +45,7 @@ try {
 const nm = out('agent', 'node_modules');
 fs.rmSync(nm, { recursive: true, force: true });
 const copy = (from, to, filter = () => true) => fs.cpSync(path.join(root, 'node_modules', from), path.join(nm, to), { recursive: true, filter: (src) => filter(src) });
-copy('koffi', 'koffi', (src) => !/[/\\](doc|vendor|src[/\\]koffi[/\\]src|cnoke\.cjs)$/.test(src) && !/CMakeLists\.txt$/.test(src));
+copy('koffi', 'koffi', (src) => !/[/\\](doc|vendor|lib|src[/\\]koffi[/\\]src|cnoke\.cjs)$/.test(src) && !/CMakeLists\.txt$/.test(src));
 copy('@koromix/koffi-linux-x64', '@koromix/koffi-linux-x64', (src) => !/musl_x64/.test(src));
 
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
