@@ -558,7 +558,7 @@ async function main(): Promise<number> {
   // the memory map, in the same headless Chromium the browser tests use
   try {
     const { webviewFigures } = await import('./webview-bench');
-    for (const f of await webviewFigures()) row(`Memory map: ${f.name}`, f.measured, f.target, f.pass);
+    for (const f of await webviewFigures()) row(f.name, f.measured, f.target, f.pass);
   } catch (e) {
     errors.push(`memory map figures: ${(e as Error).message}`);
   }
@@ -580,7 +580,7 @@ main()
     }
     killAllChildren();
     if (code === 2) process.exit(2);
-    for (const need of ['Warm snapshot, testpmd', 'Cold `memscope', 'Primary malloc/free', 'Warm snapshot, demo', 'Agent RSS', 'Memory map: ']) {
+    for (const need of ['Warm snapshot, testpmd', 'Cold `memscope', 'Primary malloc/free', 'Warm snapshot, demo', 'Agent RSS', 'Memory Map: ']) {
       if (!rows.some((r) => r.figure.startsWith(need))) missed(need + '…', '—', 'not reached');
     }
     printTable();
