@@ -17,3 +17,15 @@ export function checkBufferSizes(size: number, pageSize: number, offset: number)
   if (!(offset >= 0) || offset % pageSize !== 0) return `dma-buf offset ${offset} is not a multiple of the page size ${pageSize}: use a page-aligned offset.`;
   return null;
 }
+
+/** 1536 → "1.5 KiB": sizes for people. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
+}

@@ -3,16 +3,8 @@ import type { SnapshotDelta } from '../common/delta';
 import type { Snapshot } from '../common/snapshot';
 import type { TargetSummary } from './discovery';
 
-export function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
-}
+export { formatBytes as bytes } from '../common/units';
+import { formatBytes as bytes } from '../common/units';
 
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];

@@ -24,16 +24,10 @@ try {
     outfile: path.join(root, 'out', 'extension', 'test', 'index.js'),
   });
   await esbuild.build({
+    ...common,
     entryPoints: [path.join(root, 'extension', 'src', 'extension.ts')],
     outfile: path.join(root, 'out', 'extension', 'extension.js'),
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node18',
-    external: ['vscode'],
-    sourcemap: true,
     minify: process.argv.includes('--minify'),
-    logLevel: 'warning',
   });
 } catch (e) {
   console.error(`build-extension: esbuild failed (${e.message.split('\n')[0]}): fix the errors above.`);

@@ -7,16 +7,8 @@ import * as vscode from 'vscode';
 import type { Heap, MemsegList, Snapshot } from '../../common/snapshot';
 import type { Agent } from './agent';
 
-export function bytes(n: number): string {
-  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < u.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i ? v.toFixed(v >= 100 ? 0 : 1) : v} ${u[i]}`;
-}
+export { formatBytes as bytes } from '../../common/units';
+import { formatBytes as bytes } from '../../common/units';
 
 export type Node =
   | { kind: 'target'; agent: Agent }

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { exitCodes } from '../../common/errors';
-import { CLI, runCli } from '../helpers/cli';
+import { CLI, runCli, startOrphanMaker } from '../helpers/cli';
 import { cleanupPrefix, DemoPrimary, stopAll, whyNoDpdk } from '../helpers/primaries';
 
 const skip = whyNoDpdk({ cc: true, testpmd: true, hugepages: 300 });
@@ -130,19 +130,10 @@ test('no permission (run as nobody): exit 14', { skip, timeout: 60_000 }, async 
 
 test('an orphaned external list: exit 15, and the warning says what it means', { skip, timeout: 60_000 }, async () => {
   const p = await DemoPrimary.start({ memMb: 64 });
-  const maker = spawn(process.execPath, [path.join(__dirname, '..', 'helpers', 'orphan-maker.js'), p.prefix, String(2 * 1024 * 1024)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const maker = await startOrphanMaker(p.prefix, 2 * 1024 * 1024);
   try {
-    const reg = await new Promise<{ va: string }>((resolve, reject) => {
-      let out = '';
-      maker.stdout.setEncoding('utf8').on('data', (d: string) => {
-        out += d;
-        if (out.includes('\n')) resolve(JSON.parse(out));
-      });
-      maker.on('close', (c) => reject(new Error(`orphan maker exited ${c}`)));
-      setTimeout(() => reject(new Error('orphan maker timed out')), 20000);
-    });
-    maker.kill('SIGKILL');
-    await new Promise((r) => maker.once('close', r));
+    const reg = maker;
+    await maker.kill();
     const r = await runCli(['snapshot', '--file-prefix', p.prefix, '--json']);
     assert.equal(r.code, exitCodes['orphaned-list'], r.stderr);
     assert.match(oneSentence(r.stderr), /orphaned|gone without unregistering/);
@@ -153,7 +144,7 @@ test('an orphaned external list: exit 15, and the warning says what it means', {
     assert.match(list.warning, /crash/);
     await p.command('ping');
   } finally {
-    maker.kill('SIGKILL');
+    await maker.kill();
     await p.stop();
   }
 });

@@ -4,7 +4,6 @@
 // on memory a secondary registered. A real dma-buf needs /dev/udmabuf or a
 // dma-heap: where the kernel has one, a test makes one in this process.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,7 +11,7 @@ import { after, before, test } from 'node:test';
 import koffi from 'koffi';
 import type { MemsegList, Snapshot } from '../../common/snapshot';
 import { dmabufFromBacking, findBacking, findBackings, ProcCache } from '../../native-agent/backing';
-import { snapshotOf } from '../helpers/cli';
+import { snapshotOf, startOrphanMaker } from '../helpers/cli';
 import { DemoPrimary, stopAll, whyNoDpdk } from '../helpers/primaries';
 
 const skip = whyNoDpdk({ cc: true, hugepages: 200 });
@@ -107,17 +106,9 @@ test('memfd and hugetlbfs memory the primary registered: found in its maps and f
 
 test('memory a secondary registered is found in that secondary, not in the primary', { skip, timeout: 60_000 }, async () => {
   const q = await DemoPrimary.start({ memMb: 64 });
-  const maker = spawn(process.execPath, [path.join(__dirname, '..', 'helpers', 'orphan-maker.js'), q.prefix, String(2 * MiB)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const maker = await startOrphanMaker(q.prefix, 2 * MiB);
   try {
-    const reg = await new Promise<{ va: string; len: number }>((resolve, reject) => {
-      let out = '';
-      maker.stdout.setEncoding('utf8').on('data', (d: string) => {
-        out += d;
-        if (out.includes('\n')) resolve(JSON.parse(out));
-      });
-      maker.on('close', (c) => reject(new Error(`orphan maker exited ${c}`)));
-      setTimeout(() => reject(new Error('orphan maker timed out')), 20000);
-    });
+    const reg = maker;
     const snap = await snapshotOf(q.prefix);
     const l = listAt(snap, reg.va);
     assert.equal(l.state, 'ok');
@@ -133,8 +124,7 @@ test('memory a secondary registered is found in that secondary, not in the prima
     assert.equal(l.dmabuf, null);
     noBackingOnInternalLists(snap);
   } finally {
-    maker.kill('SIGKILL');
-    await new Promise((r) => (maker.exitCode !== null || maker.signalCode !== null ? r(undefined) : maker.once('close', r)));
+    await maker.kill();
     fs.rmSync(path.join(os.tmpdir(), `memscope-orphan-${maker.pid}.log`), { force: true });
     await q.stop();
   }

@@ -9,9 +9,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { exitCodes } from '../../common/errors';
+import type { TestBufferInfo } from '../../common/protocol';
 import type { Snapshot } from '../../common/snapshot';
 import { CONTRACT_ROWS } from '../helpers/contract-rows';
-import { CLI, runCli, snapshotOf } from '../helpers/cli';
+import { CLI, runCli, snapshotOf, startOrphanMaker } from '../helpers/cli';
 import { DemoPrimary, procInfo, stopAll, whyNoDpdk } from '../helpers/primaries';
 import { prng } from '../helpers/prng';
 
@@ -25,20 +26,7 @@ before(async () => {
 });
 after(() => stopAll());
 
-interface Info {
-  va: string;
-  len: number;
-  mslIndex: number;
-  socketId: number;
-  fd: number;
-  offset: number;
-  pageSize: number;
-  backing: string;
-  kind: string;
-  heap: string | null;
-  holderPid: number;
-  guardianPid: number;
-}
+type Info = TestBufferInfo;
 
 async function register(args: string[]): Promise<Info> {
   const r = await runCli(['register', '--file-prefix', p.prefix, '--yes', '--json', ...args], { timeoutMs: 90_000 });
@@ -299,17 +287,8 @@ test('the holder undoes its registration on SIGINT and SIGHUP too, and on testpm
 });
 
 test('repair removes an orphan another process left', { skip, timeout: 60_000 }, async () => {
-  const maker = spawn(process.execPath, [path.join(__dirname, '..', 'helpers', 'orphan-maker.js'), p.prefix, String(1024 * 1024)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const reg = await new Promise<{ va: string }>((resolve, reject) => {
-    let s = '';
-    maker.stdout.setEncoding('utf8').on('data', (d: string) => {
-      s += d;
-      if (s.includes('\n')) resolve(JSON.parse(s));
-    });
-    maker.on('close', (c) => reject(new Error(`orphan maker exited ${c}`)));
-  });
-  maker.kill('SIGKILL');
-  await new Promise((r) => maker.once('close', r));
+  const reg = await startOrphanMaker(p.prefix, 1024 * 1024);
+  await reg.kill();
   const before = await snapshotOf(p.prefix).catch(() => null);
   const r0 = await runCli(['snapshot', '--file-prefix', p.prefix, '--json']);
   assert.equal(r0.code, exitCodes['orphaned-list']);

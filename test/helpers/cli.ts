@@ -144,3 +144,45 @@ async function oracleOnce(prefix: string): Promise<{
     });
   });
 }
+
+export interface OrphanMaker {
+  /** The registered memory. */
+  va: string;
+  len: number;
+  pid: number;
+  /** SIGKILLs the maker (leaving its registration orphaned) and waits for it to end. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Starts test/helpers/orphan-maker.js: a secondary that registers `len` bytes
+ * of external memory in `prefix` and waits, so a test can SIGKILL it.
+ */
+export function startOrphanMaker(prefix: string, len: number, timeoutMs = 20_000): Promise<OrphanMaker> {
+  const maker = spawn(process.execPath, [path.join(__dirname, 'orphan-maker.js'), prefix, String(len)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(maker);
+  const closed = new Promise<void>((r) => maker.once('close', () => r()));
+  const kill = async () => {
+    maker.kill('SIGKILL');
+    await closed;
+    live.delete(maker);
+  };
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      void kill();
+      reject(new Error('orphan maker timed out'));
+    }, timeoutMs);
+    maker.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (!out.includes('\n')) return;
+      clearTimeout(timer);
+      const reg = JSON.parse(out) as { va: string; len: number };
+      resolve({ ...reg, pid: maker.pid!, kill });
+    });
+    maker.on('close', (c) => {
+      clearTimeout(timer);
+      reject(new Error(`orphan maker exited ${c}`));
+    });
+  });
+}
