@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // `npm run demo`: starts the project's demo DPDK primary with a little of
 // everything (rte_malloc elements, a memzone, mempools with objects taken out,
-// external memory on memfd with its own malloc heap), then attaches with the
-// memscope CLI and prints the primary's memory map. The primary is stopped and
-// its hugepage files and runtime dir removed afterwards, unless --keep is
-// given, in which case it runs until Ctrl-C so you can try the CLI on it.
+// external memory on memfd with its own malloc heap, a registered test
+// buffer), prints its memory map with the memscope CLI, then opens the
+// extension attached to it: desktop VS Code when `code` is on PATH, else
+// code-server, whose URL is printed (with --editor, still being finished).
+// Ctrl-C stops everything; the primary's hugepage files and runtime dir go.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,7 +17,9 @@ const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const { DemoPrimary, stopAll } = require(path.join(root, 'out', 'test', 'helpers', 'primaries.js'));
 const cli = path.join(root, 'out', 'native-agent', 'cli.js');
-const keep = process.argv.includes('--keep');
+// the editor part is still being finished (issue 4): opt in with --editor
+const cliOnly = !process.argv.includes('--editor');
+const onPath = (cmd) => (process.env.PATH ?? '').split(':').some((d) => d && fs.existsSync(path.join(d, cmd)));
 
 function memscope(args) {
   console.log(`\n$ memscope ${args.join(' ')}`);
@@ -36,15 +41,41 @@ try {
   const ext = await primary.command('extmem demo_ext 16777216 memfd');
   await primary.command('malloc on_ext 65536 0 heap:demo_ext');
   console.log(`external memory: 16 MiB on memfd at ${ext.va}, malloc heap "demo_ext" (socket ${ext.socket})`);
+  memscope(['register', '--file-prefix', primary.prefix, '--size', '16M', '--backing', 'auto', '--yes']);
   memscope(['list']);
   const code = memscope(['snapshot', '--file-prefix', primary.prefix]);
-  if (code !== 0) process.exitCode = code ?? 1;
-  if (keep) {
-    console.log(`\nThe demo primary keeps running (prefix "${primary.prefix}"): try \`node ${path.relative(process.cwd(), cli)} watch --file-prefix ${primary.prefix}\` in another terminal. Ctrl-C stops it.`);
+  if (code !== 0 && code !== 15) process.exitCode = code ?? 1;
+  if (!cliOnly) {
+    const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'memscope-demo-ws-'));
+    fs.writeFileSync(path.join(ws, '.memscope-attach.json'), JSON.stringify({ prefix: primary.prefix }) + '\n');
+    let stopEditor = async () => undefined;
+    if (onPath('code')) {
+      console.log('\nOpening VS Code with the extension attached to the demo primary…');
+      spawnSync('code', ['--new-window', `--extensionDevelopmentPath=${root}`, ws], { stdio: 'inherit' });
+    } else {
+      // code-server loads the checkout as an extension development host
+      const { startCodeServer, payloadUrl } = require(path.join(root, 'out', 'test', 'e2e', 'code-server.js'));
+      // the e2e harness ends the process on signals; the demo cleans up itself
+      for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.removeAllListeners(sig);
+      const server = await startCodeServer({ folder: ws });
+      stopEditor = () => server.stop();
+      const url = payloadUrl(server.base, ws, { extensionDevelopmentPath: root });
+      console.log(`\nVS Code (code-server) with the extension attached to the demo primary: ${url}`);
+      console.log('(on a remote machine, forward the port: ssh -L <port>:127.0.0.1:<port> …)');
+    }
+    console.log(`Also try: node ${path.relative(process.cwd(), cli)} watch --file-prefix ${primary.prefix}   — Ctrl-C stops the demo.`);
+    const keepAlive = setInterval(() => undefined, 1 << 30); // the children are unref'd
     await new Promise((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
+    clearInterval(keepAlive);
+    await stopEditor();
+    fs.rmSync(ws, { recursive: true, force: true });
+  }
+  // undo the test buffer before the primary goes
+  for (const l of JSON.parse(spawnSync(process.execPath, [cli, 'snapshot', '--file-prefix', primary.prefix, '--json'], { encoding: 'utf8', maxBuffer: 1 << 30 }).stdout || '{"memsegLists":[]}').memsegLists) {
+    if (l.registration?.ownerAlive) spawnSync(process.execPath, [cli, 'unregister', '--file-prefix', primary.prefix, '--va', l.baseVa], { stdio: 'inherit', timeout: 30_000 });
   }
 } catch (e) {
   console.error(`demo: ${e.message}`);

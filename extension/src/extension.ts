@@ -405,6 +405,27 @@ export function activate(ctx: vscode.ExtensionContext): void {
     }),
   );
   void vscode.commands.executeCommand('setContext', 'memscope.attached', false);
+  void autoAttach();
+}
+
+/**
+ * A workspace holding `.memscope-attach.json` ({"prefix": "…"}), as
+ * `npm run demo` makes, attaches to that target and opens its map.
+ */
+async function autoAttach(): Promise<void> {
+  for (const f of vscode.workspace.workspaceFolders ?? []) {
+    const file = path.join(f.uri.fsPath, '.memscope-attach.json');
+    if (!fs.existsSync(file)) continue;
+    try {
+      const { prefix } = JSON.parse(fs.readFileSync(file, 'utf8')) as { prefix?: unknown };
+      if (typeof prefix !== 'string') throw new AgentError('bad-arguments', `${file} names no "prefix": write {"prefix": "<file prefix>"}.`);
+      await attach(prefix);
+      const agent = state?.agents.get(prefix);
+      if (agent) MapPanel.show(prefix, state!.ctx.extensionUri, state!.log, () => agent.snapshot);
+    } catch (e) {
+      fail(e);
+    }
+  }
 }
 
 export function deactivate(): void {
