@@ -423,6 +423,7 @@ async function autoAttach(): Promise<void> {
       const agent = state?.agents.get(prefix);
       if (agent) MapPanel.show(prefix, state!.ctx.extensionUri, state!.log, () => agent.snapshot);
     } catch (e) {
+      console.error(`memscope: auto-attach from ${file} failed: ${(e as Error).message}`);
       fail(e);
     }
   }
