@@ -3,8 +3,9 @@ import type { SnapshotDelta } from '../common/delta';
 import type { Snapshot } from '../common/snapshot';
 import type { TargetSummary } from './discovery';
 
-export { formatBytes as bytes } from '../common/units';
 import { formatBytes as bytes } from '../common/units';
+
+export { bytes };
 
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];

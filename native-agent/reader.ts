@@ -20,7 +20,7 @@ import {
 } from '../common/snapshot';
 import { byAddr, byName } from '../common/delta';
 import type { Layout } from './dpdk/layout';
-import { cstr, decodeMemConfig, fbarrayMask, type FbarrayHdr, type HeapHdr, type MemConfig, type MemsegListHdr, usedIndexes } from './dpdk/memconfig';
+import { cstr, decodeMemConfig, decodeMemsegList, ptr, fbarrayMask, type FbarrayHdr, type HeapHdr, type MemConfig, type MemsegListHdr, usedIndexes } from './dpdk/memconfig';
 import { VmReader, VmReadError } from './native/vm';
 import { decodeLive, type LiveEntry, TABLE_MEMZONE, TABLE_SIZE } from './dmabuf/table';
 import { ElementColumns, nameOwners, type OwnerRange, recycleColumns, setColumns } from './elements';
@@ -30,12 +30,8 @@ import { dmabufFromBacking, findBackings, ProcCache } from './backing';
 const MAX_RETRIES = 8;
 /** Element counts of the last snapshot, per heap: the next one allocates its columns once. */
 const sizeHint = new Map<number, number>();
-const TWO32 = 4294967296;
 
-/** Pointer-sized read as a Number: exact for user-space addresses (< 2^47). */
-export function ptr(b: Buffer, off: number): number {
-  return b.readUInt32LE(off) + b.readUInt32LE(off + 4) * TWO32;
-}
+export { ptr };
 
 export interface ReaderContext {
   L: Layout;
@@ -245,34 +241,13 @@ function readMemsegList(ctx: ReaderContext, l: MemsegListHdr, ext: ExternalOwner
       // take the header again, the list may have grown
       const hdr = ctx.shared.borrow(ctx.mcfgAddr + ctx.L.memConfig.memsegs + l.index * ctx.L.memsegList.size, ctx.L.memsegList.size);
       if (hdr) {
-        const fresh = decodeMemsegListAt(ctx.L, Buffer.from(hdr), l.index);
+        const fresh = decodeMemsegList(ctx.L, Buffer.from(hdr), l.index, 0);
         l = fresh;
       }
     }
   }
 }
 
-function decodeMemsegListAt(L: Layout, b: Buffer, index: number): MemsegListHdr {
-  // reuse the full decoder on a one-list buffer
-  const m = L.memsegList;
-  return {
-    index,
-    baseVa: b.readBigUInt64LE(m.baseVa),
-    pageSz: ptr(b, m.pageSz),
-    socketId: b.readInt32LE(m.socketId),
-    version: b.readUInt32LE(m.version),
-    len: ptr(b, m.len),
-    external: b.readUInt32LE(m.external) !== 0,
-    heap: b.readUInt32LE(m.heap) !== 0,
-    arr: {
-      name: cstr(b, m.memsegArr + L.fbarray.name, L.fbarray.nameLen),
-      count: b.readUInt32LE(m.memsegArr + L.fbarray.count),
-      len: b.readUInt32LE(m.memsegArr + L.fbarray.len),
-      eltSz: b.readUInt32LE(m.memsegArr + L.fbarray.eltSz),
-      data: b.readBigUInt64LE(m.memsegArr + L.fbarray.data),
-    },
-  };
-}
 
 function decodeMemseg(L: Layout, b: Buffer, off: number, index: number): Memseg | null {
   const S = L.memseg;

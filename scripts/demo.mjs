@@ -4,7 +4,7 @@
 // external memory on memfd with its own malloc heap, a registered test
 // buffer), prints its memory map with the memscope CLI, then opens the
 // extension attached to it: desktop VS Code when `code` is on PATH, else
-// code-server, whose URL is printed (with --editor, still being finished).
+// code-server, whose URL is printed (with --editor).
 // Ctrl-C stops everything; the primary's hugepage files and runtime dir go.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -17,7 +17,7 @@ const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const { DemoPrimary, stopAll } = require(path.join(root, 'out', 'test', 'helpers', 'primaries.js'));
 const cli = path.join(root, 'out', 'native-agent', 'cli.js');
-// the editor part is still being finished (issue 4): opt in with --editor
+// the editor waits for Ctrl-C: opt in with --editor
 const cliOnly = !process.argv.includes('--editor');
 const onPath = (cmd) => (process.env.PATH ?? '').split(':').some((d) => d && fs.existsSync(path.join(d, cmd)));
 

@@ -45,11 +45,11 @@ try {
 const nm = out('agent', 'node_modules');
 fs.rmSync(nm, { recursive: true, force: true });
 const copy = (from, to, filter = () => true) => fs.cpSync(path.join(root, 'node_modules', from), path.join(nm, to), { recursive: true, filter: (src) => filter(src) });
-copy('koffi', 'koffi', (src) => !/[/\\](doc|vendor|lib|src[/\\]koffi[/\\]src|cnoke\.cjs)$/.test(src) && !/CMakeLists\.txt$/.test(src));
+copy('koffi', 'koffi', (src) => !/[/\\](doc|vendor|lib|cnoke\.cjs|CMakeLists\.txt)$/.test(src) && !/\.(cc|hh|inc|S|asm)$/.test(src)); // runtime JS only: no C sources
 copy('@koromix/koffi-linux-x64', '@koromix/koffi-linux-x64', (src) => !/musl_x64/.test(src));
 
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const vsix = path.join(root, `memscope-linux-x64-${pkg.version}.vsix`);
-run(path.join(root, 'node_modules', '.bin', 'vsce'), ['package', '--target', 'linux-x64', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--out', vsix]);
+run(path.join(root, 'node_modules', '.bin', 'vsce'), ['package', '--target', 'linux-x64', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--no-rewrite-relative-links', '--out', vsix]);
 const mb = fs.statSync(vsix).size / 2 ** 20;
 console.log(`package: ${path.relative(process.cwd(), vsix)} (${mb.toFixed(2)} MiB)`);

@@ -54,10 +54,13 @@ function asAgentError(e: unknown): AgentError {
   return new AgentError('internal', msg);
 }
 
-/** The agent: the bundle in a .vsix, else the build of a checkout. */
+/**
+ * The agent: a checkout's own build (never a bundle left over from an older
+ * `npm run package`), else the bundle a .vsix carries.
+ */
 export function agentScript(extensionPath: string): string {
-  const bundled = path.join(extensionPath, 'out', 'agent', 'cli.js');
-  return fs.existsSync(bundled) ? bundled : path.join(extensionPath, 'out', 'native-agent', 'cli.js');
+  const built = path.join(extensionPath, 'out', 'native-agent', 'cli.js');
+  return fs.existsSync(built) ? built : path.join(extensionPath, 'out', 'agent', 'cli.js');
 }
 
 export interface AgentEvents {

@@ -7,8 +7,9 @@ import * as vscode from 'vscode';
 import type { Heap, MemsegList, Snapshot } from '../../common/snapshot';
 import type { Agent } from './agent';
 
-export { formatBytes as bytes } from '../../common/units';
 import { formatBytes as bytes } from '../../common/units';
+
+export { bytes };
 
 export type Node =
   | { kind: 'target'; agent: Agent }

@@ -63,8 +63,11 @@ export function cstr(b: Buffer, off: number, max: number): string {
   return b.toString('latin1', off, end);
 }
 
-export function u64n(b: Buffer, off: number): number {
-  return Number(b.readBigUInt64LE(off));
+const TWO32 = 4294967296;
+
+/** A pointer or size as a Number: exact for user-space addresses (< 2^47) and any real size. */
+export function ptr(b: Buffer, off: number): number {
+  return b.readUInt32LE(off) + b.readUInt32LE(off + 4) * TWO32;
 }
 
 export function decodeFbarray(L: Layout, b: Buffer, off: number): FbarrayHdr {
@@ -83,10 +86,10 @@ export function decodeMemsegList(L: Layout, b: Buffer, index: number, off: numbe
   return {
     index,
     baseVa: b.readBigUInt64LE(off + m.baseVa),
-    pageSz: u64n(b, off + m.pageSz),
+    pageSz: ptr(b, off + m.pageSz),
     socketId: b.readInt32LE(off + m.socketId),
     version: b.readUInt32LE(off + m.version),
-    len: u64n(b, off + m.len),
+    len: ptr(b, off + m.len),
     external: b.readUInt32LE(off + m.external) !== 0,
     heap: b.readUInt32LE(off + m.heap) !== 0,
     arr: decodeFbarray(L, b, off + m.memsegArr),
@@ -119,7 +122,7 @@ export function decodeMemConfig(L: Layout, b: Buffer, base?: bigint): MemConfig 
       last: b.readBigUInt64LE(off + H.last),
       allocCount: b.readUInt32LE(off + H.allocCount),
       socketId: b.readUInt32LE(off + H.socketId),
-      totalSize: u64n(b, off + H.totalSize),
+      totalSize: ptr(b, off + H.totalSize),
       name,
     });
   }
