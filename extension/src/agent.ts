@@ -36,6 +36,7 @@ import { settings } from './settings';
 
 const MAX_RESTARTS = 3;
 const RESTART_WINDOW_MS = 3 * 60_000;
+const MAX_CONFLICT_RETRIES = 4;
 
 /** A user-facing failure: the agent's one sentence and its code. */
 export class AgentError extends Error {
@@ -124,8 +125,24 @@ export class Agent implements vscode.Disposable {
     };
   }
 
-  /** Starts the agent, attaches and subscribes; resolves with the first snapshot. */
+  /**
+   * Starts the agent, attaches and subscribes; resolves with the first
+   * snapshot. An address conflict (the agent's own heap landed where the
+   * primary's memory must go) happens before EAL is touched, so a fresh
+   * agent process, which draws new addresses, is tried a few times.
+   */
   async start(timeoutMs = 30_000): Promise<Snapshot> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.startOnce(timeoutMs);
+      } catch (e) {
+        if (!(e instanceof AgentError) || e.code !== 'address-conflict' || attempt >= MAX_CONFLICT_RETRIES) throw e;
+        this.log.warn(`attach ${attempt}: ${e.message} Trying a fresh agent.`);
+      }
+    }
+  }
+
+  private async startOnce(timeoutMs: number): Promise<Snapshot> {
     this.client = new LanguageClient('memscope', `DPDK Memscope (${this.prefix})`, this.serverOptions(), this.clientOptions());
     this.client.onDidChangeState((e) => {
       // a restarted agent is a fresh process: attach and subscribe again

@@ -8,6 +8,7 @@ import { ErrorCode, MemscopeError } from '../../common/errors';
 import { findTarget } from '../discovery';
 import { isAlive, readCmdline } from '../procfs';
 import { Session } from '../session';
+import { attachWithRetry } from '../reattach';
 import { selfScript } from '../self';
 import { PAGE_SIZES, parseSize } from '../../common/units';
 import type { BufferBacking } from './buffers';
@@ -108,7 +109,7 @@ function isHolder(pid: number): boolean {
 
 /** Asks the holder of a registration to undo it, and waits until it has. */
 export async function unregister(prefix: string, va: bigint, runtimeDirs: string[] = [], timeoutMs = 10_000, attached?: Session): Promise<{ ownerPid: number }> {
-  const session = attached ?? (await Session.attach({ prefix, runtimeDirs, via: 'auto' }));
+  const session = attached ?? (await attachWithRetry(() => Session.attach({ prefix, runtimeDirs, via: 'auto' })));
   const entry = [...readTable(session).values()].find((e) => e.baseVa === va);
   const list = session.memConfig().lists.find((l) => l.external && l.baseVa === va);
   if (!entry) {
@@ -143,7 +144,7 @@ export interface RepairResult {
  */
 export async function repair(prefix: string, runtimeDirs: string[] = []): Promise<RepairResult> {
   findTarget(prefix, { runtimeDirs });
-  const session = await Session.attach({ prefix, runtimeDirs, via: 'secondary' });
+  const session = await attachWithRetry(() => Session.attach({ prefix, runtimeDirs, via: 'secondary' }));
   const registry = new Registry(session);
   const snap = session.snapshot();
   const res: RepairResult = { repaired: [], unrepairable: [], staleEntries: [] };

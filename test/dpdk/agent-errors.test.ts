@@ -165,6 +165,45 @@ test('a hung attach (primary stopped) is timed out: exit 16, and the primary rec
   }
 });
 
+test('a conflict on the first try: the CLI (snapshot, repair) starts over as a fresh image and succeeds', { skip, timeout: 90_000 }, async () => {
+  const p = await DemoPrimary.start({ memMb: 64 });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memscope-conflict-'));
+  try {
+    // a preload that takes the primary's first memseg range in the first image only
+    const preload = path.join(dir, 'take-range.js');
+    fs.writeFileSync(
+      preload,
+      `if (!process.env.MEMSCOPE_ATTACH_ATTEMPT) {
+        const { findTarget, readConfig } = require(${JSON.stringify(path.join(path.dirname(CLI), 'discovery.js'))});
+        const { reserveRange } = require(${JSON.stringify(path.join(path.dirname(CLI), 'native', 'libc.js'))});
+        const { cfg } = readConfig(findTarget(${JSON.stringify(p.prefix)}).runtimeDir + '/config');
+        if (!reserveRange(cfg.lists[0].baseVa, cfg.lists[0].baseVa + 0x200000n)) process.exit(3);
+        require('fs').writeFileSync(${JSON.stringify(path.join(dir, 'took'))}, String(process.pid));
+      }`,
+    );
+    const env = { ...process.env, NODE_OPTIONS: `--require ${preload}` };
+    const runs: [string, string[]][] = [
+      ['snapshot', ['snapshot', '--json', '--via', 'secondary', '--file-prefix', p.prefix]],
+      ['repair', ['repair', '--yes', '--file-prefix', p.prefix]],
+    ];
+    for (const [what, args] of runs) {
+      fs.rmSync(path.join(dir, 'took'), { force: true });
+      const r = await runCli(args, { env, timeoutMs: 60_000 });
+      assert.ok(fs.existsSync(path.join(dir, 'took')), `${what}: the first image held the range`);
+      assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+      if (what === 'snapshot') {
+        const snap = JSON.parse(r.stdout) as { access: string; memsegLists: unknown[] };
+        assert.equal(snap.access, 'secondary');
+        assert.ok(snap.memsegLists.length > 0);
+      }
+    }
+    await stillHealthy(p);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    await p.stop();
+  }
+});
+
 test('the primary\u2019s memory range already used here: exit 18 before rte_eal_init', { skip, timeout: 60_000 }, async () => {
   const p = await DemoPrimary.start({ memMb: 64 });
   try {
