@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import koffi from 'koffi';
 import { parseHeapDump } from '../../native-agent/locking-reader';
+import { reexecIfReserveFailed } from './eal-retry';
 
 function main(): void {
   const prefix = process.argv[2];
@@ -22,9 +23,11 @@ function main(): void {
   const fclose = libc.func('int fclose(void *f)');
   const logFile = path.join(os.tmpdir(), `memscope-oracle-${process.pid}.log`);
   const logStream = fopen(logFile, 'w');
+  libc.func('int setvbuf(void *f, void *buf, int mode, size_t size)')(logStream, null, 1 /* _IOLBF */, 0);
   eal.func('int rte_openlog_stream(void *f)')(logStream);
   const args = ['oracle', '--proc-type=secondary', `--file-prefix=${prefix}`, '--no-pci', `--lcores=126@(0-${os.cpus().length - 1})`, '--log-level=lib.eal:notice'];
   const rc = eal.func('int rte_eal_init(int argc, char **argv)')(args.length, args);
+  if (rc < 0) reexecIfReserveFailed(logFile);
   if (rc < 0) throw new Error(`rte_eal_init failed: ${fs.readFileSync(logFile, 'utf8')}`);
   // give back what this secondary's own init allocated in the primary's heap
   // (the service tables), so the dump shows the target as it was

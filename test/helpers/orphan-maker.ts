@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { reexec } from '../../native-agent/native/libc';
+import { reexecIfReserveFailed } from './eal-retry';
 import * as path from 'node:path';
 import koffi from 'koffi';
 
@@ -23,9 +23,7 @@ eal.func('int rte_openlog_stream(void *f)')(logStream);
 process.on('exit', () => fs.rmSync(logPath, { force: true }));
 const args = ['orphan', '--proc-type=secondary', `--file-prefix=${prefix}`, '--no-pci', `--lcores=125@(0-${os.cpus().length - 1})`];
 if (eal.func('int rte_eal_init(int argc, char **argv)')(args.length, args) < 0) {
-  // V8 may sit in the primary's ranges ("Cannot reserve"): a fresh image draws new addresses
-  const attempt = Number(process.env.MEMSCOPE_ATTACH_ATTEMPT ?? '0');
-  if (attempt < 4 && /Cannot reserve|base-virtaddr/.test(fs.readFileSync(logPath, 'utf8'))) reexec({ MEMSCOPE_ATTACH_ATTEMPT: String(attempt + 1) });
+  reexecIfReserveFailed(logPath);
   process.stderr.write('rte_eal_init failed\n');
   process.exit(1);
 }
