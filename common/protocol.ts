@@ -50,6 +50,8 @@ export interface AttachResult {
   access: 'secondary' | 'peek';
   attachMs: number;
   readMethod: 'lock-free' | 'locking';
+  /** The agent's own pid (for the log, and to tell a restarted agent apart). */
+  agentPid: number;
 }
 
 export interface SubscribeParams {

@@ -4,7 +4,7 @@
  *   memscope list [--json] [--runtime-dir D]…
  *   memscope snapshot --file-prefix P [--json] [--out FILE] [--allow-locking-reads] [--dpdk-lib PATH] [--timeout MS]
  *   memscope watch --file-prefix P [--interval MS] [--count N] [--json]
- *   memscope serve       JSON-RPC over stdio, for the VS Code extension
+ *   memscope serve [--file-prefix P]   JSON-RPC over stdio, for the VS Code extension
  * Every failure is one sentence on stderr and a distinct exit status.
  */
 import * as fs from 'node:fs';
@@ -28,7 +28,7 @@ const USAGE = `usage:
                     [--hold] [--json] --yes
   memscope unregister --file-prefix PREFIX --va ADDRESS
   memscope repair --file-prefix PREFIX --yes
-  memscope serve      (JSON-RPC over stdio; used by the VS Code extension)
+  memscope serve [--file-prefix PREFIX] [--runtime-dir DIR]...   (JSON-RPC over stdio; used by the VS Code extension; a prefix given here has its address ranges held from the start)
 exit status: 0 ok, 2 bad arguments, 10 no such target, 11 primary dead, 12 version mismatch,
   13 not attachable (--in-memory/--no-huge), 14 permission, 15 orphaned external memory,
   16 attach timed out, 17 attach failed, 18 address conflict, 19 layout unverified,
@@ -298,6 +298,9 @@ async function main(argv: string[]): Promise<number> {
       return r.unrepairable.length ? new MemscopeError(ErrorCode.OrphanedList, '').exitCode : 0;
     }
     case 'serve': {
+      // started for one target (as the extension does): hold its ranges now,
+      // before this process has run long enough for V8 to map pages there
+      if (o['file-prefix']) (await import('./early-reserve')).reserveEarly(o['file-prefix'], runtimeDirs);
       const { serve } = await import('./server');
       const client = Number(o.clientProcessId);
       await serve(Number.isInteger(client) && client > 0 ? client : null);

@@ -115,6 +115,7 @@ export async function serve(clientPid: number | null = null): Promise<void> {
         access: s.access,
         attachMs: Math.round(s.attachMs),
         readMethod: s.lockFree ? 'lock-free' : 'locking',
+        agentPid: process.pid,
       };
     }),
   );

@@ -12,6 +12,7 @@ import { decodeMemConfig, type MemConfig } from './dpdk/memconfig';
 import { agentVersionWord, type EalLib, type EalLog, loadEal, preloadPlugins, redirectEalLog } from './eal';
 import { lockedSnapshot } from './locking-reader';
 import { flockShared, reserveRange, toPtr } from './native/libc';
+import { fixedRanges, releaseEarly, takeEarly } from './early-reserve';
 import { EalOps } from './dmabuf/eal-ops';
 import { VmReader } from './native/vm';
 import { isAlive, parseCpuList, readCmdline, readMaps, selfCpus, startTime } from './procfs';
@@ -84,28 +85,6 @@ export function pickLcore(used: Set<number>): number {
   return MAX_LCORE - 1;
 }
 
-interface Range {
-  start: bigint;
-  end: bigint;
-  what: string;
-}
-
-function alignUp(n: bigint, a: bigint): bigint {
-  return ((n + a - 1n) / a) * a;
-}
-
-/** Address ranges a secondary must map at fixed addresses. */
-export function fixedRanges(cfg: MemConfig, L: Layout): Range[] {
-  const out: Range[] = [{ start: cfg.memCfgAddr, end: cfg.memCfgAddr + BigInt(L.memConfig.size), what: 'the shared config' }];
-  for (const l of cfg.lists) {
-    if (l.external) continue;
-    out.push({ start: l.baseVa, end: l.baseVa + BigInt(l.len), what: `memseg list ${l.index}` });
-    const bytes = BigInt(l.arr.len * l.arr.eltSz + 8 + Math.ceil(l.arr.len / 64) * 8);
-    out.push({ start: l.arr.data, end: l.arr.data + alignUp(bytes, 4096n), what: `memseg list ${l.index}'s fbarray` });
-  }
-  return out;
-}
-
 export class Session {
   private readonly owners = new Map<number, VmReader>();
   private readonly exitHandlers: ((why: string) => void)[] = [];
@@ -159,6 +138,14 @@ export class Session {
   }
 
   static async attach(opts: AttachOptions): Promise<Session> {
+    try {
+      return await Session.attachOnce(opts);
+    } finally {
+      releaseEarly();
+    }
+  }
+
+  private static async attachOnce(opts: AttachOptions): Promise<Session> {
     const t0 = performance.now();
     const target = opts.found ?? findTarget(opts.prefix, { runtimeDirs: opts.runtimeDirs ?? [], agentVersionWord: () => agentVersionWord(opts.dpdkLib) });
     if (!target.attachable) {
@@ -406,6 +393,12 @@ function preflightAddresses(cfg: MemConfig, L: Layout): () => void {
     for (const r of held.splice(0)) r();
   };
   for (const r of fixedRanges(cfg, L)) {
+    // held since this process started, when it knew its target then
+    const early = takeEarly(r.start, r.end);
+    if (early) {
+      held.push(early);
+      continue;
+    }
     const hit = maps.find((m) => m.start < r.end && r.start < m.end);
     const release = hit ? null : reserveRange(r.start, r.end);
     if (!release) {

@@ -24,8 +24,9 @@ function run(cmd, args, opts = {}) {
 }
 
 // Packages: the runtime and tools (dpdk-testpmd, dpdk-proc-info), headers for
-// the demo primary, a C compiler, and Chromium for the webview tests.
-const APT = ['dpdk', 'dpdk-dev', 'libdpdk-dev', 'pkg-config', 'gcc', 'libc6-dev'];
+// the demo primary, a C compiler, and sudo (the extension's
+// memscope.agent.launchPrefix is tested with a real `sudo -n`).
+const APT = ['dpdk', 'dpdk-dev', 'libdpdk-dev', 'pkg-config', 'gcc', 'libc6-dev', 'sudo'];
 const HUGEPAGES = Number(process.env.MEMSCOPE_HUGEPAGES ?? 1024); // 2 GiB of 2 MB pages
 
 if (process.getuid && process.getuid() !== 0) {

@@ -49,6 +49,7 @@ export class AgentError extends Error {
 }
 
 function asAgentError(e: unknown): AgentError {
+  if (e instanceof AgentError) return e;
   const data = (e as { data?: ErrorData }).data;
   if (data && isErrorCode(data.code)) return new AgentError(data.code, data.message);
   const msg = e instanceof Error ? e.message : String(e);
@@ -68,11 +69,15 @@ export interface AgentEvents {
   /** A new live snapshot; `delta` when it came from a subscription delta (forward that, not the whole). */
   onSnapshot(agent: Agent, s: Snapshot, delta?: DeltaNotification): void;
   onExited(agent: Agent, message: string): void;
+  /** Something the user should be told once (a restart). */
+  notify(agent: Agent, level: 'info' | 'warning' | 'error', message: string): void;
 }
 
 export class Agent implements vscode.Disposable {
   private client: LanguageClient | null = null;
   private restarts: number[] = [];
+  /** How many times the agent was restarted since the start. */
+  restartCount = 0;
   private deltaSeq = 0;
   snapshot: Snapshot | null = null;
   attach: AttachResult | null = null;
@@ -88,17 +93,19 @@ export class Agent implements vscode.Disposable {
   private serverOptions(): ServerOptions {
     const s = settings();
     const script = agentScript(this.extensionPath);
+    // the prefix lets the agent hold the target's address ranges from its first moment
+    const serve = ['serve', '--file-prefix', this.prefix, ...s.runtimeDirs.flatMap((d) => ['--runtime-dir', d])];
     if (s.launchPrefix.length) {
       // e.g. ["sudo", "-n"]: an argument vector, never a shell string
       const [command, ...pre] = s.launchPrefix;
       return {
         command: command!,
-        args: [...pre, process.execPath, script, 'serve'],
+        args: [...pre, process.execPath, script, ...serve],
         transport: TransportKind.stdio,
         options: { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
       };
     }
-    return { module: script, args: ['serve'], transport: TransportKind.stdio };
+    return { module: script, args: serve, transport: TransportKind.stdio };
   }
 
   private clientOptions(): LanguageClientOptions {
@@ -118,7 +125,8 @@ export class Agent implements vscode.Disposable {
             return { action: CloseAction.DoNotRestart, handled: true };
           }
           this.restarts.push(now);
-          void vscode.window.showWarningMessage(`DPDK Memscope: the agent for "${this.prefix}" stopped; restarting it (${this.restarts.length}/${MAX_RESTARTS}).`);
+          this.restartCount++;
+          this.events.notify(this, 'warning', `the agent for "${this.prefix}" stopped; restarting it (${this.restarts.length}/${MAX_RESTARTS}).`);
           return { action: CloseAction.Restart, handled: true };
         },
       },

@@ -15,7 +15,8 @@ import type { Snapshot } from '../../common/snapshot';
 import { checkBufferSizes, PAGE_SIZES, parseSize } from '../../common/units';
 import { Agent, AgentError } from './agent';
 import { MAP_VIEW_TYPE, MapPanel } from './mapPanel';
-import { listTargets } from './targets';
+import { listTargets, runAgentCli } from './targets';
+import { settings } from './settings';
 import { bytes, registrations, StatusItem, TargetsTree } from './tree';
 
 let state: State | undefined;
@@ -25,6 +26,8 @@ class State implements vscode.Disposable {
   readonly log = vscode.window.createOutputChannel('DPDK Memscope', { log: true });
   readonly tree = new TargetsTree(() => [...this.agents.values()]);
   readonly status = new StatusItem();
+  /** What the user was told, per target (tests read it: one message per event, no storm). */
+  readonly told = new Map<string, string[]>();
   private treeTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly ctx: vscode.ExtensionContext) {}
@@ -41,6 +44,16 @@ class State implements vscode.Disposable {
     void vscode.commands.executeCommand('setContext', 'memscope.hasRegistrations', [...this.agents.values()].some((a) => a.snapshot && registrations(a.snapshot).length > 0));
   }
 
+  /** One message to the user about a target, logged too. */
+  tell(prefix: string, level: 'info' | 'warning' | 'error', message: string): void {
+    const list = this.told.get(prefix) ?? [];
+    list.push(message);
+    this.told.set(prefix, list.slice(-50));
+    this.log[level === 'error' ? 'error' : level === 'warning' ? 'warn' : 'info'](message);
+    const show = level === 'error' ? vscode.window.showErrorMessage : level === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    void show(`DPDK Memscope: ${message}`);
+  }
+
   dispose(): void {
     for (const a of this.agents.values()) a.dispose();
     this.agents.clear();
@@ -49,10 +62,11 @@ class State implements vscode.Disposable {
   }
 }
 
+/** A failed command: one error message (recorded under "*" for tests). */
 function fail(e: unknown): void {
   const msg = e instanceof AgentError ? e.message : e instanceof Error ? e.message : String(e);
-  state?.log.error(msg);
-  void vscode.window.showErrorMessage(`DPDK Memscope: ${msg}`);
+  if (state) state.tell('*', 'error', msg);
+  else void vscode.window.showErrorMessage(`DPDK Memscope: ${msg}`);
 }
 
 /** Wraps a command: errors become one message, never a stack trace. */
@@ -115,16 +129,18 @@ async function attach(arg?: unknown): Promise<Snapshot | undefined> {
       MapPanel.get(a.prefix)?.post(delta ? { type: 'delta', seq: delta.seq, delta: delta.delta } : { type: 'snapshot', snapshot: snap });
     },
     onExited: (a, message) => {
-      s.log.warn(message);
       s.changed();
       MapPanel.get(a.prefix)?.post({ type: 'status', text: `target exited: ${message}`, level: 'error' });
       // one message per target, not a dialog storm
-      void vscode.window.showWarningMessage(`DPDK Memscope: ${message}`);
+      s.tell(a.prefix, 'warning', message);
     },
+    notify: (a, level, message) => s.tell(a.prefix, level, message),
   });
   s.agents.set(prefix, agent);
   s.changed();
   try {
+    // a launch prefix that cannot run the agent (sudo -n wanting a password) says so in one sentence
+    if (settings().launchPrefix.length) await runAgentCli(s.ctx.extensionPath, ['--version'], 10_000);
     return await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `DPDK Memscope: attaching to "${prefix}"`, cancellable: false },
       () => agent.start(),
@@ -397,6 +413,16 @@ export function activate(ctx: vscode.ExtensionContext): void {
     /** For tests and scripts: the live snapshot of a target, and the tree's labels under it. */
     vscode.commands.registerCommand('memscope.internal.snapshot', (prefix: string) => s.agents.get(prefix)?.snapshot ?? null),
     vscode.commands.registerCommand('memscope.internal.tree', (prefix: string) => s.tree.labels(prefix)),
+    vscode.commands.registerCommand('memscope.internal.state', (prefix: string) => {
+      const a = s.agents.get(prefix);
+      return {
+        agentPid: a?.attach?.agentPid ?? null,
+        exited: a?.exited ?? null,
+        restarts: a?.restartCount ?? 0,
+        told: s.told.get(prefix) ?? [],
+        mapStatus: MapPanel.get(prefix)?.lastStatus ?? null,
+      };
+    }),
     vscode.window.registerWebviewPanelSerializer(MAP_VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, saved: unknown) {
         const prefix = saved && typeof saved === 'object' && typeof (saved as { prefix?: unknown }).prefix === 'string' ? (saved as { prefix: string }).prefix : panel.title.replace(/^Memory Map: /, '');

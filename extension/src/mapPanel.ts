@@ -17,6 +17,8 @@ export class MapPanel implements vscode.Disposable {
   private ready = false;
   private pending: ToWebview[] = [];
   private readonly disposables: vscode.Disposable[] = [];
+  /** The last status line sent to the page. */
+  lastStatus: string | null = null;
 
   private constructor(
     readonly prefix: string,
@@ -70,6 +72,7 @@ export class MapPanel implements vscode.Disposable {
 
   /** Queues until the page says it is ready; snapshots replace queued ones. */
   post(msg: ToWebview): void {
+    if (msg.type === 'status') this.lastStatus = msg.text;
     if (!this.ready) {
       if (msg.type === 'snapshot') this.pending = this.pending.filter((m) => m.type !== 'snapshot' && m.type !== 'delta');
       this.pending.push(msg);

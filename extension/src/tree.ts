@@ -90,7 +90,7 @@ export class TargetsTree implements vscode.TreeDataProvider<Node> {
   labels(prefix: string): string[] {
     const target = this.getChildren().find((n) => n.kind === 'target' && n.agent.prefix === prefix);
     if (!target) return [];
-    const out: string[] = [];
+    const out: string[] = [`${prefix} ${String(this.getTreeItem(target).description ?? '')}`];
     for (const g of this.getChildren(target)) {
       out.push(String(this.getTreeItem(g).label));
       for (const c of this.getChildren(g)) out.push(String(this.getTreeItem(c).label) + ' ' + String(this.getTreeItem(c).description ?? ''));

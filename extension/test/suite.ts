@@ -16,6 +16,29 @@ interface Fixture {
   prefix: string;
   /** A pointer the primary returned from rte_malloc. */
   element: string;
+  /** A second primary this suite may kill. */
+  victim: { prefix: string; pid: number };
+}
+
+interface ExtState {
+  agentPid: number | null;
+  exited: string | null;
+  restarts: number;
+  told: string[];
+  mapStatus: string | null;
+}
+
+const stateOf = async (prefix: string) => (await vscode.commands.executeCommand('memscope.internal.state', prefix)) as ExtState;
+const treeOf = async (prefix: string) => (await vscode.commands.executeCommand('memscope.internal.tree', prefix)) as string[];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function waitFor<T>(what: string, fn: () => T | undefined | null | Promise<T | undefined | null>, ms = 20_000): Promise<T> {
@@ -41,7 +64,7 @@ step('the extension is active and its commands exist', async () => {
 
 step('attach to the primary: the snapshot has its memseg lists and heaps', async (f) => {
   const snap = (await vscode.commands.executeCommand('memscope.attach', f.prefix)) as Snapshot;
-  assert.ok(snap, 'attach returned a snapshot');
+  assert.ok(snap, `attach returned a snapshot (the extension said: ${(await stateOf('*')).told.join(' | ') || 'nothing'})`);
   assert.equal(snap.target.filePrefix, f.prefix);
   assert.ok(snap.memsegLists.length >= 1);
   assert.ok(snap.heaps.some((h) => h.name === 'socket_0' && h.elementsAvailable));
@@ -86,6 +109,71 @@ step('Unregister Test Buffer and Detach leave nothing behind', async (f) => {
   assert.equal(s.memsegLists.some((l) => l.baseVa === registered!.va), false);
   await vscode.commands.executeCommand('memscope.detach', f.prefix);
   assert.equal(await vscode.commands.executeCommand('memscope.internal.snapshot', f.prefix), null);
+});
+
+step('a target that dies: tree and map say "target exited", its agent ends, one message', async (f) => {
+  const snap = (await vscode.commands.executeCommand('memscope.attach', f.victim.prefix)) as Snapshot;
+  assert.equal(snap?.target.pid, f.victim.pid);
+  await vscode.commands.executeCommand('memscope.openMap', f.victim.prefix);
+  const { agentPid } = await stateOf(f.victim.prefix);
+  assert.ok(agentPid && alive(agentPid), 'its agent runs');
+  process.kill(f.victim.pid, 'SIGKILL');
+  await waitFor('"target exited" in the tree', async () => (await treeOf(f.victim.prefix))[0]?.includes('target exited'));
+  await waitFor('the agent to end', () => !alive(agentPid), 10_000);
+  await sleep(3000); // time for a storm, if there were one
+  const st = await stateOf(f.victim.prefix);
+  assert.equal(st.told.length, 1, `one message, got: ${st.told.join(' | ')}`);
+  assert.match(st.told[0]!, /exited|died|gone|not running/);
+  assert.match(st.mapStatus ?? '', /^target exited/);
+  assert.equal(st.restarts, 0, 'a dead target is not restarted');
+  await vscode.commands.executeCommand('memscope.detach', f.victim.prefix);
+});
+
+step('an agent that crashes is restarted and re-attached, the user told; past the bound it is left stopped', async (f) => {
+  await vscode.commands.executeCommand('memscope.attach', f.prefix);
+  for (let n = 1; n <= 3; n++) {
+    const before = await stateOf(f.prefix);
+    assert.ok(before.agentPid && alive(before.agentPid));
+    process.kill(before.agentPid, 'SIGKILL');
+    const after = await waitFor(`restart ${n}`, async () => {
+      const st = await stateOf(f.prefix);
+      return st.agentPid && st.agentPid !== before.agentPid && st.restarts === n ? st : null;
+    }, 30_000).catch(async (e: Error) => {
+      throw new Error(`${e.message}; the extension's state: ${JSON.stringify(await stateOf(f.prefix))}`);
+    });
+    assert.equal(after.exited, null);
+    assert.ok(after.told.some((m) => m.includes(`restarting it (${n}/3)`)), after.told.join(' | '));
+    // the restarted agent delivers live snapshots again
+    const fresh = (await vscode.commands.executeCommand('memscope.internal.snapshot', f.prefix)) as Snapshot;
+    assert.equal(fresh.target.filePrefix, f.prefix);
+  }
+  const last = (await stateOf(f.prefix)).agentPid!;
+  process.kill(last, 'SIGKILL');
+  const st = await waitFor('the agent left stopped', async () => {
+    const s = await stateOf(f.prefix);
+    return s.exited ? s : null;
+  }, 20_000);
+  assert.match(st.exited!, /stopped 4 times/);
+  assert.equal(st.restarts, 3);
+  assert.ok((await treeOf(f.prefix))[0]?.includes('target exited'));
+  await vscode.commands.executeCommand('memscope.detach', f.prefix);
+});
+
+step('a launch prefix whose sudo wants a password: one sentence on how to fix it', async (f) => {
+  const cfg = vscode.workspace.getConfiguration('memscope');
+  // as root, `sudo -u nobody sudo -n` is a real sudo that needs a password
+  await cfg.update('agent.launchPrefix', ['sudo', '-n', '-u', 'nobody', 'sudo', '-n'], vscode.ConfigurationTarget.Global);
+  try {
+    const r = await vscode.commands.executeCommand('memscope.attach', f.prefix);
+    assert.equal(r, undefined, 'not attached');
+    const told = (await stateOf('*')).told;
+    const msg = told[told.length - 1] ?? '';
+    assert.match(msg, /needs a password: allow the agent without one .*NOPASSWD.*, or run VS Code's server as root\.$/);
+    assert.equal(msg.split('\n').length, 1);
+    assert.equal(await vscode.commands.executeCommand('memscope.internal.snapshot', f.prefix), null);
+  } finally {
+    await cfg.update('agent.launchPrefix', undefined, vscode.ConfigurationTarget.Global);
+  }
 });
 
 export async function run(): Promise<void> {

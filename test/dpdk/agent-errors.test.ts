@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { exitCodes } from '../../common/errors';
-import { CLI, runCli, startOrphanMaker } from '../helpers/cli';
+import { CLI, runCli, startAgent, startOrphanMaker } from '../helpers/cli';
 import { cleanupPrefix, DemoPrimary, stopAll, whyNoDpdk } from '../helpers/primaries';
 
 const skip = whyNoDpdk({ cc: true, testpmd: true, hugepages: 300 });
@@ -163,6 +163,36 @@ test('a hung attach (primary stopped) is timed out: exit 16, and the primary rec
     p.kill('SIGCONT');
     await p.stop();
   }
+});
+
+test('an agent started for a prefix holds the primary\u2019s ranges from its start, and attach takes them over', { skip, timeout: 60_000 }, async () => {
+  const p = await DemoPrimary.start({ memMb: 64 });
+  const { Methods } = await import('../../common/protocol');
+  const { findTarget, readConfig } = await import('../../native-agent/discovery');
+  const agent = startAgent(['--file-prefix', p.prefix]);
+  try {
+    await agent.rpc.sendRequest(Methods.listTargets, {}); // the server is up, so the reservation was made
+    const { cfg } = readConfig(findTarget(p.prefix).runtimeDir + '/config');
+    // adjacent placeholders merge into one mapping: look for one that covers each list
+    const noAccess = fs
+      .readFileSync(`/proc/${agent.child.pid}/maps`, 'utf8')
+      .split('\n')
+      .filter((m) => / ---p /.test(m))
+      .map((m) => m.split(' ')[0]!.split('-').map((x) => BigInt(`0x${x}`)) as [bigint, bigint]);
+    for (const l of cfg!.lists.filter((x) => !x.external)) {
+      const end = l.baseVa + BigInt(l.len);
+      assert.ok(noAccess.some(([a, b]) => a <= l.baseVa && end <= b), `list ${l.index} (0x${l.baseVa.toString(16)}-0x${end.toString(16)}) held PROT_NONE before attach`);
+    }
+    const r = (await agent.rpc.sendRequest(Methods.attach, { filePrefix: p.prefix, via: 'secondary' })) as { access: string };
+    assert.equal(r.access, 'secondary');
+    const snap = (await agent.rpc.sendRequest(Methods.snapshot, {})) as { memsegLists: unknown[] };
+    assert.ok(snap.memsegLists.length > 0);
+  } finally {
+    agent.kill();
+    await agent.exited;
+  }
+  await stillHealthy(p);
+  await p.stop();
 });
 
 test('a conflict on the first try: the CLI (snapshot, repair) starts over as a fresh image and succeeds', { skip, timeout: 90_000 }, async () => {

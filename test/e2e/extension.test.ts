@@ -24,6 +24,7 @@ const skip =
   (missing ? `code-server or Chromium is not installed (${missing} is missing): run node scripts/setup-e2e.mjs` : undefined) ??
   (built ? undefined : 'the extension is not built: run node scripts/build-extension.mjs and node scripts/build-webview.mjs');
 let p: DemoPrimary;
+let victim: DemoPrimary;
 let ws: string;
 
 before(async () => {
@@ -34,14 +35,22 @@ before(async () => {
   await p.command('mempool_create e2e_pool 1023 512 32');
   await p.command('mempool_get e2e_pool 100');
   const m = await p.command('malloc e2e_known 12345');
+  // a second primary the suite kills while attached
+  victim = await DemoPrimary.start({ memMb: 64 });
   ws = fs.mkdtempSync(path.join(os.tmpdir(), 'memscope-ws-'));
-  fs.writeFileSync(path.join(ws, '.memscope-e2e.json'), JSON.stringify({ prefix: p.prefix, element: m.ptr }));
+  fs.writeFileSync(path.join(ws, '.memscope-e2e.json'), JSON.stringify({ prefix: p.prefix, element: m.ptr, victim: { prefix: victim.prefix, pid: victim.pid } }));
 });
 
 after(async () => {
   await stopAll();
   if (ws) fs.rmSync(ws, { recursive: true, force: true });
 });
+
+/** The primary still allocates and frees (after its agents were killed under it). */
+async function stillServes(primary: DemoPrimary): Promise<void> {
+  const m = await primary.command('malloc after_e2e 4096', 2000);
+  await primary.command(`free ${m.ptr}`, 2000);
+}
 
 test('extension-host suite in a real VS Code against a real primary; the target is clean afterwards', { skip, timeout: 10 * 60_000 }, async (t) => {
   const r = await runExtensionTestsDetailed({
@@ -56,6 +65,7 @@ test('extension-host suite in a real VS Code against a real primary; the target 
   assert.equal(s.memsegLists.filter((l) => l.external).length, 0, 'no test buffer left behind');
   const info = await procInfo(p.prefix);
   assert.equal(info.code, 0, `dpdk-proc-info -m after detach: ${info.raw.slice(-300)}`);
+  await stillServes(p);
 });
 
 test('UI: F1 → Attach → Open Memory Map shows the primary\u2019s lanes (screenshots for the README)', { skip, timeout: 10 * 60_000 }, async () => {
@@ -78,6 +88,39 @@ test('UI: F1 → Attach → Open Memory Map shows the primary\u2019s lanes (scre
     assert.ok((await frame.locator('.lane-header[data-kind="heap"]').count()) >= 2, 'socket_0 and the external heap');
     await page.waitForTimeout(1000);
     await screenshot(page, path.join(dir, 'workbench-map.png'));
+
+    // hostile messages through VS Code's own webview channel (the host frame's
+    // post function, which the page's acquireVsCodeApi wraps): the extension
+    // drops each one and logs it
+    const host = page.frames().find((f) => f.url().includes('/webview/browser/pre/index.html'));
+    assert.ok(host, 'the webview host frame');
+    const hostile = [{ type: 'bogus' }, { type: 'select', address: 42 }, { type: 'log', level: 'panic', message: 'x' }, 'a string', null, { type: 'ready', extra: true }];
+    for (const message of hostile) await host.evaluate((m) => (window as unknown as { __vscode_post_message__: (c: string, d: unknown) => void }).__vscode_post_message__('onmessage', { message: m }), message);
+    await runCommand(page, 'DPDK Memscope: Show Agent Log');
+    const logLines = page.locator('.part.panel .monaco-editor .view-lines');
+    await logLines.filter({ hasText: 'dropped a malformed message from the webview: {"type":"bogus"}' }).first().waitFor({ timeout: 20_000 });
+    const logText = await logLines.first().innerText();
+    const dropped = logText.split('\n').filter((l) => l.includes('dropped a malformed message'));
+    assert.equal(dropped.length, hostile.length, `each hostile message dropped and logged once:\n${dropped.join('\n')}`);
+    // and the map still works
+    assert.ok((await frame.locator('.lane-header[data-kind="memseg"]').count()) >= 2, 'the map still shows its lanes');
+    await runCommand(page, 'View: Close Panel');
+
+    // the map follows the workbench theme (VS Code marks the page's body), for the README's screenshots
+    for (const [theme, bodyClass, file] of [
+      ['Light Modern', 'vscode-light', 'workbench-map-light.png'],
+      ['Dark High Contrast', 'vscode-high-contrast', 'workbench-map-hc.png'],
+      ['Dark Modern', 'vscode-dark', 'workbench-map-dark.png'],
+    ] as const) {
+      await runCommand(page, 'Preferences: Color Theme');
+      const input = page.locator('.quick-input-widget .quick-input-box input');
+      await input.fill(theme);
+      await page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: theme }).first().waitFor({ timeout: 10_000 });
+      await page.keyboard.press('Enter');
+      await frame.locator(`body.${bodyClass}`).waitFor({ timeout: 20_000 });
+      await page.waitForTimeout(800);
+      await screenshot(page, path.join(dir, file));
+    }
   } catch (e) {
     await screenshot(wb.page, path.join(dir, 'workbench-failure.png')).catch(() => undefined);
     throw e;

@@ -72,8 +72,8 @@ export interface AgentHandle {
 }
 
 /** `memscope serve` with a JSON-RPC connection to it. */
-export function startAgent(): AgentHandle {
-  const child = spawn(process.execPath, [CLI, 'serve'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+export function startAgent(args: string[] = []): AgentHandle {
+  const child = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   live.add(child);
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));

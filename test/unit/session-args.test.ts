@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { MemscopeError } from '../../common/errors';
 import { layoutFor, MEMCONFIG_MAGIC } from '../../native-agent/dpdk/layout';
 import { decodeMemConfig } from '../../native-agent/dpdk/memconfig';
-import { checkExtraArgs, fixedRanges, pickLcore, primaryLcores } from '../../native-agent/session';
+import { fixedRanges } from '../../native-agent/early-reserve';
+import { checkExtraArgs, pickLcore, primaryLcores } from '../../native-agent/session';
 
 const sorted = (s: Set<number>) => [...s].sort((a, b) => a - b);
 
