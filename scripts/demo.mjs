@@ -4,7 +4,8 @@
 // external memory on memfd with its own malloc heap, a registered test
 // buffer), prints its memory map with the memscope CLI, then opens the
 // extension attached to it: desktop VS Code when `code` is on PATH, else
-// code-server, whose URL is printed (with --editor).
+// code-server, whose URL is printed. `--cli` stops after the printout.
+// `--prefix NAME` picks the primary's file prefix (default memscope-demo).
 // Ctrl-C stops everything; the primary's hugepage files and runtime dir go.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -17,8 +18,13 @@ const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const { DemoPrimary, stopAll } = require(path.join(root, 'out', 'test', 'helpers', 'primaries.js'));
 const cli = path.join(root, 'out', 'native-agent', 'cli.js');
-// the editor waits for Ctrl-C: opt in with --editor
-const cliOnly = !process.argv.includes('--editor');
+const cliOnly = process.argv.includes('--cli');
+const prefixAt = process.argv.indexOf('--prefix');
+const prefix = prefixAt > 0 ? process.argv[prefixAt + 1] : 'memscope-demo';
+if (!prefix || !/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) {
+  console.error('demo: --prefix takes a file prefix of letters, digits, "_", "." or "-": pick another.');
+  process.exit(2);
+}
 const onPath = (cmd) => (process.env.PATH ?? '').split(':').some((d) => d && fs.existsSync(path.join(d, cmd)));
 
 function memscope(args) {
@@ -27,9 +33,15 @@ function memscope(args) {
   return r.status;
 }
 
+// Ctrl-C at any moment ends the demo the clean way (the finally below)
+let stop;
+const stopped = new Promise((resolve) => (stop = resolve));
+const onSignal = () => stop();
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, onSignal);
+
 let primary;
 try {
-  primary = await DemoPrimary.start({ prefix: 'memscope-demo', memMb: 256 });
+  primary = await DemoPrimary.start({ prefix, memMb: 256 });
   console.log(`demo primary running: pid ${primary.pid}, file prefix "${primary.prefix}"`);
   await primary.command('fill 2000 256 demo_table');
   await primary.command('malloc demo_big 1048576');
@@ -56,7 +68,10 @@ try {
       // code-server loads the checkout as an extension development host
       const { startCodeServer, payloadUrl } = require(path.join(root, 'out', 'test', 'e2e', 'code-server.js'));
       // the e2e harness ends the process on signals; the demo cleans up itself
-      for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.removeAllListeners(sig);
+      for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+        process.removeAllListeners(sig);
+        process.on(sig, onSignal);
+      }
       const server = await startCodeServer({ folder: ws });
       stopEditor = () => server.stop();
       const url = payloadUrl(server.base, ws, { extensionDevelopmentPath: root });
@@ -65,10 +80,8 @@ try {
     }
     console.log(`Also try: node ${path.relative(process.cwd(), cli)} watch --file-prefix ${primary.prefix}   — Ctrl-C stops the demo.`);
     const keepAlive = setInterval(() => undefined, 1 << 30); // the children are unref'd
-    await new Promise((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await stopped;
+    console.log('stopping the demo…');
     clearInterval(keepAlive);
     await stopEditor();
     fs.rmSync(ws, { recursive: true, force: true });

@@ -78,6 +78,8 @@ export class Agent implements vscode.Disposable {
   private restarts: number[] = [];
   /** How many times the agent was restarted since the start. */
   restartCount = 0;
+  /** Attached and subscribed: the snapshot follows the target. */
+  live = false;
   private deltaSeq = 0;
   snapshot: Snapshot | null = null;
   attach: AttachResult | null = null;
@@ -117,6 +119,7 @@ export class Agent implements vscode.Disposable {
       errorHandler: {
         error: (): ErrorHandlerResult => ({ action: ErrorAction.Continue, handled: true }),
         closed: (): CloseHandlerResult => {
+          this.live = false;
           if (this.exited) return { action: CloseAction.DoNotRestart, handled: true };
           const now = Date.now();
           this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
@@ -164,35 +167,59 @@ export class Agent implements vscode.Disposable {
       this.events.onSnapshot(this, this.snapshot, n);
     });
     this.client.onNotification(Notifications.targetExited, (n: TargetExitedNotification) => this.markExited(n.message));
-    return this.attachAndSubscribe(timeoutMs);
-  }
-
-  private async attachAndSubscribe(timeoutMs: number): Promise<Snapshot> {
-    const s = settings();
     try {
-      this.attach = await this.request<AttachResult>(Methods.attach, {
-        filePrefix: this.prefix,
-        runtimeDirs: s.runtimeDirs,
-        dpdkLib: s.dpdkLibraryPath,
-        timeoutMs,
-        allowLockingReads: s.allowLockingReads,
-        extraEalArgs: s.ealExtraArgs,
-      });
-      const sub = await this.request<SubscribeResult>(Methods.subscribe, { intervalMs: s.pollIntervalMs });
-      this.deltaSeq = 0;
-      this.snapshot = sub.snapshot;
-      this.events.onSnapshot(this, sub.snapshot);
-      return sub.snapshot;
+      return await this.attachAndSubscribe(timeoutMs);
     } catch (e) {
       await this.stop();
-      throw asAgentError(e);
+      throw e;
     }
   }
 
+  /** Attach and subscribe on the running agent; `live` once both are done. */
+  private async attachAndSubscribe(timeoutMs: number): Promise<Snapshot> {
+    const s = settings();
+    this.live = false;
+    this.attach = await this.request<AttachResult>(Methods.attach, {
+      filePrefix: this.prefix,
+      runtimeDirs: s.runtimeDirs,
+      dpdkLib: s.dpdkLibraryPath,
+      timeoutMs,
+      allowLockingReads: s.allowLockingReads,
+      extraEalArgs: s.ealExtraArgs,
+    });
+    const sub = await this.request<SubscribeResult>(Methods.subscribe, { intervalMs: s.pollIntervalMs });
+    this.deltaSeq = 0;
+    this.snapshot = sub.snapshot;
+    this.live = true;
+    this.events.onSnapshot(this, sub.snapshot);
+    return sub.snapshot;
+  }
+
+  /**
+   * After a restart. When this agent dies too before it is done, its
+   * connection is gone and the close handler restarts it again (or gives up):
+   * only an answer from a running agent (the target went, say) ends it here.
+   */
   private async reattach(): Promise<void> {
+    const client = this.client;
     try {
       await this.attachAndSubscribe(30_000);
     } catch (e) {
+      if (this.client !== client || client?.state !== State.Running || (e instanceof AgentError && e.code === 'internal' && /disposed|closed|ended/i.test(e.message))) {
+        this.log.info(`re-attach of "${this.prefix}" cut short (${(e as Error).message}); the restart policy decides what follows.`);
+        return;
+      }
+      if (e instanceof AgentError && e.code === 'address-conflict') {
+        // not a crash: this process drew addresses in the target's ranges; a fresh one draws new ones
+        this.log.warn(`re-attach: ${e.message} Trying a fresh agent.`);
+        await this.stop();
+        try {
+          await this.start();
+        } catch (e2) {
+          this.markExited((e2 as Error).message);
+        }
+        return;
+      }
       this.markExited((e as Error).message);
     }
   }

@@ -419,6 +419,7 @@ export function activate(ctx: vscode.ExtensionContext): void {
         agentPid: a?.attach?.agentPid ?? null,
         exited: a?.exited ?? null,
         restarts: a?.restartCount ?? 0,
+        live: a?.live ?? false,
         told: s.told.get(prefix) ?? [],
         mapStatus: MapPanel.get(prefix)?.lastStatus ?? null,
       };

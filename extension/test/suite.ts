@@ -24,6 +24,7 @@ interface ExtState {
   agentPid: number | null;
   exited: string | null;
   restarts: number;
+  live: boolean;
   told: string[];
   mapStatus: string | null;
 }
@@ -133,11 +134,11 @@ step('an agent that crashes is restarted and re-attached, the user told; past th
   await vscode.commands.executeCommand('memscope.attach', f.prefix);
   for (let n = 1; n <= 3; n++) {
     const before = await stateOf(f.prefix);
-    assert.ok(before.agentPid && alive(before.agentPid));
+    assert.ok(before.live && before.agentPid && alive(before.agentPid));
     process.kill(before.agentPid, 'SIGKILL');
     const after = await waitFor(`restart ${n}`, async () => {
       const st = await stateOf(f.prefix);
-      return st.agentPid && st.agentPid !== before.agentPid && st.restarts === n ? st : null;
+      return st.live && st.agentPid && st.agentPid !== before.agentPid && st.restarts === n ? st : null;
     }, 30_000).catch(async (e: Error) => {
       throw new Error(`${e.message}; the extension's state: ${JSON.stringify(await stateOf(f.prefix))}`);
     });

@@ -150,7 +150,9 @@ export async function waitForWorkbench(page: Page, timeoutMs: number): Promise<v
 export async function runCommand(page: Page, title: string, timeoutMs = 30_000): Promise<void> {
   const widget = page.locator('.quick-input-widget');
   const input = widget.locator('.quick-input-box input');
-  const focused = widget.locator('.monaco-list-row.focused').filter({ hasText: title }).first();
+  // a row whose label is exactly the title (not one that merely contains it)
+  const exact = new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(…|\\s|$)`);
+  const row = widget.locator('.monaco-list-row').filter({ has: page.locator('.label-name', { hasText: exact }) }).first();
   const deadline = Date.now() + timeoutMs;
   let opened = false;
   for (let attempt = 1; ; attempt++) {
@@ -160,7 +162,7 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30_000):
       await input.waitFor({ state: 'visible', timeout: 3000 });
       opened = true;
       await input.fill(`>${title}`);
-      await focused.waitFor({ state: 'visible', timeout: Math.min(3000 * attempt, 10_000) });
+      await row.waitFor({ state: 'visible', timeout: Math.min(3000 * attempt, 10_000) });
       break;
     } catch {
       if (Date.now() > deadline) {
@@ -171,7 +173,9 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30_000):
       }
     }
   }
-  await page.keyboard.press('Enter');
+  // the palette may focus another row first (a longer title that sorts ahead)
+  if ((await row.getAttribute('class'))?.includes('focused')) await page.keyboard.press('Enter');
+  else await row.click();
   await widget.waitFor({ state: 'hidden', timeout: 5000 }).catch(() => undefined);
 }
 

@@ -305,6 +305,12 @@ export async function startCodeServer(opts: StartOptions): Promise<CodeServer> {
       ...(smoke ? ['--vscode-option', 'enable-smoke-test-driver'] : []),
       path.resolve(folder),
     ];
+    // a quiet workbench for tests and screenshots: no chat side bar, no welcome page
+    fs.mkdirSync(path.join(tmp, 'ud', 'User'), { recursive: true });
+    fs.writeFileSync(
+      path.join(tmp, 'ud', 'User', 'settings.json'),
+      JSON.stringify({ 'chat.disableAIFeatures': true, 'workbench.secondarySideBar.defaultVisibility': 'hidden', 'workbench.startupEditor': 'none' }, null, 2),
+    );
     const t0 = Date.now();
     // detached: setsid, so the server and everything it starts form one group
     const child: ChildProcess = spawn(p.node24, ['-e', WATCHDOG, '--', tmp, ...args], { env: serverEnv(tmp), stdio: ['pipe', 'pipe', 'pipe'], detached: true });
