@@ -67,12 +67,13 @@ try {
     } else {
       // code-server loads the checkout as an extension development host
       const { startCodeServer, payloadUrl } = require(path.join(root, 'out', 'test', 'e2e', 'code-server.js'));
-      // the e2e harness ends the process on signals; the demo cleans up itself
+      const server = await startCodeServer({ folder: ws });
+      // the e2e harness makes signals end the process at once (its exit hook
+      // still stops code-server); the demo wants Ctrl-C to undo its work first
       for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
         process.removeAllListeners(sig);
         process.on(sig, onSignal);
       }
-      const server = await startCodeServer({ folder: ws });
       stopEditor = () => server.stop();
       const url = payloadUrl(server.base, ws, { extensionDevelopmentPath: root });
       console.log(`\nVS Code (code-server) with the extension attached to the demo primary: ${url}`);
