@@ -173,20 +173,41 @@ test('an agent started for a prefix holds the primary\u2019s ranges from its sta
   try {
     await agent.rpc.sendRequest(Methods.listTargets, {}); // the server is up, so the reservation was made
     const { cfg } = readConfig(findTarget(p.prefix).runtimeDir + '/config');
-    // adjacent placeholders merge into one mapping: look for one that covers each list
-    const noAccess = fs
+    // adjacent placeholders merge into one mapping: look for one that covers
+    // each list; a list that V8 had already touched before the agent's first
+    // line ran cannot be held (and is reported as a conflict at attach)
+    const maps = fs
       .readFileSync(`/proc/${agent.child.pid}/maps`, 'utf8')
       .split('\n')
-      .filter((m) => / ---p /.test(m))
-      .map((m) => m.split(' ')[0]!.split('-').map((x) => BigInt(`0x${x}`)) as [bigint, bigint]);
+      .filter(Boolean)
+      .map((m) => {
+        const [a, b] = m.split(' ')[0]!.split('-').map((x) => BigInt(`0x${x}`)) as [bigint, bigint];
+        return { a, b, placeholder: / ---p /.test(m) };
+      });
+    let held = 0;
+    let taken = 0;
     for (const l of cfg!.lists.filter((x) => !x.external)) {
       const end = l.baseVa + BigInt(l.len);
-      assert.ok(noAccess.some(([a, b]) => a <= l.baseVa && end <= b), `list ${l.index} (0x${l.baseVa.toString(16)}-0x${end.toString(16)}) held PROT_NONE before attach`);
+      if (maps.some((m) => !m.placeholder && m.a < end && l.baseVa < m.b)) {
+        taken++;
+        continue;
+      }
+      assert.ok(maps.some((m) => m.placeholder && m.a <= l.baseVa && end <= m.b), `list ${l.index} (0x${l.baseVa.toString(16)}-0x${end.toString(16)}) held PROT_NONE before attach`);
+      held++;
     }
-    const r = (await agent.rpc.sendRequest(Methods.attach, { filePrefix: p.prefix, via: 'secondary' })) as { access: string };
-    assert.equal(r.access, 'secondary');
-    const snap = (await agent.rpc.sendRequest(Methods.snapshot, {})) as { memsegLists: unknown[] };
-    assert.ok(snap.memsegLists.length > 0);
+    assert.ok(held > 0, 'some list was held');
+    const r = await agent.rpc.sendRequest(Methods.attach, { filePrefix: p.prefix, via: 'secondary' }).then(
+      (x) => x as { access: string },
+      (e: { data?: { code?: string } }) => {
+        if (taken && e.data?.code === 'address-conflict') return null; // V8 was there first: the client starts a fresh agent
+        throw e;
+      },
+    );
+    if (r) {
+      assert.equal(r.access, 'secondary');
+      const snap = (await agent.rpc.sendRequest(Methods.snapshot, {})) as { memsegLists: unknown[] };
+      assert.ok(snap.memsegLists.length > 0);
+    }
   } finally {
     agent.kill();
     await agent.exited;
