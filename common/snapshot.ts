@@ -171,6 +171,8 @@ export interface Snapshot {
    * or 'peek' (read from the primary's address space, no attach).
    */
   access?: 'secondary' | 'peek';
+  /** A name given when the snapshot was saved (`memscope snapshot --name`, Take Snapshot). */
+  name?: string;
   /** Copy attempts needed before the shared state held still. */
   retries: number;
   warnings: string[];

@@ -245,7 +245,7 @@ const snapshot = record(
     memzones: arrayOf(memzone, 1 << 20),
     mempools: arrayOf(mempool, 1 << 16),
   },
-  { access: oneOf('secondary', 'peek') },
+  { access: oneOf('secondary', 'peek'), name: str(200) },
 );
 
 const heapDelta = record({ id: int, added: elements, removed: arrayOf(hex, 1 << 24), changed: elements }, { header: heapHeader });

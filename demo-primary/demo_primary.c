@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <pthread.h>
 
 #include <rte_common.h>
 #include <rte_cycles.h>
@@ -1054,6 +1055,229 @@ static int cmd_unlock(int argc, char **argv)
 	return 0;
 }
 
+/* ---------- leak scenarios (a background thread) ----------
+ *
+ * `scenario start <steady|mixed|mbuf> <seed> <leak_ms>` runs one of three
+ * leak patterns on a thread of its own until `scenario stop`, which answers
+ * with the ground truth: every pointer leaked and every pool leaked from.
+ * Leaks happen during the first <leak_ms> ms; churn goes on until the stop.
+ * Churn is bursty, as per-burst scratch allocations are: each tick (1 ms)
+ * allocates a burst, writes it, and frees it before the next tick.
+ *   steady: one 1 KiB leak every 10 ms among bursts of 16 x 1 KiB.
+ *   mixed:  one leak every 40 ms of 200 B, 1.5 KiB, 4 KiB, 9 KiB or 70 KiB,
+ *           among bursts of 8 allocations of those and other sizes.
+ *   mbuf:   one mbuf every 20 ms from scen_leak, never returned, while
+ *           scen_churn_a and scen_churn_b lend and take back mbufs.
+ * `scenario clear` frees what was leaked (and the scenario's pools).
+ */
+
+#define SCEN_MAX_LEAKS 100000
+
+static struct {
+	pthread_t thread;
+	bool running;
+	volatile bool stop;
+	int kind; /* 0 steady, 1 mixed, 2 mbuf */
+	uint64_t seed;
+	uint64_t leak_ms;
+	void *leaked[SCEN_MAX_LEAKS];
+	size_t n_leaked;
+	uint64_t churn_ops;
+	int error;
+	struct rte_mempool *pools[3]; /* leak, churn a, churn b */
+} scen;
+
+static uint64_t scen_rand(void)
+{
+	/* xorshift64* */
+	scen.seed ^= scen.seed >> 12;
+	scen.seed ^= scen.seed << 25;
+	scen.seed ^= scen.seed >> 27;
+	return scen.seed * 2685821657736338717ULL;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void scen_leak(void *p)
+{
+	if (p == NULL) {
+		scen.error = ENOMEM;
+		return;
+	}
+	if (scen.n_leaked < SCEN_MAX_LEAKS)
+		scen.leaked[scen.n_leaked++] = p;
+}
+
+static void scen_burst_malloc(unsigned n, const size_t *sizes, unsigned n_sizes)
+{
+	void *burst[32];
+	n = RTE_MIN(n, RTE_DIM(burst));
+	for (unsigned i = 0; i < n; i++) {
+		size_t size = sizes[scen_rand() % n_sizes];
+		burst[i] = rte_malloc("memscope_churn", size, 0);
+		if (burst[i] != NULL)
+			memset(burst[i], (int)i, RTE_MIN(size, (size_t)256));
+	}
+	/* free in a shuffled order */
+	for (unsigned i = n; i > 1; i--) {
+		unsigned j = (unsigned)(scen_rand() % i);
+		void *t = burst[i - 1];
+		burst[i - 1] = burst[j];
+		burst[j] = t;
+	}
+	for (unsigned i = 0; i < n; i++)
+		rte_free(burst[i]);
+	scen.churn_ops += 2 * n;
+}
+
+static void scen_burst_mbufs(struct rte_mempool *mp, unsigned max)
+{
+	struct rte_mbuf *m[64];
+	unsigned n = 1 + (unsigned)(scen_rand() % RTE_MIN(max, (unsigned)RTE_DIM(m)));
+	if (rte_pktmbuf_alloc_bulk(mp, m, n) != 0)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		rte_pktmbuf_free(m[i]);
+	scen.churn_ops += 2 * n;
+}
+
+static void *scen_main(void *arg)
+{
+	(void)arg;
+	static const size_t one_k[] = { 1024 };
+	static const size_t mixed_leaks[] = { 200, 1500, 4000, 9000, 70000 };
+	static const size_t mixed_churn[] = { 64, 200, 700, 1500, 3000, 4000, 9000, 20000, 70000 };
+	uint64_t start = now_ms(), tick = 0;
+	struct timespec one_ms = { 0, 1000000 };
+	while (!scen.stop && scen.error == 0) {
+		bool leaking = now_ms() - start < scen.leak_ms;
+		switch (scen.kind) {
+		case 0:
+			scen_burst_malloc(16, one_k, 1);
+			if (leaking && tick % 10 == 0) {
+				void *p = rte_malloc("memscope_leak", 1024, 0);
+				if (p != NULL)
+					memset(p, 0xab, 1024);
+				scen_leak(p);
+			}
+			break;
+		case 1:
+			scen_burst_malloc(8, mixed_churn, RTE_DIM(mixed_churn));
+			if (leaking && tick % 40 == 0) {
+				size_t size = mixed_leaks[scen_rand() % RTE_DIM(mixed_leaks)];
+				void *p = rte_malloc("memscope_leak", size, 0);
+				if (p != NULL)
+					memset(p, 0xcd, RTE_MIN(size, (size_t)256));
+				scen_leak(p);
+			}
+			break;
+		default:
+			scen_burst_mbufs(scen.pools[1], 32);
+			scen_burst_mbufs(scen.pools[2], 16);
+			if (leaking && tick % 20 == 0) {
+				struct rte_mbuf *m = rte_pktmbuf_alloc(scen.pools[0]);
+				if (m == NULL)
+					scen.error = ENOBUFS;
+				else
+					scen_leak(m);
+			}
+			break;
+		}
+		tick++;
+		nanosleep(&one_ms, NULL);
+	}
+	return NULL;
+}
+
+static void scen_clear(void)
+{
+	for (size_t i = 0; i < scen.n_leaked; i++) {
+		if (scen.kind == 2)
+			rte_pktmbuf_free(scen.leaked[i]);
+		else
+			rte_free(scen.leaked[i]);
+	}
+	scen.n_leaked = 0;
+	for (int i = 0; i < 3; i++) {
+		rte_mempool_free(scen.pools[i]);
+		scen.pools[i] = NULL;
+	}
+}
+
+static void scen_stop(void)
+{
+	if (!scen.running)
+		return;
+	scen.stop = true;
+	pthread_join(scen.thread, NULL);
+	scen.running = false;
+}
+
+static int cmd_scenario(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "stop") == 0) {
+		if (!scen.running)
+			return fail("No scenario runs; start one with scenario start <steady|mixed|mbuf> <seed> <leak_ms>.");
+		scen_stop();
+		sb_printf(&out, "{\"ok\":true,\"kind\":\"%s\",\"churnOps\":%" PRIu64 ",\"error\":%d,\"leaked\":[",
+			  scen.kind == 0 ? "steady" : scen.kind == 1 ? "mixed" : "mbuf", scen.churn_ops, scen.error);
+		for (size_t i = 0; i < scen.n_leaked; i++) {
+			sb_printf(&out, "%s", i ? "," : "");
+			sb_ptr(&out, scen.leaked[i]);
+		}
+		sb_printf(&out, "],\"pools\":[%s]}", scen.kind == 2 && scen.n_leaked ? "\"scen_leak\"" : "");
+		return 0;
+	}
+	if (argc >= 2 && strcmp(argv[1], "clear") == 0) {
+		if (scen.running)
+			return fail("The scenario still runs; scenario stop first.");
+		scen_clear();
+		sb_printf(&out, "{\"ok\":true}");
+		return 0;
+	}
+	if (argc != 5 || strcmp(argv[1], "start") != 0)
+		return fail("Usage: scenario start <steady|mixed|mbuf> <seed> <leak_ms> | scenario stop | scenario clear.");
+	if (scen.running)
+		return fail("A scenario already runs; scenario stop first.");
+	if (scen.n_leaked)
+		return fail("The last scenario's leaks are still held; scenario clear first.");
+	int kind = strcmp(argv[2], "steady") == 0 ? 0 : strcmp(argv[2], "mixed") == 0 ? 1 : strcmp(argv[2], "mbuf") == 0 ? 2 : -1;
+	if (kind < 0)
+		return fail("Unknown scenario '%s'; use steady, mixed or mbuf.", argv[2]);
+	uint64_t seed, leak_ms;
+	if (!parse_size("seed", argv[3], UINT64_MAX / 2, &seed) || !parse_size("leak_ms", argv[4], 3600000, &leak_ms))
+		return -1;
+	memset(&scen, 0, sizeof(scen));
+	scen.kind = kind;
+	scen.seed = seed | 1;
+	scen.leak_ms = leak_ms;
+	if (kind == 2) {
+		static const char *names[3] = { "scen_leak", "scen_churn_a", "scen_churn_b" };
+		for (int i = 0; i < 3; i++) {
+			/* no per-lcore cache: the scenario thread is not an lcore */
+			scen.pools[i] = rte_pktmbuf_pool_create(names[i], 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+			if (scen.pools[i] == NULL) {
+				int err = rte_errno;
+				scen_clear();
+				return fail("rte_pktmbuf_pool_create('%s') failed (%s).", names[i], rte_strerror(err));
+			}
+		}
+	}
+	int rc = pthread_create(&scen.thread, NULL, scen_main, NULL);
+	if (rc != 0) {
+		scen_clear();
+		return fail("pthread_create failed (%s).", strerror(rc));
+	}
+	scen.running = true;
+	sb_printf(&out, "{\"ok\":true}");
+	return 0;
+}
+
 /* ---------- main loop ---------- */
 
 struct command {
@@ -1077,6 +1301,7 @@ static const struct command commands[] = {
 	{ "extmem", cmd_extmem },
 	{ "extmem_remove", cmd_extmem_remove },
 	{ "leakgen", cmd_leakgen },
+	{ "scenario", cmd_scenario },
 	{ "latency", cmd_latency },
 	{ "grow", cmd_grow },
 	{ "dump_heaps", cmd_dump_heaps },
@@ -1295,6 +1520,8 @@ int main(int argc, char **argv)
 			lock_release(i);
 			held_locks[i] = false;
 		}
+	scen_stop();
+	scen_clear();
 	release_everything();
 	int rc = rte_eal_cleanup();
 	if (quit) {

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { asMemscopeError, ErrorCode, MemscopeError } from '../common/errors';
 import { attachWithRetry } from './reattach';
+import type { Snapshot } from '../common/snapshot';
 
 const USAGE = `usage:
   memscope list [--json] [--runtime-dir DIR]...
@@ -28,11 +29,14 @@ const USAGE = `usage:
                     [--hold] [--json] --yes
   memscope unregister --file-prefix PREFIX --va ADDRESS
   memscope repair --file-prefix PREFIX --yes
+  memscope diff OLDER.memscope.json NEWER.memscope.json [--json | --markdown | --csv]
+  memscope leaks --file-prefix PREFIX [--duration 60s] [--interval 1s] [--min-age 30s] [--json]
+                    (samples for the duration, then lists suspected leaks)
   memscope serve [--file-prefix PREFIX] [--runtime-dir DIR]...   (JSON-RPC over stdio; used by the VS Code extension; a prefix given here has its address ranges held from the start)
 exit status: 0 ok, 2 bad arguments, 10 no such target, 11 primary dead, 12 version mismatch,
   13 not attachable (--in-memory/--no-huge), 14 permission, 15 orphaned external memory,
   16 attach timed out, 17 attach failed, 18 address conflict, 19 layout unverified,
-  20 no librte_eal, 30 EINVAL, 31 EEXIST, 32 ENOSPC, 33 not registered,
+  20 no librte_eal, 24 not a snapshot file, 30 EINVAL, 31 EEXIST, 32 ENOSPC, 33 not registered,
   34 confirmation required (--yes), 35 backing unavailable, 36 EBUSY, 37 registration failed,
   70 internal error`;
 
@@ -173,15 +177,21 @@ async function main(argv: string[]): Promise<number> {
         stdio: { type: 'boolean' },
         clientProcessId: { type: 'string' },
         count: { type: 'string' },
+        name: { type: 'string' },
+        markdown: { type: 'boolean' },
+        csv: { type: 'boolean' },
+        duration: { type: 'string' },
+        'min-age': { type: 'string' },
       },
       strict: true,
-      allowPositionals: false,
+      allowPositionals: true,
     });
   } catch (e) {
     usage((e as Error).message);
   }
   const o = parsed.values;
   const runtimeDirs = o['runtime-dir'] ?? [];
+  if (cmd !== 'diff' && parsed.positionals.length) usage(`unexpected argument "${parsed.positionals[0]}".`);
   switch (cmd) {
     case 'list': {
       const { listTargets } = await import('./discovery');
@@ -197,6 +207,10 @@ async function main(argv: string[]): Promise<number> {
     case 'snapshot': {
       const session = await attachFromArgs(o, runtimeDirs);
       const snap = session.snapshot();
+      if (o.name !== undefined) {
+        if (!/^[^\0-\x1f]{1,200}$/.test(o.name)) usage('--name takes 1 to 200 printable characters.');
+        snap.name = o.name;
+      }
       const json = o.json || o.out ? JSON.stringify(snap) : '';
       if (o.out) {
         fs.writeFileSync(o.out, json + '\n');
@@ -251,6 +265,59 @@ async function main(argv: string[]): Promise<number> {
         process.on('SIGINT', () => resolve(0));
         process.on('SIGTERM', () => resolve(0));
       });
+    }
+    case 'diff': {
+      if (parsed.positionals.length !== 2) usage('diff takes two snapshot files: memscope diff OLDER.memscope.json NEWER.memscope.json.');
+      if ([o.json, o.markdown, o.csv].filter(Boolean).length > 1) usage('diff prints one format: --json, --markdown or --csv.');
+      const { readSnapshotFile } = await import('../common/snapshot-file');
+      const { diffForLeaks, diffToCsv, diffToMarkdown, diffToText } = await import('../common/leaks');
+      const [a, b] = parsed.positionals.map((f) => readSnapshotFile(f)) as [Snapshot, Snapshot];
+      const d = diffForLeaks(a, b);
+      out(o.json ? JSON.stringify(d) + '\n' : o.markdown ? diffToMarkdown(d) : o.csv ? diffToCsv(d) : diffToText(d) + '\n');
+      return 0;
+    }
+    case 'leaks': {
+      const ms = (v: string | undefined, def: number, what: string, min: number, max: number) => {
+        if (v === undefined) return def;
+        const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v);
+        const n = m ? Number(m[1]) * (m[2] === 'm' ? 60000 : m[2] === 's' ? 1000 : m[2] === 'ms' ? 1 : 1000) : NaN;
+        if (!Number.isFinite(n) || n < min || n > max) usage(`${what} takes a time such as 500ms, 30s or 5m (from ${min} ms to ${max / 1000} s).`);
+        return Math.round(n);
+      };
+      const durationMs = ms(o.duration as string | undefined, 60_000, '--duration', 100, 24 * 3600_000);
+      const intervalMs = ms(o.interval as string | undefined, 1000, '--interval', 10, 3600_000);
+      const minAgeMs = ms(o['min-age'] as string | undefined, Math.round(durationMs / 2), '--min-age', 0, 24 * 3600_000);
+      const session = await attachFromArgs(o, runtimeDirs);
+      const { LeakTracker } = await import('../common/leak-tracker');
+      const { formatSuspects } = await import('./format');
+      const tracker = new LeakTracker({ maxSamples: Math.ceil(durationMs / intervalMs) + 2 });
+      const first = session.snapshot();
+      tracker.add(first);
+      err(`memscope: baseline of "${first.target.filePrefix}" at ${first.takenAt}; sampling every ${intervalMs} ms for ${durationMs} ms`);
+      const end = Date.now() + durationMs;
+      const code = await new Promise<number>((resolve) => {
+        let stopped = false;
+        session.onPrimaryExit((why) => {
+          err(`memscope: ${why}`);
+          resolve(new MemscopeError(ErrorCode.PrimaryDead, why).exitCode);
+        });
+        const timer = setInterval(() => {
+          tracker.add(session.snapshot());
+          if (Date.now() >= end || stopped) {
+            clearInterval(timer);
+            resolve(0);
+          }
+        }, intervalMs);
+        const stop = () => {
+          stopped = true;
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      if (code !== 0) return code;
+      const s = tracker.suspects({ minAgeMs });
+      out(o.json ? JSON.stringify(s) + '\n' : formatSuspects(s, minAgeMs) + '\n');
+      return 0;
     }
     case 'register': {
       const prefix = o['file-prefix'];

@@ -2,6 +2,7 @@
 import type { SnapshotDelta } from '../common/delta';
 import type { Snapshot } from '../common/snapshot';
 import type { TargetSummary } from './discovery';
+import type { Suspects } from '../common/leak-tracker';
 
 import { formatBytes as bytes } from '../common/units';
 
@@ -105,4 +106,25 @@ export function summarizeDelta(d: SnapshotDelta): string {
   for (const p of d.mempools.upserted) parts.push(`mempool ${p.name}: ${p.inUse ?? '?'} in use of ${p.populated}`);
   if (d.mempools.removed.length) parts.push(`mempools removed: ${d.mempools.removed.join(', ')}`);
   return `${d.takenAt} ${parts.join('; ') || 'no change'}`;
+}
+
+/** `memscope leaks`: suspected leaks, largest first. */
+export function formatSuspects(s: Suspects, minAgeMs: number): string {
+  const out: string[] = [`${s.samples} samples from ${s.baseline ?? '?'} to ${s.at ?? '?'}; elements older than ${minAgeMs / 1000} s in growing size classes`];
+  if (!s.elements.length && !s.pools.length) {
+    out.push('no suspected leaks');
+    return out.join('\n');
+  }
+  if (s.elements.length) {
+    out.push('', `SUSPECTED ELEMENTS: ${s.elements.length}, ${bytes(s.bytes)}`, 'ADDR                LEN        HEAP        AGE      FIRST SEEN');
+    for (const e of s.elements.slice(0, 200)) {
+      out.push(`${e.addr.padEnd(18)}  ${bytes(e.len).padEnd(9)}  ${e.heap.padEnd(10)}  ${`${(e.ageMs / 1000).toFixed(1)} s`.padEnd(7)}  ${e.firstSeen}`);
+    }
+    if (s.elements.length > 200) out.push(`… ${s.elements.length - 200} more (--json lists all)`);
+  }
+  if (s.pools.length) {
+    out.push('', 'SUSPECTED MEMPOOLS (in use only grew)', 'NAME                      FROM     TO       GROWTH   OVER');
+    for (const p of s.pools) out.push(`${p.name.padEnd(24)}  ${String(p.from).padEnd(7)}  ${String(p.to).padEnd(7)}  ${`+${p.growth}`.padEnd(7)}  ${(p.windowMs / 1000).toFixed(1)} s`);
+  }
+  return out.join('\n');
 }

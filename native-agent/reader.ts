@@ -74,7 +74,7 @@ export function takeSnapshot(ctx: ReaderContext, recycle?: Snapshot): Snapshot {
   addBackings(memsegLists, cfg, target.pid, procs);
   for (const l of memsegLists) if (l.warning) warnings.push(`memseg list ${l.index}: ${l.warning}`);
   const mempools = readMempools(ctx, cfg);
-  const owners = ownerIndex(memzones, mempools);
+  const owners = withRingEntries(ctx, cfg, ownerIndex(memzones, mempools));
   const heaps = cfg.heaps.map((h) => readHeap(ctx, h, cfg, external, owners, stats, spare.get(h.index)));
   for (const h of heaps) if (!h.elementsAvailable && h.reason) warnings.push(`heap ${h.name}: ${h.reason}`);
   return {
@@ -372,7 +372,12 @@ function readMempools(ctx: ReaderContext, cfg: MemConfig): Mempool[] {
     const mpAddr = ptr(e, L.tailqEntry.data);
     const next = ptr(e, L.tailqEntry.next);
     const mp = mpAddr ? ctx.shared.read(mpAddr, L.mempool.size) : null;
-    if (mp) out.push(decodeMempool(ctx, mp));
+    if (mp) {
+      const pool = decodeMempool(ctx, mp);
+      // the tailq entry is the pool's own rte_malloc allocation
+      (pool as PoolWithBookkeeping)[BOOKKEEPING]!.push(entry);
+      out.push(pool);
+    }
     entry = next;
   }
   return out;
@@ -390,8 +395,12 @@ export function decodeMempool(ctx: ReaderContext, mp: Buffer): Mempool {
     populated,
     inUse: null,
     avail: null,
-    chunks: readChunks(ctx, ptr(mp, P.memListFirst)),
+    chunks: [],
   };
+  const bookkeeping: number[] = [];
+  pool.chunks = readChunks(ctx, ptr(mp, P.memListFirst), bookkeeping);
+  // not part of the wire format: addresses of the pool's own rte_malloc allocations
+  Object.defineProperty(pool, BOOKKEEPING, { value: bookkeeping, enumerable: false });
   const ring = ringCount(ctx, ptr(mp, P.poolData), name);
   if (ring === null) {
     pool.reason = 'its ops are not a DPDK ring this reader understands (Memscope never calls a target\u2019s mempool ops), so objects in use are unknown.';
@@ -404,7 +413,15 @@ export function decodeMempool(ctx: ReaderContext, mp: Buffer): Mempool {
   return pool;
 }
 
-function readChunks(ctx: ReaderContext, first: number): MempoolChunk[] {
+/**
+ * A mempool's bookkeeping allocations (its tailq entry, one header per memory
+ * chunk), made with rte_malloc by DPDK itself: their heap elements belong to
+ * the pool, not to whoever called rte_malloc.
+ */
+const BOOKKEEPING = Symbol('memscope.mempoolBookkeeping');
+type PoolWithBookkeeping = Mempool & { [BOOKKEEPING]?: number[] };
+
+function readChunks(ctx: ReaderContext, first: number, headers: number[] = []): MempoolChunk[] {
   const H = ctx.L.memhdr;
   const out: MempoolChunk[] = [];
   const seen = new Set<number>();
@@ -414,6 +431,7 @@ function readChunks(ctx: ReaderContext, first: number): MempoolChunk[] {
     const b = ctx.shared.borrow(cur, 40);
     if (!b) break;
     out.push({ addr: '0x' + ptr(b, H.addr).toString(16), len: ptr(b, H.len) });
+    headers.push(cur);
     cur = ptr(b, H.next);
   }
   return out;
@@ -467,7 +485,30 @@ export function ownerIndex(memzones: Memzone[], mempools: Mempool[]): OwnerRange
       const name = pool !== null ? `mempool:${pool}` : `memzone:${z.name}`;
       return { start, end, name };
     })
+    .concat(mempools.flatMap((p) => ((p as PoolWithBookkeeping)[BOOKKEEPING] ?? []).map((a) => ({ start: a, end: a + 1, name: `mempool:${p.name}` }))))
     .sort((a, b) => a.start - b.start);
+}
+
+/**
+ * A ring's tailq entry is an rte_malloc allocation DPDK makes for the ring:
+ * it belongs to whoever owns the ring's memzone (a mempool's ring is the pool's).
+ */
+function withRingEntries(ctx: ReaderContext, cfg: MemConfig, owners: OwnerRange[]): OwnerRange[] {
+  const q = cfg.tailqs.find((t) => t.name === 'RTE_RING');
+  if (!q) return owners;
+  const extra: OwnerRange[] = [];
+  const seen = new Set<number>();
+  let entry = Number(q.first);
+  while (entry !== 0 && !seen.has(entry) && seen.size < 65536) {
+    seen.add(entry);
+    const e = ctx.shared.borrow(entry, 24);
+    if (!e) break;
+    const ring = ptr(e, ctx.L.tailqEntry.data);
+    const owner = owners.find((o) => o.start <= ring && ring < o.end);
+    if (owner) extra.push({ start: entry, end: entry + 1, name: owner.name });
+    entry = ptr(e, ctx.L.tailqEntry.next);
+  }
+  return extra.length ? [...owners, ...extra].sort((a, b) => a.start - b.start) : owners;
 }
 
 // ----------------------------------------------------------------------- heaps

@@ -48,7 +48,7 @@ const cflags = pkgConfig('--cflags');
 const libs = pkgConfig('--libs');
 mkdirSync(dirname(binary), { recursive: true });
 const cc = process.env.CC || 'cc';
-const args = ['-std=c11', '-O2', '-g', '-Wall', '-Wextra', ...cflags, '-o', binary, source, ...libs];
+const args = ['-std=c11', '-O2', '-g', '-Wall', '-Wextra', '-pthread', ...cflags, '-o', binary, source, ...libs];
 const r = spawnSync(cc, args, { stdio: 'inherit' });
 if (r.error) die(`cannot run ${cc} (${r.error.message}); install a C compiler: apt-get install -y gcc`);
 if (r.status !== 0) die(`${cc} failed with status ${r.status} compiling ${source}.`);
