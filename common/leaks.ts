@@ -35,6 +35,8 @@ export interface HeapDiff {
 
 export interface MempoolDiff {
   name: string;
+  /** Whether the pool is in both snapshots, or new, or gone. */
+  status: 'kept' | 'added' | 'removed';
   from: number | null;
   to: number | null;
   /** null when either count is unknown, or the pool exists in one snapshot only. */
@@ -206,9 +208,9 @@ export function diffForLeaks(a: Snapshot, b: Snapshot): SnapshotDiff {
     const old = aPools.get(p.name);
     aPools.delete(p.name);
     const from = old ? old.inUse : null;
-    mempools.push({ name: p.name, from, to: p.inUse, inUseDelta: from !== null && p.inUse !== null ? p.inUse - from : null });
+    mempools.push({ name: p.name, status: old ? 'kept' : 'added', from, to: p.inUse, inUseDelta: from !== null && p.inUse !== null ? p.inUse - from : null });
   }
-  for (const p of aPools.values()) mempools.push({ name: p.name, from: p.inUse, to: null, inUseDelta: null });
+  for (const p of aPools.values()) mempools.push({ name: p.name, status: 'removed', from: p.inUse, to: null, inUseDelta: null });
   mempools.sort((x, y) => Math.abs(y.inUseDelta ?? 0) - Math.abs(x.inUseDelta ?? 0) || (x.name < y.name ? -1 : 1));
 
   const zoneKey = (z: Memzone) => `${z.name}@${z.addr}`;
@@ -227,11 +229,15 @@ export function diffForLeaks(a: Snapshot, b: Snapshot): SnapshotDiff {
   };
 }
 
+function poolChanged(p: MempoolDiff): boolean {
+  return p.status !== 'kept' || (p.inUseDelta ?? (p.from === p.to ? 0 : 1)) !== 0;
+}
+
 /** True when nothing changed. */
 export function diffIsEmpty(d: SnapshotDiff): boolean {
   return (
     d.heaps.every((h) => !h.added.length && !h.freed.length && h.bytesDelta === 0) &&
-    d.mempools.every((p) => p.inUseDelta === 0) &&
+    !d.mempools.some(poolChanged) &&
     !d.memsegLists.length &&
     !d.memzones.added.length &&
     !d.memzones.removed.length
@@ -267,7 +273,7 @@ export function diffToMarkdown(d: SnapshotDiff, maxElements = 50): string {
       out.push('');
     }
   }
-  const pools = d.mempools.filter((p) => p.inUseDelta !== 0);
+  const pools = d.mempools.filter(poolChanged);
   if (pools.length) {
     out.push('## Mempools', '', '| mempool | in use before | in use after | delta |', '|---|---:|---:|---:|');
     for (const p of pools) out.push(`| ${md(p.name)} | ${p.from ?? '?'} | ${p.to ?? '?'} | ${p.inUseDelta === null ? '?' : signed(p.inUseDelta)} |`);
@@ -302,7 +308,7 @@ export function diffToCsv(d: SnapshotDiff): string {
     for (const g of h.bySizeClass) rows.push(['size_class', h.name, 'net', null, null, g.key, g.added - g.freed, g.bytesDelta]);
     for (const g of h.byOwner) rows.push(['owner', h.name, 'net', null, null, g.key, g.added - g.freed, g.bytesDelta]);
   }
-  for (const p of d.mempools) if (p.inUseDelta !== 0) rows.push(['mempool', p.name, 'in_use', null, null, null, p.inUseDelta, null]);
+  for (const p of d.mempools) if (poolChanged(p)) rows.push(['mempool', p.name, p.status === 'kept' ? 'in_use' : p.status, null, null, null, p.inUseDelta, null]);
   for (const l of d.memsegLists) rows.push(['memseg_list', String(l.index), l.change, l.baseVa, null, null, l.segmentsAdded.length - l.segmentsRemoved.length, null]);
   for (const z of d.memzones.added) rows.push(['memzone', z.name, 'added', z.addr, z.len, null, 1, z.len]);
   for (const z of d.memzones.removed) rows.push(['memzone', z.name, 'removed', z.addr, z.len, null, -1, -z.len]);
@@ -321,7 +327,7 @@ export function diffToText(d: SnapshotDiff, maxElements = 20): string {
     for (const e of [...h.added].sort((x, y) => y.len - x.len).slice(0, maxElements)) out.push(`  + ${e.addr} ${formatBytes(e.len)}${e.owner ? ` ${e.owner}` : ''}`);
     if (h.added.length > maxElements) out.push(`  … ${h.added.length - maxElements} more added (--json lists all)`);
   }
-  for (const p of d.mempools) if (p.inUseDelta !== 0) out.push(`MEMPOOL ${p.name}: in use ${p.from ?? '?'} → ${p.to ?? '?'} (${p.inUseDelta === null ? '?' : signed(p.inUseDelta)})`);
+  for (const p of d.mempools) if (poolChanged(p)) out.push(`MEMPOOL ${p.name}${p.status === 'kept' ? '' : ` (${p.status})`}: in use ${p.from ?? '?'} → ${p.to ?? '?'} (${p.inUseDelta === null ? '?' : signed(p.inUseDelta)})`);
   for (const l of d.memsegLists) out.push(`MEMSEG LIST ${l.index} at ${l.baseVa}: ${l.change} (+${l.segmentsAdded.length}/−${l.segmentsRemoved.length} segments)`);
   for (const z of d.memzones.added) out.push(`MEMZONE + ${z.name} at ${z.addr} (${formatBytes(z.len)})`);
   for (const z of d.memzones.removed) out.push(`MEMZONE − ${z.name} at ${z.addr} (${formatBytes(z.len)})`);

@@ -4,77 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyDelta, diffHeap, diffSnapshots, isEmptyDelta, type SnapshotDelta } from '../../common/delta';
 import { prng } from '../helpers/prng';
-import {
-  type Heap,
-  type HeapElement,
-  type Memzone,
-  type Mempool,
-  type MemsegList,
-  SNAPSHOT_SCHEMA,
-  type Snapshot,
-} from '../../common/snapshot';
-
-// ------------------------------------------------------------------ builders
-
-function el(addr: string, len = 0x100, state: HeapElement['state'] = 'busy', owner: string | null = null, pad = 0): HeapElement {
-  return { addr, len, pad, state, owner };
-}
-
-function heap(id: number, elements: HeapElement[], over: Partial<Heap> = {}): Heap {
-  return {
-    id,
-    name: `socket_${id}`,
-    socketId: id,
-    totalSize: 0x4000000,
-    freeSize: 0x3000000,
-    allocCount: elements.filter((e) => e.state === 'busy').length,
-    external: false,
-    elementsAvailable: true,
-    elements,
-    ...over,
-  };
-}
-
-function list(index: number, over: Partial<MemsegList> = {}): MemsegList {
-  return {
-    index,
-    baseVa: `0x${(0x100000000 + index * 0x400000000).toString(16)}`,
-    pageSize: 2 * 1024 * 1024,
-    socketId: 0,
-    len: 0x400000000,
-    external: false,
-    heap: true,
-    capacity: 8192,
-    segmentCount: 1,
-    state: 'ok',
-    segments: [{ index: 0, va: '0x100200000', iova: '0x100200000', len: 0x200000, hugepageSize: 0x200000, socketId: 0, flags: 0 }],
-    ...over,
-  };
-}
-
-function mz(name: string, addr: string, len = 0x1000): Memzone {
-  return { name, addr, iova: addr, len, hugepageSize: 0x200000, socketId: 0, flags: 0 };
-}
-
-function pool(name: string, inUse: number | null = 0): Mempool {
-  return { name, size: 8191, eltSize: 2176, cacheSize: 256, populated: 8191, inUse, avail: inUse === null ? null : 8191 - inUse, chunks: [{ addr: '0x17f000000', len: 0x1000000 }] };
-}
-
-function snap(over: Partial<Snapshot> = {}): Snapshot {
-  return {
-    schema: SNAPSHOT_SCHEMA,
-    takenAt: '2024-01-01T00:00:00.000Z',
-    target: { filePrefix: 'rte', pid: 1234, dpdkVersion: '22.11.11', runtimeDir: '/var/run/dpdk/rte', alive: true },
-    readMethod: 'lock-free',
-    retries: 0,
-    warnings: [],
-    memsegLists: [list(0)],
-    heaps: [heap(0, [el('0x100200000', 0x1000, 'free'), el('0x100201000', 0x80)])],
-    memzones: [mz('rte_eth_dev_data', '0x17fe00000')],
-    mempools: [pool('mbuf_pool')],
-    ...over,
-  };
-}
+import type { Heap, Mempool, MemsegList, Memzone, Snapshot } from '../../common/snapshot';
+import { el, heap, list, mz, pool, snap } from '../helpers/snapshot-builders';
 
 // ------------------------------------------------------------- hand-built
 
