@@ -5,6 +5,7 @@
  * the webview bundle can import it too.
  */
 import type { ErrorData } from './errors';
+import type { TimelinePoint } from './leak-tracker';
 import type { Snapshot, TargetInfo } from './snapshot';
 import type { SnapshotDelta } from './delta';
 
@@ -56,6 +57,18 @@ export interface AttachResult {
 
 export interface SubscribeParams {
   intervalMs: number;
+  /** Samples the agent keeps for the timeline and suspected leaks (a ring). */
+  historySamples?: number;
+}
+
+export interface LeaksParams {
+  minAgeMs: number;
+  minPoolGrowth?: number;
+}
+
+export interface TimelineResult {
+  points: TimelinePoint[];
+  maxSamples: number;
 }
 
 export interface SubscribeResult {
@@ -120,6 +133,9 @@ export const Methods = {
   subscribe: 'memscope/subscribe',
   unsubscribe: 'memscope/unsubscribe',
   detach: 'memscope/detach',
+  leaks: 'memscope/leaks',
+  timeline: 'memscope/timeline',
+  resetLeaks: 'memscope/resetLeaks',
 } as const;
 
 export const Notifications = {
@@ -189,12 +205,25 @@ export function validateAttach(x: unknown): AttachParams {
   return p;
 }
 
+function intIn(v: unknown, name: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ProtocolError(`${name} must be an integer from ${min} to ${max}`);
+  return v;
+}
+
 export function validateSubscribe(x: unknown): SubscribeParams {
   const o = obj(x, 'subscribe params');
-  known(o, ['intervalMs'], 'subscribe params');
-  const v = o.intervalMs === undefined ? 1000 : o.intervalMs;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 100 || v > 3_600_000) throw new ProtocolError('intervalMs must be an integer from 100 to 3600000');
-  return { intervalMs: v };
+  known(o, ['intervalMs', 'historySamples'], 'subscribe params');
+  const p: SubscribeParams = { intervalMs: intIn(o.intervalMs === undefined ? 1000 : o.intervalMs, 'intervalMs', 100, 3_600_000) };
+  if (o.historySamples !== undefined) p.historySamples = intIn(o.historySamples, 'historySamples', 10, 1_000_000);
+  return p;
+}
+
+export function validateLeaks(x: unknown): LeaksParams {
+  const o = obj(x, 'leaks params');
+  known(o, ['minAgeMs', 'minPoolGrowth'], 'leaks params');
+  const p: LeaksParams = { minAgeMs: intIn(o.minAgeMs, 'minAgeMs', 0, 30 * 86_400_000) };
+  if (o.minPoolGrowth !== undefined) p.minPoolGrowth = intIn(o.minPoolGrowth, 'minPoolGrowth', 1, 1 << 30);
+  return p;
 }
 
 export function validateEmpty(x: unknown, what: string): void {

@@ -25,8 +25,14 @@ import {
   validateEmpty,
   validateListTargets,
   validateSubscribe,
+  validateLeaks,
+  type TimelineResult,
 } from '../common/protocol';
 import type { Snapshot } from '../common/snapshot';
+import { LeakTracker, type Suspects } from '../common/leak-tracker';
+
+/** Samples kept for the timeline: an hour at the default 1 s interval. */
+const DEFAULT_HISTORY = 3600;
 import { listTargets } from './discovery';
 import { diffHeapColumns } from './elements';
 import { agentVersionWord } from './eal';
@@ -51,6 +57,8 @@ export async function serve(clientPid: number | null = null): Promise<void> {
   let session: Session | null = null;
   let attaching = false;
   let sub: { timer: NodeJS.Timeout; last: Snapshot; seq: number } | null = null;
+  let tracker: LeakTracker | null = null;
+  let trackerSize = DEFAULT_HISTORY;
 
   const end = (code: number) => {
     // give the writer a moment to flush the last message, then leave without
@@ -131,10 +139,16 @@ export async function serve(clientPid: number | null = null): Promise<void> {
   connection.onRequest(
     Methods.subscribe,
     guard((p: unknown): SubscribeResult => {
-      const { intervalMs } = validateSubscribe(p);
+      const { intervalMs, historySamples } = validateSubscribe(p);
       const s = need();
       if (sub) clearInterval(sub.timer);
       const first = s.snapshot();
+      // the timeline and suspected leaks follow the subscription's samples
+      if (!tracker || (historySamples !== undefined && historySamples !== trackerSize)) {
+        trackerSize = historySamples ?? DEFAULT_HISTORY;
+        tracker = new LeakTracker({ maxSamples: trackerSize });
+      }
+      tracker.add(first);
       const state = { last: first, spare: undefined as Snapshot | undefined, seq: 0, timer: undefined as unknown as NodeJS.Timeout };
       state.timer = setInterval(() => {
         try {
@@ -143,6 +157,7 @@ export async function serve(clientPid: number | null = null): Promise<void> {
           const delta = diffSnapshots(state.last, next, diffHeapColumns);
           state.spare = state.last;
           state.last = next;
+          tracker?.add(next);
           if (isEmptyDelta(delta)) return;
           const n: DeltaNotification = { seq: ++state.seq, takenAt: next.takenAt, delta };
           void connection.sendNotification(Notifications.delta, n);
@@ -152,6 +167,37 @@ export async function serve(clientPid: number | null = null): Promise<void> {
       }, intervalMs);
       sub = state;
       return { snapshot: first };
+    }),
+  );
+
+  connection.onRequest(
+    Methods.leaks,
+    guard((p: unknown): Suspects => {
+      const params = validateLeaks(p);
+      need();
+      if (!tracker) throw new MemscopeError(ErrorCode.NotAttached, 'no samples yet: suspected leaks come from a subscription (memscope/subscribe) that has run for a while.');
+      return tracker.suspects(params);
+    }),
+  );
+
+  connection.onRequest(
+    Methods.timeline,
+    guard((p: unknown): TimelineResult => {
+      validateEmpty(p, 'timeline params');
+      need();
+      return { points: tracker?.timeline() ?? [], maxSamples: trackerSize };
+    }),
+  );
+
+  connection.onRequest(
+    Methods.resetLeaks,
+    guard((p: unknown) => {
+      validateEmpty(p, 'resetLeaks params');
+      const s = need();
+      tracker?.reset();
+      // the current state is the new baseline
+      tracker?.add(sub ? sub.last : s.snapshot());
+      return null;
     }),
   );
 

@@ -532,8 +532,61 @@ async function demoFigures(): Promise<void> {
       missed(F2, '≤ 50 ms', (e as Error).message);
       missed(F2b, '≤ 150 MB', 'see above');
     }
+
+    // 5. memscope diff of two snapshots of 100k elements each
+    const F5 = 'memscope diff, two snapshots of 100k elements each: the diff (median of 20)';
+    try {
+      await diffFigures(demo, F5);
+    } catch (e) {
+      missed(F5, '≤ 100 ms', (e as Error).message);
+    }
   } finally {
     await demo.stop();
+  }
+}
+
+async function diffFigures(demo: DemoPrimary, F5: string): Promise<void> {
+  const { runCli } = await import('../helpers/cli');
+  const { readSnapshotFile } = await import('../../common/snapshot-file');
+  const { diffForLeaks } = await import('../../common/leaks');
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memscope-bench-diff-'));
+  try {
+    const a = path.join(dir, 'a.memscope.json');
+    const b = path.join(dir, 'b.memscope.json');
+    let r = await runCli(['snapshot', '--file-prefix', demo.prefix, '--out', a], { timeoutMs: 120_000 });
+    if (r.code !== 0) throw new Error(r.stderr);
+    // a thousand freed, a thousand new
+    const ptrs: string[] = [];
+    for (let i = 0; i < 1000; i++) ptrs.push((await demo.command('malloc bench_new 300')).ptr as string);
+    r = await runCli(['snapshot', '--file-prefix', demo.prefix, '--out', b], { timeoutMs: 120_000 });
+    if (r.code !== 0) throw new Error(r.stderr);
+    const sa = readSnapshotFile(a);
+    const sb = readSnapshotFile(b);
+    const n = sa.heaps.reduce((x, h) => x + h.elements.length, 0);
+    const times: number[] = [];
+    let added = 0;
+    for (let i = 0; i < 20; i++) {
+      const t0 = performance.now();
+      const d = diffForLeaks(sa, sb);
+      times.push(performance.now() - t0);
+      added = d.heaps.reduce((x, h) => x + h.added.length, 0);
+    }
+    times.sort((x, y) => x - y);
+    const m = median(times);
+    row(F5, `${f1(m)} ms (${n} and ${sb.heaps.reduce((x, h) => x + h.elements.length, 0)} elements, ${added} added; p90 ${f1(times[17]!)})`, '≤ 100 ms', m <= 100);
+    const wall: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const c = await runCli(['diff', a, b, '--json'], { timeoutMs: 60_000 });
+      if (c.code !== 0) throw new Error(c.stderr);
+      wall.push(c.ms);
+    }
+    wall.sort((x, y) => x - y);
+    row('memscope diff A B --json, whole command: start, read and validate both files, diff, print (median of 7)', `${f1(median(wall))} ms (files ${(fs.statSync(a).size / 1e6).toFixed(1)} + ${(fs.statSync(b).size / 1e6).toFixed(1)} MB)`, '—', null);
+    for (const ptr of ptrs) await demo.command(`free ${ptr}`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -178,8 +178,41 @@ for (const [kind, seed] of [
   });
 }
 
+
+test('over JSON-RPC: the agent\u2019s subscription keeps the timeline and names the steady scenario\u2019s leaks exactly', { skip, timeout: 120_000 }, async (t) => {
+  const { startAgent } = await import('../helpers/cli');
+  const { Methods } = await import('../../common/protocol');
+  const agent = startAgent(['--file-prefix', p.prefix]);
+  try {
+    await agent.rpc.sendRequest(Methods.attach, { filePrefix: p.prefix, via: 'peek' });
+    await assert.rejects(agent.rpc.sendRequest(Methods.leaks, { minAgeMs: 0 }), /no samples yet/);
+    await agent.rpc.sendRequest(Methods.subscribe, { intervalMs: 100, historySamples: 200 });
+    await p.command('scenario start steady 5 2000');
+    await new Promise((r) => setTimeout(r, 2000 + 1500 + 700));
+    const s = (await agent.rpc.sendRequest(Methods.leaks, { minAgeMs: 1500 })) as Suspects;
+    const truth = (await p.command('scenario stop', 10_000)) as unknown as { leaked: string[] };
+    const byAddr = new Map(s.elements.map((e) => [e.addr, e]));
+    const o = score('steady over RPC (elements)', [...byAddr.keys()], truth.leaked, (a, q) => contains(byAddr.get(a)!, BigInt(q)));
+    t.diagnostic(`leaked ${o.leaked}, suspected ${o.suspected}, precision ${o.precision.toFixed(3)}, recall ${o.recall.toFixed(3)}`);
+    assert.deepEqual([o.precision, o.recall], [1, 1]);
+    const tl = (await agent.rpc.sendRequest(Methods.timeline, {})) as { points: { t: number; heaps: Record<string, { busyBytes: number }> }[]; maxSamples: number };
+    assert.equal(tl.maxSamples, 200);
+    assert.ok(tl.points.length >= 30 && tl.points.length <= 200, `${tl.points.length} points`);
+    const bytes = tl.points.map((x) => x.heaps.socket_0!.busyBytes);
+    assert.ok(bytes[bytes.length - 1]! - bytes[0]! >= truth.leaked.length * 1024, 'the timeline shows the heap growing by the leaks');
+    await agent.rpc.sendRequest(Methods.resetLeaks, {});
+    const after = (await agent.rpc.sendRequest(Methods.leaks, { minAgeMs: 0 })) as Suspects;
+    assert.equal(after.elements.length, 0, 'a new baseline forgives what came before');
+    await assert.rejects(agent.rpc.sendRequest(Methods.leaks, { minAgeMs: -1 }), /minAgeMs must be an integer/);
+  } finally {
+    agent.kill();
+    await agent.exited;
+    await p.command('scenario clear', 10_000).catch(() => undefined);
+  }
+});
+
 test('precision and recall, per scenario', { skip }, (t) => {
   t.diagnostic('scenario              leaked  suspected  precision  recall');
   for (const o of outcomes) t.diagnostic(`${o.scenario.padEnd(20)}  ${String(o.leaked).padStart(6)}  ${String(o.suspected).padStart(9)}  ${o.precision.toFixed(3).padStart(9)}  ${o.recall.toFixed(3).padStart(6)}`);
-  assert.equal(outcomes.length, 6, 'all three scenarios ran');
+  assert.equal(outcomes.length, 7, 'all three scenarios ran, and the RPC one');
 });
