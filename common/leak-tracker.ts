@@ -79,6 +79,15 @@ export interface TimelinePoint {
   segments: number;
 }
 
+/** The timeline's view of one snapshot. */
+export function timelinePoint(s: Snapshot): TimelinePoint {
+  const point: TimelinePoint = { t: Date.parse(s.takenAt), heaps: {}, mempools: {}, segments: 0 };
+  for (const h of s.heaps) point.heaps[h.name] = { busyBytes: h.totalSize - h.freeSize, allocCount: h.allocCount };
+  for (const p of s.mempools) point.mempools[p.name] = p.inUse;
+  for (const l of s.memsegLists) point.segments += l.segmentCount;
+  return point;
+}
+
 interface Tracked {
   heapId: number;
   heap: string;
@@ -128,9 +137,8 @@ export class LeakTracker {
     const n = this.sampleNo;
     const first = this.points.length === 0;
     const counts = new Map<string, number>();
-    const point: TimelinePoint = { t, heaps: {}, mempools: {}, segments: 0 };
+    const point = timelinePoint(s);
     for (const h of s.heaps) {
-      point.heaps[h.name] = { busyBytes: h.totalSize - h.freeSize, allocCount: h.allocCount };
       if (!h.elementsAvailable) continue;
       for (const e of h.elements) {
         if (e.state !== 'busy') continue;
@@ -147,8 +155,6 @@ export class LeakTracker {
         }
       }
     }
-    for (const p of s.mempools) point.mempools[p.name] = p.inUse;
-    for (const l of s.memsegLists) point.segments += l.segmentCount;
     // gone since the last sample: freed (or not the same allocation any more)
     for (const [k, v] of this.live) if (v.lastSample !== n) this.live.delete(k);
     this.points.push(point);

@@ -7,6 +7,7 @@
  */
 import type { HeapDelta, SnapshotDelta } from './delta';
 import { SNAPSHOT_SCHEMA, type Snapshot } from './snapshot';
+import { arrayOf, bool, type Check, count, HEX, int, nullable, num, type Obj, oneOf, record, str, text, hex, dispatch } from './checks';
 
 export type StatusLevel = 'info' | 'warning' | 'error';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -76,57 +77,6 @@ export interface MapViewState {
 
 // ---------------------------------------------------------------- checkers
 
-type Check = (v: unknown) => boolean;
-type Obj = Record<string, unknown>;
-
-const HEX = /^0x[0-9a-fA-F]{1,16}$/;
-const MAX_TEXT = 4096;
-
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str =
-  (max = MAX_TEXT): Check =>
-  (v) =>
-    typeof v === 'string' && v.length <= max;
-const text = str();
-const hex: Check = (v) => typeof v === 'string' && HEX.test(v);
-const int: Check = (v) => Number.isSafeInteger(v);
-const count: Check = (v) => Number.isSafeInteger(v) && (v as number) >= 0;
-const num: Check = (v) => typeof v === 'number' && Number.isFinite(v);
-const bool: Check = (v) => typeof v === 'boolean';
-const nullable =
-  (c: Check): Check =>
-  (v) =>
-    v === null || c(v);
-const oneOf =
-  (...xs: readonly unknown[]): Check =>
-  (v) =>
-    xs.includes(v);
-const arrayOf =
-  (c: Check, max: number): Check =>
-  (v) => {
-    if (!Array.isArray(v) || v.length > max) return false;
-    for (let i = 0; i < v.length; i++) if (!c(v[i])) return false;
-    return true;
-  };
-
-/** An object with exactly these fields (optional ones may be absent or undefined). */
-function record(required: Record<string, Check>, optional: Record<string, Check> = {}): Check {
-  const req = Object.entries(required);
-  // Maps, not the literals: `k in required` would accept "toString"
-  const reqKeys = new Set(Object.keys(required));
-  const opt = new Map(Object.entries(optional));
-  return (v) => {
-    if (!isObj(v)) return false;
-    for (const [k, c] of req) if (!Object.prototype.hasOwnProperty.call(v, k) || !c(v[k])) return false;
-    for (const k in v) {
-      if (reqKeys.has(k)) continue;
-      const c = opt.get(k);
-      if (!c || (v[k] !== undefined && !c(v[k]))) return false;
-    }
-    return true;
-  };
-}
-
 /**
  * Heap elements get a hand-written check: a snapshot may hold a million, and
  * this runs several times faster than `record` (no closures, no key lookups).
@@ -148,8 +98,8 @@ function isElement(e: unknown): boolean {
 
 // ------------------------------------------------------------ snapshot shape
 
-const target = record({ filePrefix: text, pid: nullable(int), dpdkVersion: text, runtimeDir: text, alive: bool });
-const memseg = record({ index: count, va: hex, iova: hex, len: count, hugepageSize: count, socketId: int, flags: int });
+export const target = record({ filePrefix: text, pid: nullable(int), dpdkVersion: text, runtimeDir: text, alive: bool });
+export const memseg = record({ index: count, va: hex, iova: hex, len: count, hugepageSize: count, socketId: int, flags: int });
 const dmabuf = record({
   fd: int,
   offset: count,
@@ -214,9 +164,9 @@ const heapFields = {
   elementsAvailable: bool,
 };
 const heapHeader = record(heapFields, { reason: text });
-const elements = arrayOf(isElement, 1 << 24);
+export const elements = arrayOf(isElement, 1 << 24);
 const heap = record({ ...heapFields, elements }, { reason: text });
-const memzone = record({ name: str(256), addr: hex, iova: hex, len: count, hugepageSize: count, socketId: int, flags: int });
+export const memzone = record({ name: str(256), addr: hex, iova: hex, len: count, hugepageSize: count, socketId: int, flags: int });
 const mempool = record(
   {
     name: str(256),
@@ -278,10 +228,6 @@ const fromWebview: Record<FromWebview['type'], Check> = {
   log: record({ type: text, level: oneOf('debug', 'info', 'warn', 'error'), message: str(8192) }),
 };
 
-function dispatch<T>(table: Record<string, Check>, x: unknown): T | null {
-  if (!isObj(x) || typeof x.type !== 'string' || !Object.prototype.hasOwnProperty.call(table, x.type)) return null;
-  return table[x.type]!(x) ? (x as T) : null;
-}
 
 /** A message the extension sent, or null. */
 export function validateToWebview(x: unknown): ToWebview | null {

@@ -2,7 +2,8 @@
 // Builds the Memory Map webview: type-checks webview/ (webview/tsconfig.json:
 // the root tsconfig leaves main.ts out, because tsc would emit its own
 // out/webview/main.js over the bundle), bundles webview/main.ts with d3 into
-// out/webview/main.js (IIFE, minified) and copies webview/style.css beside it.
+// out/webview/main.js and the Leaks panel's webview/leaks/main.ts into
+// out/webview/leaks.js (IIFE, minified), and copies webview/style.css beside them.
 //
 //   node scripts/build-webview.mjs            type-check, bundle, copy
 //   node scripts/build-webview.mjs --no-check bundle and copy only
@@ -50,8 +51,9 @@ async function bundle() {
   try {
     await esbuild.build({
       absWorkingDir: root,
-      entryPoints: ['webview/main.ts'],
-      outfile: path.join(outDir, 'main.js'),
+      // the Memory Map and the Leaks panel
+      entryPoints: { main: 'webview/main.ts', leaks: 'webview/leaks/main.ts' },
+      outdir: outDir,
       bundle: true,
       format: 'iife',
       platform: 'browser',
@@ -64,7 +66,7 @@ async function bundle() {
   } catch (e) {
     const first = e?.errors?.[0];
     const where = first?.location ? ` (${first.location.file}:${first.location.line})` : '';
-    die(`esbuild could not bundle webview/main.ts: ${first?.text ?? e?.message ?? e}${where}.`);
+    die(`esbuild could not bundle the webview pages: ${first?.text ?? e?.message ?? e}${where}.`);
   }
 }
 
@@ -80,5 +82,5 @@ try {
 } catch (e) {
   die(`cannot copy webview/style.css: ${e.message}.`);
 }
-const size = fs.statSync(path.join(outDir, 'main.js')).size;
-console.log(`build-webview: out/webview/main.js (${(size / 1024).toFixed(0)} KiB) and style.css`);
+const kib = (f) => (fs.statSync(path.join(outDir, f)).size / 1024).toFixed(0);
+console.log(`build-webview: out/webview/main.js (${kib('main.js')} KiB), leaks.js (${kib('leaks.js')} KiB) and style.css`);

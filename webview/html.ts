@@ -39,7 +39,8 @@ export function newNonce(): string {
   return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
-export function renderHtml(o: HtmlOptions): string {
+/** The page around `body`: the CSP, the stylesheet, the bundle. */
+function page(o: HtmlOptions, title: string, body: string): string {
   // a nonce that could carry a quote or space would widen the policy
   if (!/^[A-Za-z0-9+/_=-]{16,}$/.test(o.nonce)) throw new Error('renderHtml: the nonce must be 16 or more base64 characters.');
   // VS Code's cspSource may list several sources separated by spaces (code-server does)
@@ -47,7 +48,6 @@ export function renderHtml(o: HtmlOptions): string {
   if (/'(unsafe-|strict-dynamic|nonce-|sha\d)/i.test(o.cspSource)) throw new Error('renderHtml: cspSource must name sources, not keywords that widen the policy.');
   const n = o.nonce;
   const csp = [`default-src 'none'`, `img-src ${o.cspSource} data:`, `style-src ${o.cspSource} 'nonce-${n}'`, `script-src 'nonce-${n}'`].join('; ');
-  const initial = o.initialState ? `\n<script type="application/json" id="memscope-initial-state">${inertJson(o.initialState)}</script>` : '';
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -55,10 +55,21 @@ export function renderHtml(o: HtmlOptions): string {
 <meta http-equiv="Content-Security-Policy" content="${attr(csp)}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <link rel="stylesheet" href="${attr(o.styleUri)}" nonce="${n}">
-<title>Memory Map</title>
+<title>${title}</title>
 </head>
 <body>
-<div id="app" class="app">
+${body}<script nonce="${n}" src="${attr(o.scriptUri)}"></script>
+</body>
+</html>
+`;
+}
+
+export function renderHtml(o: HtmlOptions): string {
+  const initial = o.initialState ? `\n<script type="application/json" id="memscope-initial-state">${inertJson(o.initialState)}</script>` : '';
+  return page(
+    o,
+    'Memory Map',
+    `<div id="app" class="app">
   <header class="toolbar">
     <div class="target">
       <span id="target-title" class="target-title">Memory Map</span>
@@ -101,8 +112,58 @@ export function renderHtml(o: HtmlOptions): string {
   </footer>
 </div>
 <div id="tooltip" class="tooltip" role="tooltip" hidden></div>${initial}
-<script nonce="${n}" src="${attr(o.scriptUri)}"></script>
-</body>
-</html>
-`;
+`,
+  );
 }
+
+/** The Leaks panel: timeline, snapshots, diff, suspected leaks (webview/leaks/). */
+export function renderLeaksHtml(o: HtmlOptions): string {
+  return page(o, 'Leaks', LEAKS_BODY);
+}
+
+const LEAKS_BODY = `<div id="leaks" class="leaks-app">
+  <header class="toolbar">
+    <div class="target">
+      <span id="target-title" class="target-title">Leaks</span>
+      <span id="target-meta" class="target-meta"></span>
+    </div>
+    <button type="button" id="take-snapshot" class="tool" title="Save the live state as a named snapshot">Take Snapshot</button>
+    <button type="button" id="reset-baseline" class="tool" title="Start leak hunting from now: what exists now is not suspected">Reset Baseline</button>
+  </header>
+  <main class="leaks-body">
+    <section class="leaks-section" aria-labelledby="h-timeline">
+      <h2 id="h-timeline">Timeline</h2>
+      <p class="hint">Drag across a chart to compare two moments: the metrics change at once, and the snapshots taken in between are compared element by element.</p>
+      <div id="charts" class="charts"></div>
+      <p id="span-summary" class="span-summary" role="status"></p>
+    </section>
+    <section class="leaks-section" aria-labelledby="h-suspects">
+      <h2 id="h-suspects">Suspected leaks</h2>
+      <p id="suspects-summary" class="hint"></p>
+      <button type="button" id="refresh-suspects" class="tool">Refresh</button>
+      <table id="suspects" class="grid" aria-labelledby="h-suspects"><thead></thead><tbody></tbody></table>
+      <table id="suspect-pools" class="grid" aria-label="Suspected mempools"><thead></thead><tbody></tbody></table>
+    </section>
+    <section class="leaks-section" aria-labelledby="h-snapshots">
+      <h2 id="h-snapshots">Snapshots</h2>
+      <table id="snapshots" class="grid" aria-labelledby="h-snapshots"><thead></thead><tbody></tbody></table>
+      <button type="button" id="compare" class="tool" disabled>Compare the two checked</button>
+    </section>
+    <section class="leaks-section" aria-labelledby="h-diff">
+      <h2 id="h-diff">Diff</h2>
+      <p id="diff-summary" class="hint">Compare two snapshots to see what was allocated and freed between them.</p>
+      <div class="diff-tools">
+        <input id="diff-filter" type="search" placeholder="Filter: heap, owner, address, size class…" aria-label="Filter the diff">
+        <button type="button" id="export-md" class="tool" disabled>Export Markdown</button>
+        <button type="button" id="export-csv" class="tool" disabled>Export CSV</button>
+      </div>
+      <table id="diff" class="grid" aria-labelledby="h-diff"><thead></thead><tbody></tbody></table>
+      <p id="diff-more" class="hint"></p>
+    </section>
+  </main>
+  <footer class="statusbar">
+    <span id="status" class="status" role="status"></span>
+  </footer>
+</div>
+<div id="tooltip" class="tooltip" role="tooltip" hidden></div>
+`;

@@ -30,7 +30,9 @@ import {
   type TestBufferInfo,
   type DmabufQueryResult,
   type RegisterTestBufferParams,
+  type TimelineResult,
 } from '../../common/protocol';
+import type { Suspects } from '../../common/leak-tracker';
 import type { Snapshot } from '../../common/snapshot';
 import { settings } from './settings';
 
@@ -187,7 +189,7 @@ export class Agent implements vscode.Disposable {
       allowLockingReads: s.allowLockingReads,
       extraEalArgs: s.ealExtraArgs,
     });
-    const sub = await this.request<SubscribeResult>(Methods.subscribe, { intervalMs: s.pollIntervalMs });
+    const sub = await this.request<SubscribeResult>(Methods.subscribe, { intervalMs: s.pollIntervalMs, historySamples: s.historySamples });
     this.deltaSeq = 0;
     this.snapshot = sub.snapshot;
     this.live = true;
@@ -252,6 +254,18 @@ export class Agent implements vscode.Disposable {
 
   unregisterTestBuffer(va: string): Promise<{ ownerPid: number }> {
     return this.request(Methods.unregisterTestBuffer, { va });
+  }
+
+  leaks(minAgeMs: number): Promise<Suspects> {
+    return this.request(Methods.leaks, { minAgeMs: Math.round(minAgeMs) });
+  }
+
+  timeline(): Promise<TimelineResult> {
+    return this.request(Methods.timeline, {});
+  }
+
+  resetLeaks(): Promise<null> {
+    return this.request(Methods.resetLeaks, {});
   }
 
   dmabufQuery(mslIndex: number): Promise<DmabufQueryResult> {

@@ -7,14 +7,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { diffSnapshots } from '../../common/delta';
+import { diffForLeaks, diffToCsv, diffToMarkdown, type SnapshotDiff } from '../../common/leaks';
+import type { Suspects } from '../../common/leak-tracker';
 import { describeLocation, locate, type Location, parseAddress } from '../../common/locate';
 import { registerWarning } from '../../common/messages';
 import type { TargetSummaryWire, TestBufferInfo } from '../../common/protocol';
 import type { Snapshot } from '../../common/snapshot';
 import { checkBufferSizes, PAGE_SIZES, parseSize } from '../../common/units';
 import { Agent, AgentError } from './agent';
+import { LeaksPanel } from './leaksPanel';
 import { MAP_VIEW_TYPE, MapPanel } from './mapPanel';
+import { type SavedSnapshot, SnapshotStore } from './snapshots';
 import { listTargets, runAgentCli } from './targets';
 import { settings } from './settings';
 import { bytes, registrations, StatusItem, TargetsTree } from './tree';
@@ -127,6 +130,7 @@ async function attach(arg?: unknown): Promise<Snapshot | undefined> {
     onSnapshot: (a, snap, delta) => {
       s.changed();
       MapPanel.get(a.prefix)?.post(delta ? { type: 'delta', seq: delta.seq, delta: delta.delta } : { type: 'snapshot', snapshot: snap });
+      LeaksPanel.get(a.prefix)?.onSnapshot(snap);
     },
     onExited: (a, message) => {
       s.changed();
@@ -302,63 +306,130 @@ async function locateAddress(arg?: { prefix?: string; address?: string } | strin
   return loc;
 }
 
-function snapshotDir(): vscode.Uri {
+function store(): SnapshotStore {
   const base = state!.ctx.storageUri ?? state!.ctx.globalStorageUri;
-  return vscode.Uri.joinPath(base, 'snapshots');
+  return new SnapshotStore(vscode.Uri.joinPath(base, 'snapshots').fsPath);
 }
 
-async function takeSnapshot(arg?: unknown): Promise<string | undefined> {
-  const agent = await pickAgent(arg);
+/** Named, time-stamped, kept in workspace storage; returns the saved entry. */
+async function takeSnapshot(arg?: { prefix?: string; name?: string } | string): Promise<SavedSnapshot | undefined> {
+  const agent = await pickAgent(typeof arg === 'string' ? arg : arg);
   if (!agent) throw new AgentError('not-attached', 'attach to a DPDK process first.');
   const snap = await agent.refresh();
-  const dir = snapshotDir();
-  await vscode.workspace.fs.createDirectory(dir);
-  const file = vscode.Uri.joinPath(dir, `${agent.prefix}-${snap.takenAt.replace(/[:.]/g, '-')}.memscope.json`);
-  await vscode.workspace.fs.writeFile(file, Buffer.from(JSON.stringify(snap)));
-  void vscode.window.showInformationMessage(`DPDK Memscope: snapshot of "${agent.prefix}" saved (${path.basename(file.fsPath)}).`);
-  return file.fsPath;
-}
-
-async function savedSnapshots(): Promise<vscode.Uri[]> {
-  try {
-    const entries = await vscode.workspace.fs.readDirectory(snapshotDir());
-    return entries.filter(([n]) => n.endsWith('.memscope.json')).map(([n]) => vscode.Uri.joinPath(snapshotDir(), n));
-  } catch {
-    return [];
+  let name = typeof arg === 'object' ? arg.name : undefined;
+  if (name === undefined) {
+    name = await vscode.window.showInputBox({
+      title: 'Take Snapshot',
+      prompt: `A name for this snapshot of "${agent.prefix}"`,
+      value: `${agent.prefix} ${new Date(snap.takenAt).toLocaleTimeString()}`,
+      validateInput: (v) => (/^[^\0-\x1f]{1,200}$/.test(v) ? null : '1 to 200 characters, no control characters.'),
+    });
+    if (name === undefined) return undefined;
   }
+  const saved = store().save(snap, name);
+  LeaksPanel.get(agent.prefix)?.snapshotsChanged();
+  void vscode.window.showInformationMessage(`DPDK Memscope: snapshot "${name}" of "${agent.prefix}" saved.`);
+  return saved;
 }
 
-async function compareSnapshots(arg?: { a?: string; b?: string }): Promise<string | undefined> {
+async function importSnapshot(arg?: { path?: string }): Promise<SavedSnapshot | undefined> {
+  const file =
+    arg?.path ??
+    (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'Memscope snapshot': ['json'] }, title: 'Import a Memscope snapshot' }))?.[0]?.fsPath;
+  if (!file) return undefined;
+  let saved: SavedSnapshot;
+  try {
+    saved = store().import(file);
+  } catch (e) {
+    throw new AgentError('bad-snapshot', (e as Error).message);
+  }
+  LeaksPanel.get(saved.prefix)?.snapshotsChanged();
+  void vscode.window.showInformationMessage(`DPDK Memscope: imported "${saved.name}" (${saved.prefix}, ${saved.takenAt}).`);
+  return saved;
+}
+
+let lastDiff: SnapshotDiff | null = null;
+
+/** Diffs two saved snapshots (ids or paths), shows the diff in the Leaks panel, returns it. */
+async function compareSnapshots(arg?: { a?: string; b?: string }): Promise<SnapshotDiff | undefined> {
   let [a, b] = [arg?.a, arg?.b];
+  const st = store();
   if (!a || !b) {
-    const all = await savedSnapshots();
+    const all = st.list();
     if (all.length < 2) {
-      void vscode.window.showInformationMessage('DPDK Memscope: take two snapshots first ("DPDK Memscope: Take Snapshot").');
+      void vscode.window.showInformationMessage('DPDK Memscope: take or import two snapshots first ("DPDK Memscope: Take Snapshot").');
       return undefined;
     }
-    const items = all.map((u) => ({ label: path.basename(u.fsPath), uri: u })).sort((x, y) => x.label.localeCompare(y.label));
+    const items = all.map((s) => ({ label: s.name, description: `${s.prefix} · ${s.takenAt} · ${s.elements} elements`, id: s.id }));
     const first = await vscode.window.showQuickPick(items, { placeHolder: 'Compare from (older) snapshot' });
     if (!first) return undefined;
     const second = await vscode.window.showQuickPick(items.filter((i) => i !== first), { placeHolder: 'to (newer) snapshot' });
     if (!second) return undefined;
-    [a, b] = [first.uri.fsPath, second.uri.fsPath];
+    [a, b] = [first.id, second.id];
   }
-  const sa = JSON.parse(fs.readFileSync(a, 'utf8')) as Snapshot;
-  const sb = JSON.parse(fs.readFileSync(b, 'utf8')) as Snapshot;
-  const d = diffSnapshots(sa, sb);
-  const lines = [`# Memscope: ${path.basename(a)} → ${path.basename(b)}`, ''];
-  for (const h of d.heaps.changed) {
-    const added = h.added.filter((e) => e.state === 'busy');
-    lines.push(`- heap ${h.header?.name ?? h.id}: ${added.length} busy elements added (${bytes(added.reduce((x, e) => x + e.len, 0))}), ${h.removed.length} gone, ${h.changed.length} changed`);
+  let sa: Snapshot;
+  let sb: Snapshot;
+  try {
+    [sa, sb] = [st.load(a), st.load(b)];
+  } catch (e) {
+    throw new AgentError('bad-snapshot', (e as Error).message);
   }
-  for (const p of d.mempools.upserted) lines.push(`- mempool ${p.name}: ${p.inUse ?? '?'} in use`);
-  if (d.memzones.added.length) lines.push(`- memzones added: ${d.memzones.added.map((z) => z.name).join(', ')}`);
-  if (d.memzones.removed.length) lines.push(`- memzones removed: ${d.memzones.removed.join(', ')}`);
-  if (d.memsegLists.upserted.length) lines.push(`- memseg lists changed: ${d.memsegLists.upserted.map((l) => l.index).join(', ')}`);
-  if (lines.length === 2) lines.push('No change.');
-  const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: lines.join('\n') + '\n' });
-  await vscode.window.showTextDocument(doc);
-  return lines.join('\n');
+  // older first, whichever order they were picked in
+  if (Date.parse(sa.takenAt) > Date.parse(sb.takenAt)) [sa, sb] = [sb, sa];
+  const d = diffForLeaks(sa, sb);
+  lastDiff = d;
+  void vscode.commands.executeCommand('setContext', 'memscope.hasDiff', true);
+  const prefix = sb.target.filePrefix;
+  showLeaksPanel(prefix).post({ type: 'diff', diff: d });
+  return d;
+}
+
+/** Writes the last diff as Markdown or CSV; returns the file. */
+async function exportDiff(arg?: { format?: 'markdown' | 'csv'; path?: string }): Promise<string | undefined> {
+  if (!lastDiff) throw new AgentError('bad-arguments', 'there is no diff to export: run "DPDK Memscope: Compare Snapshots…" first.');
+  let format = arg?.format;
+  if (!format) {
+    const pick = await vscode.window.showQuickPick([{ label: 'Markdown', f: 'markdown' as const }, { label: 'CSV', f: 'csv' as const }], { placeHolder: 'Export the diff as' });
+    if (!pick) return undefined;
+    format = pick.f;
+  }
+  const ext = format === 'markdown' ? 'md' : 'csv';
+  const target =
+    arg?.path ??
+    (await vscode.window.showSaveDialog({ filters: format === 'markdown' ? { Markdown: ['md'] } : { CSV: ['csv'] }, defaultUri: vscode.Uri.file(`memscope-diff.${ext}`) }))?.fsPath;
+  if (!target) return undefined;
+  fs.writeFileSync(target, format === 'markdown' ? diffToMarkdown(lastDiff) : diffToCsv(lastDiff));
+  void vscode.window.showInformationMessage(`DPDK Memscope: diff written to ${path.basename(target)}.`);
+  return target;
+}
+
+function showLeaksPanel(prefix: string): LeaksPanel {
+  const s = state!;
+  return LeaksPanel.show(prefix, s.ctx.extensionUri, s.log, {
+    agent: () => s.agents.get(prefix),
+    store: store(),
+    compare: (a, b) => compareSnapshots({ a, b }),
+    exportDiff: (format) => exportDiff({ format }),
+    takeSnapshot: (p) => takeSnapshot(p),
+    reveal: (p, address) => void vscode.commands.executeCommand('memscope.revealAddress', p, address),
+  });
+}
+
+/** Opens the Leaks panel; returns the suspected leaks the agent sees now. */
+async function showLeaks(arg?: unknown): Promise<Suspects | undefined> {
+  const agent = await pickAgent(arg);
+  if (!agent) throw new AgentError('not-attached', 'attach to a DPDK process first.');
+  showLeaksPanel(agent.prefix);
+  return agent.leaks(settings().leakMinAgeMs);
+}
+
+async function resetLeakBaseline(arg?: unknown): Promise<boolean> {
+  const agent = await pickAgent(arg);
+  if (!agent) throw new AgentError('not-attached', 'attach to a DPDK process first.');
+  await agent.resetLeaks();
+  await LeaksPanel.get(agent.prefix)?.refreshSuspects();
+  void vscode.window.showInformationMessage(`DPDK Memscope: leak baseline of "${agent.prefix}" reset; what exists now is not suspected.`);
+  return true;
 }
 
 async function exportSnapshot(arg?: { prefix?: string; path?: string }): Promise<string | undefined> {
@@ -401,6 +472,10 @@ export function activate(ctx: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('memscope.takeSnapshot', command(takeSnapshot)),
     vscode.commands.registerCommand('memscope.compareSnapshots', command(compareSnapshots)),
     vscode.commands.registerCommand('memscope.exportSnapshot', command(exportSnapshot)),
+    vscode.commands.registerCommand('memscope.importSnapshot', command(importSnapshot)),
+    vscode.commands.registerCommand('memscope.exportDiff', command(exportDiff)),
+    vscode.commands.registerCommand('memscope.showLeaks', command(showLeaks)),
+    vscode.commands.registerCommand('memscope.resetLeakBaseline', command(resetLeakBaseline)),
     vscode.commands.registerCommand('memscope.showAgentLog', () => s.log.show()),
     vscode.commands.registerCommand(
       'memscope.revealAddress',
@@ -422,6 +497,7 @@ export function activate(ctx: vscode.ExtensionContext): void {
         live: a?.live ?? false,
         told: s.told.get(prefix) ?? [],
         mapStatus: MapPanel.get(prefix)?.lastStatus ?? null,
+        leaksPanel: LeaksPanel.get(prefix) ? { suspects: LeaksPanel.get(prefix)!.lastSuspects, diff: !!LeaksPanel.get(prefix)!.lastDiff } : null,
       };
     }),
     vscode.window.registerWebviewPanelSerializer(MAP_VIEW_TYPE, {
@@ -458,6 +534,7 @@ async function autoAttach(): Promise<void> {
 
 export function deactivate(): void {
   for (const p of MapPanel.all()) p.dispose();
+  for (const p of LeaksPanel.all()) p.dispose();
   state?.dispose();
   state = undefined;
 }

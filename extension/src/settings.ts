@@ -8,6 +8,8 @@ export interface Settings {
   allowLockingReads: boolean;
   ealExtraArgs: string[];
   dpdkLibraryPath: string | null;
+  leakMinAgeMs: number;
+  historySamples: number;
 }
 
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
@@ -21,5 +23,7 @@ export function settings(): Settings {
     allowLockingReads: c.get('allowLockingReads') === true,
     ealExtraArgs: strings(c.get('eal.extraArgs')),
     dpdkLibraryPath: (c.get<string>('dpdkLibraryPath') || '').trim() || null,
+    leakMinAgeMs: Math.max(0, Number(c.get('leaks.minAgeSeconds') ?? 60) || 0) * 1000,
+    historySamples: Math.min(1_000_000, Math.max(10, Math.round(Number(c.get('leaks.historySamples')) || 3600))),
   };
 }

@@ -14,7 +14,8 @@ import * as path from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import type { MapViewState } from '../../common/webview-protocol';
 import type {} from '../../webview/api';
-import { newNonce, renderHtml } from '../../webview/html';
+import { newNonce, renderHtml, renderLeaksHtml } from '../../webview/html';
+import type {} from '../../webview/leaks/app';
 
 export const ROOT = path.join(__dirname, '..', '..', '..');
 const BUNDLE_DIR = path.join(ROOT, 'out', 'webview');
@@ -44,14 +45,15 @@ function newest(dir: string): number {
 /** Builds the bundle when it is missing or older than its sources, so a test never runs a stale one. */
 export function ensureBundle(): void {
   const bundle = path.join(BUNDLE_DIR, 'main.js');
+  const leaks = path.join(BUNDLE_DIR, 'leaks.js');
   const css = path.join(BUNDLE_DIR, 'style.css');
   const src = Math.max(newest(path.join(ROOT, 'webview')), newest(path.join(ROOT, 'common')));
-  if (fs.existsSync(bundle) && fs.existsSync(css) && fs.statSync(bundle).mtimeMs >= src && fs.statSync(css).mtimeMs >= src) return;
+  if ([bundle, leaks, css].every((f) => fs.existsSync(f) && fs.statSync(f).mtimeMs >= src)) return;
   const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build-webview.mjs'), '--no-check'], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`building the webview failed: ${(r.stderr || r.stdout).trim()}`);
 }
 
-function serve(initialState?: MapViewState): Promise<{ server: http.Server; origin: string }> {
+function serve(initialState?: MapViewState, which: 'map' | 'leaks' = 'map'): Promise<{ server: http.Server; origin: string }> {
   const server = http.createServer((req, res) => {
     const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const url = new URL(req.url ?? '/', origin);
@@ -60,11 +62,14 @@ function serve(initialState?: MapViewState): Promise<{ server: http.Server; orig
       res.end(body);
     };
     if (url.pathname === '/') {
-      const html = renderHtml({ cspSource: origin, nonce: newNonce(), scriptUri: `${origin}/main.js`, styleUri: `${origin}/style.css`, initialState: initialState ?? null });
+      const html =
+        which === 'leaks'
+          ? renderLeaksHtml({ cspSource: origin, nonce: newNonce(), scriptUri: `${origin}/leaks.js`, styleUri: `${origin}/style.css` })
+          : renderHtml({ cspSource: origin, nonce: newNonce(), scriptUri: `${origin}/main.js`, styleUri: `${origin}/style.css`, initialState: initialState ?? null });
       return send(200, 'text/html; charset=utf-8', html);
     }
     if (url.pathname === '/favicon.ico') return send(204, 'image/x-icon', '');
-    const file = { '/main.js': 'main.js', '/style.css': 'style.css' }[url.pathname];
+    const file = { '/main.js': 'main.js', '/leaks.js': 'leaks.js', '/style.css': 'style.css' }[url.pathname];
     if (!file) return send(404, 'text/plain', 'not found');
     send(200, file.endsWith('.js') ? 'text/javascript' : 'text/css', fs.readFileSync(path.join(BUNDLE_DIR, file)));
   });
@@ -74,7 +79,7 @@ function serve(initialState?: MapViewState): Promise<{ server: http.Server; orig
   });
 }
 
-export async function openMap(opts: { width?: number; height?: number; initialState?: MapViewState } = {}): Promise<MapPage> {
+export async function openMap(opts: { width?: number; height?: number; initialState?: MapViewState; page?: 'map' | 'leaks' } = {}): Promise<MapPage> {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium is not at ${CHROMIUM}: install it (apt-get install -y chromium) or set MEMSCOPE_CHROMIUM.`);
   ensureBundle();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memscope-map-'));
@@ -90,7 +95,7 @@ export async function openMap(opts: { width?: number; height?: number; initialSt
     fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const s = await serve(opts.initialState);
+    const s = await serve(opts.initialState, opts.page ?? 'map');
     server = s.server;
     context = await chromium.launchPersistentContext(dir, {
       executablePath: CHROMIUM,
@@ -112,7 +117,8 @@ export async function openMap(opts: { width?: number; height?: number; initialSt
       });
       (window as unknown as { cspViolations: string[] }).cspViolations = [];
     });
-    await page.waitForFunction(() => !!window.memscopeMap);
+    if (opts.page === 'leaks') await page.waitForFunction(() => !!window.memscopeLeaks);
+    else await page.waitForFunction(() => !!window.memscopeMap);
     return { page, context, origin: s.origin, problems, close };
   } catch (e) {
     await close();
@@ -254,7 +260,8 @@ export const THEMES: Record<ThemeName, { cls: string; vars: Record<string, strin
 export async function applyTheme(page: Page, name: ThemeName): Promise<void> {
   const t = THEMES[name];
   const vars = { ...COMMON, ...t.vars };
-  const before = await page.evaluate(() => window.memscopeMap!.stats());
+  // the Leaks page has no map to wait for
+  const before = await page.evaluate(() => window.memscopeMap?.stats() ?? { snapshots: 0, renders: 0 });
   await page.evaluate(
     ([cls, v]) => {
       const html = document.documentElement;

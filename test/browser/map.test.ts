@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { diffSnapshots } from '../../common/delta';
 import type { HeapElement, Snapshot } from '../../common/snapshot';
-import type { MapViewState } from '../../common/webview-protocol';
+import type { FromWebview, MapViewState } from '../../common/webview-protocol';
 import { generateMapSnapshot } from '../fixtures/map-snapshot';
 import { applyTheme, type MapPage, openMap, post, postSnapshot, ROOT, THEMES, type ThemeName } from './harness';
 
@@ -45,7 +45,7 @@ after(async () => {
 
 const page = () => m.page;
 const stats = () => page().evaluate(() => window.memscopeMap!.stats());
-const sent = () => page().evaluate(() => window.memscopeHost!.sent.map((x) => ({ ...x })));
+const sent = () => page().evaluate(() => (window.memscopeHost!.sent as FromWebview[]).map((x) => ({ ...x })));
 const frame = () => page().evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 const hit = (x: number, y: number) => page().evaluate(([a, b]) => window.memscopeMap!.hitTest(a, b), [x, y] as const);
 

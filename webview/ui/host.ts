@@ -16,7 +16,7 @@ declare global {
   interface Window {
     acquireVsCodeApi?: () => VsCodeApi;
     /** The shim's record of what the page sent and saved (tests read it). */
-    memscopeHost?: { sent: FromWebview[]; state(): unknown };
+    memscopeHost?: { sent: unknown[]; state(): unknown };
   }
 }
 
@@ -28,13 +28,13 @@ export interface Host {
 }
 
 function shim(): VsCodeApi {
-  const sent: FromWebview[] = [];
+  const sent: unknown[] = [];
   let state: unknown;
   window.memscopeHost = { sent, state: () => state };
   return {
     // never window.postMessage: the page would receive its own messages
     postMessage: (m) => {
-      sent.push(m as FromWebview);
+      sent.push(m);
       window.dispatchEvent(new CustomEvent('memscope:sent', { detail: m }));
       if (window.parent !== window) window.parent.postMessage(m, '*');
     },
@@ -56,17 +56,27 @@ function seededState(): MapViewState | null {
   }
 }
 
-export function connectHost(): Host {
+/** The page's link for messages of type `Out`, checked by `validate` before they go. */
+export function connectHostFor<Out extends { type: string }>(validate: (m: unknown) => Out | null, logMessage: (level: LogLevel, message: string) => Out): {
+  post(m: Out): void;
+  log(level: LogLevel, message: string): void;
+  api: VsCodeApi;
+} {
   // acquireVsCodeApi may be called once per page: keep the one instance
   const api = typeof window.acquireVsCodeApi === 'function' ? window.acquireVsCodeApi() : shim();
-  const post = (m: FromWebview) => {
-    if (validateFromWebview(m)) api.postMessage(m);
+  const post = (m: Out) => {
+    if (validate(m)) api.postMessage(m);
     else console.error('memscope: not sending an invalid message', m);
   };
+  return { post, log: (level, message) => post(logMessage(level, message.slice(0, 8192))), api };
+}
+
+export function connectHost(): Host {
+  const h = connectHostFor<FromWebview>(validateFromWebview, (level, message) => ({ type: 'log', level, message }));
   return {
-    post,
-    log: (level, message) => post({ type: 'log', level, message: message.slice(0, 8192) }),
-    loadState: () => validateViewState(api.getState()) ?? seededState(),
-    saveState: (s) => api.setState(s),
+    post: h.post,
+    log: h.log,
+    loadState: () => validateViewState(h.api.getState()) ?? seededState(),
+    saveState: (s) => h.api.setState(s),
   };
 }
