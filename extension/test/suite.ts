@@ -6,10 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Location } from '../../common/locate';
 import type { TestBufferInfo } from '../../common/protocol';
+import type { SnapshotDiff } from '../../common/leaks';
+import type { Suspects } from '../../common/leak-tracker';
 import type { Snapshot } from '../../common/snapshot';
 
 interface Fixture {
@@ -21,6 +24,7 @@ interface Fixture {
 }
 
 interface ExtState {
+  leaksPanel: { suspects: number | null; diff: boolean } | null;
   agentPid: number | null;
   exited: string | null;
   restarts: number;
@@ -102,6 +106,66 @@ step('Locate Address finds the known element', async (f) => {
 step('Open Memory Map opens a webview panel', async (f) => {
   const prefix = (await vscode.commands.executeCommand('memscope.openMap', f.prefix)) as string;
   assert.equal(prefix, f.prefix);
+});
+
+step('Show Leaks: the Leaks panel opens and the agent names the 1 KiB leaks the primary makes (and nothing else)', async (f) => {
+  const cfg = vscode.workspace.getConfiguration('memscope');
+  await cfg.update('leaks.minAgeSeconds', 1, vscode.ConfigurationTarget.Global);
+  try {
+    const suspects = await waitFor('suspected leaks', async () => {
+      const s = (await vscode.commands.executeCommand('memscope.showLeaks', f.prefix)) as Suspects | undefined;
+      return s && s.elements.length >= 3 ? s : null;
+    }, 30_000);
+    // the outer test runs the demo primary's steady scenario: 1 KiB leaks among 1 KiB churn
+    const lens = new Set(suspects.elements.map((e) => e.len));
+    assert.equal(lens.size, 1, `one size of leak: ${[...lens].join(', ')}`);
+    assert.ok([...lens][0]! >= 1024 && [...lens][0]! <= 1024 + 256, `a 1 KiB allocation with its header: ${[...lens][0]}`);
+    assert.ok(suspects.elements.every((e) => e.owner === null && e.ageMs >= 1000));
+    await waitFor('the panel to show suspects', async () => ((await stateOf(f.prefix)).leaksPanel?.suspects ?? 0) > 0, 15_000);
+  } finally {
+    await cfg.update('leaks.minAgeSeconds', undefined, vscode.ConfigurationTarget.Global);
+  }
+});
+
+let saved: { id: string; file: string; name: string }[] = [];
+step('Take Snapshot (named) twice, Compare Snapshots: the leaks in between are added; Export Diff as Markdown and CSV', async (f) => {
+  saved = [];
+  for (const name of ['before leaks', 'after leaks']) {
+    saved.push((await vscode.commands.executeCommand('memscope.takeSnapshot', { prefix: f.prefix, name })) as { id: string; file: string; name: string });
+    await sleep(600);
+  }
+  assert.equal(saved.length, 2);
+  assert.ok(saved.every((x) => x && fs.existsSync(x.file)));
+  const d = (await vscode.commands.executeCommand('memscope.compareSnapshots', { a: saved[1]!.id, b: saved[0]!.id })) as SnapshotDiff;
+  assert.equal(d.from.name, 'before leaks', 'older first, whatever the order picked');
+  assert.equal(d.to.name, 'after leaks');
+  const heap = d.heaps.find((h) => h.name === 'socket_0')!;
+  assert.ok(heap.added.filter((e) => e.owner === null).length >= 20, `the leaks of 600 ms are added (${heap.added.length})`);
+  assert.ok((await stateOf(f.prefix)).leaksPanel?.diff, 'the diff is in the Leaks panel');
+  const folder = vscode.workspace.workspaceFolders![0]!.uri.fsPath;
+  const md = (await vscode.commands.executeCommand('memscope.exportDiff', { format: 'markdown', path: path.join(folder, 'diff.md') })) as string;
+  assert.match(fs.readFileSync(md, 'utf8'), /^# Memscope diff\n\nFrom before leaks /);
+  const csv = (await vscode.commands.executeCommand('memscope.exportDiff', { format: 'csv', path: path.join(folder, 'diff.csv') })) as string;
+  const rows = fs.readFileSync(csv, 'utf8').trim().split('\r\n');
+  assert.equal(rows[0], 'kind,heap_or_pool,change,address,length,owner_or_class,count_delta,bytes_delta');
+  assert.ok(rows.filter((r) => r.startsWith('element,socket_0,added,')).length >= 20);
+});
+
+step('Import Snapshot: a valid file is kept under its name; a broken one is refused in one sentence', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memscope-import-'));
+  try {
+    const copy = path.join(dir, 'copied.memscope.json');
+    fs.copyFileSync(saved[0]!.file, copy);
+    const imported = (await vscode.commands.executeCommand('memscope.importSnapshot', { path: copy })) as { name: string; id: string };
+    assert.equal(imported.name, 'before leaks');
+    const bad = path.join(dir, 'bad.memscope.json');
+    fs.writeFileSync(bad, JSON.stringify({ schema: 'memscope.snapshot/1', takenAt: 'x' }));
+    assert.equal(await vscode.commands.executeCommand('memscope.importSnapshot', { path: bad }), undefined);
+    const told = (await stateOf('*')).told;
+    assert.match(told[told.length - 1] ?? '', /is not a valid Memscope snapshot .*: pass a file written by `memscope snapshot --out` or Export Snapshot\.$/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 step('Unregister Test Buffer and Detach leave nothing behind', async (f) => {

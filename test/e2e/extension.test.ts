@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import type { Frame, Page } from 'playwright-core';
 import { snapshotOf } from '../helpers/cli';
 import { DemoPrimary, procInfo, stopAll, whyNoDpdk } from '../helpers/primaries';
 import { openWorkbench, runCommand, screenshot, webviewFrame } from './browser';
@@ -46,6 +47,16 @@ after(async () => {
   if (ws) fs.rmSync(ws, { recursive: true, force: true });
 });
 
+/** The first frame of the page where `probe` is true (webviews live in nested frames). */
+async function waitForFrame(page: Page, probe: () => boolean, timeoutMs: number): Promise<Frame> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    for (const f of page.frames()) if (await f.evaluate(probe).catch(() => false)) return f;
+    if (Date.now() > end) throw new Error(`no frame of the workbench became ready within ${timeoutMs / 1000} s`);
+    await page.waitForTimeout(250);
+  }
+}
+
 /** The primary still allocates and frees (after its agents were killed under it). */
 async function stillServes(primary: DemoPrimary): Promise<void> {
   const m = await primary.command('malloc after_e2e 4096', 2000);
@@ -53,6 +64,8 @@ async function stillServes(primary: DemoPrimary): Promise<void> {
 }
 
 test('extension-host suite in a real VS Code against a real primary; the target is clean afterwards', { skip, timeout: 10 * 60_000 }, async (t) => {
+  // 1 KiB leaks among 1 KiB churn for the Leaks steps, stopped and freed afterwards
+  await p.command('scenario start steady 3 600000');
   const r = await runExtensionTestsDetailed({
     extensionDevelopmentPath: root,
     extensionTestsPath: path.join(root, 'out', 'extension', 'test', 'index.js'),
@@ -60,6 +73,8 @@ test('extension-host suite in a real VS Code against a real primary; the target 
     timeoutMs: 5 * 60_000,
   });
   t.diagnostic(`code-server ${r.codeServerStartMs} ms, workbench ${r.workbenchReadyMs} ms, suite ${r.testRunMs} ms`);
+  await p.command('scenario stop', 10_000);
+  await p.command('scenario clear', 10_000);
   assert.equal(r.exitCode, 0, 'the extension-host suite passed (its output is above)');
   const s = await snapshotOf(p.prefix);
   assert.equal(s.memsegLists.filter((l) => l.external).length, 0, 'no test buffer left behind');
@@ -128,12 +143,23 @@ test('UI: F1 → Attach → Open Memory Map shows the primary\u2019s lanes (scre
       await page.waitForTimeout(800);
       await screenshot(page, path.join(dir, file));
     }
+
+    // the Leaks panel beside it, with the timeline the agent kept since attach,
+    // while the primary leaks (its mixed-size scenario) for a few seconds
+    await p.command('scenario start mixed 21 600000');
+    await runCommand(page, 'DPDK Memscope: Show Leaks');
+    const leaks = await waitForFrame(page, () => typeof (window as { memscopeLeaks?: unknown }).memscopeLeaks === 'object', 60_000);
+    await leaks.waitForFunction(() => (window as unknown as { memscopeLeaks: { charts(): { points: number }[] } }).memscopeLeaks.charts().some((c) => c.points > 1), undefined, { timeout: 30_000 });
+    await page.waitForTimeout(6000);
+    await screenshot(page, path.join(dir, 'workbench-leaks.png'));
   } catch (e) {
     await screenshot(wb.page, path.join(dir, 'workbench-failure.png')).catch(() => undefined);
     throw e;
   } finally {
     await wb.close();
     await cs.stop();
+    await p.command('scenario stop', 10_000).catch(() => undefined);
+    await p.command('scenario clear', 10_000).catch(() => undefined);
     await p.command('extmem_remove e2e_ext').catch(() => undefined);
     void ext;
   }
