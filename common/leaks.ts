@@ -109,11 +109,55 @@ class Groups {
 
 const byBytes = (a: GroupDelta, b: GroupDelta) => Math.abs(b.bytesDelta) - Math.abs(a.bytesDelta) || b.added - a.added || (a.key < b.key ? -1 : 1);
 
-/** Busy elements keyed by "addr/len". */
-function busyIndex(h: Heap): Map<string, HeapElement> {
-  const m = new Map<string, HeapElement>();
-  for (const e of h.elements) if (e.state === 'busy') m.set(`${e.addr}/${e.len}`, e);
-  return m;
+function busy(h: Heap): HeapElement[] {
+  const out: HeapElement[] = [];
+  for (const e of h.elements) if (e.state === 'busy') out.push(e);
+  return out;
+}
+
+/** Hex address strings ("0x…", lowercase or not) in numeric order. */
+function cmpAddr(x: string, y: string): number {
+  if (x.length !== y.length) return x.length - y.length;
+  const a = x.toLowerCase();
+  const b = y.toLowerCase();
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * One walk over both lists when each is in address order (as snapshots list
+ * elements): false, with partial output, when one is not.
+ */
+function mergeDiff(a: HeapElement[], b: HeapElement[], added: HeapElement[], freed: HeapElement[]): boolean {
+  let i = 0;
+  let j = 0;
+  let prevA = '';
+  let prevB = '';
+  while (i < a.length || j < b.length) {
+    const x = a[i];
+    const y = b[j];
+    if (x && prevA && cmpAddr(prevA, x.addr) >= 0) return false;
+    if (y && prevB && cmpAddr(prevB, y.addr) >= 0) return false;
+    const c = !x ? 1 : !y ? -1 : cmpAddr(x.addr, y.addr);
+    if (c === 0) {
+      if (x!.len !== y!.len) {
+        freed.push(x!);
+        added.push(y!);
+      }
+      prevA = x!.addr;
+      prevB = y!.addr;
+      i++;
+      j++;
+    } else if (c < 0) {
+      freed.push(x!);
+      prevA = x!.addr;
+      i++;
+    } else {
+      added.push(y!);
+      prevB = y!.addr;
+      j++;
+    }
+  }
+  return true;
 }
 
 function busyBytes(h: Heap | undefined): number {
@@ -129,16 +173,20 @@ function diffHeap(a: Heap | undefined, b: Heap | undefined): HeapDiff {
   const classes = new Groups((x, y) => sizeOrder(x.key) - sizeOrder(y.key));
   const owners = new Groups(byBytes);
   if (compared || (!a && b?.elementsAvailable) || (!b && a?.elementsAvailable)) {
-    const before = a ? busyIndex(a) : new Map<string, HeapElement>();
-    if (b) {
-      for (const e of b.elements) {
-        if (e.state !== 'busy') continue;
+    const ba = a ? busy(a) : [];
+    const bb = b ? busy(b) : [];
+    if (!mergeDiff(ba, bb, added, freed)) {
+      // not in address order: match by key instead
+      added.length = 0;
+      freed.length = 0;
+      const before = new Map<string, HeapElement>(ba.map((e) => [`${e.addr}/${e.len}`, e]));
+      for (const e of bb) {
         const key = `${e.addr}/${e.len}`;
         if (before.has(key)) before.delete(key);
         else added.push(e);
       }
+      for (const e of before.values()) freed.push(e);
     }
-    for (const e of before.values()) freed.push(e);
     for (const e of added) {
       classes.add(sizeClassLabel(sizeClassOf(e.len)), e.len, 1);
       owners.add(e.owner ?? RTE_MALLOC, e.len, 1);

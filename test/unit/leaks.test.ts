@@ -136,3 +136,16 @@ test('tracker: history is a ring; the baseline moves with it; the timeline has e
   t.reset();
   assert.equal(t.samples, 0);
 });
+
+test('diff: elements out of address order give the same answer (the keyed fallback)', () => {
+  const els = Array.from({ length: 50 }, (_, i) => el(addr(i), 0x100 + (i % 3)));
+  const a = snap({ heaps: [heap(0, els)] });
+  const b = snap({ heaps: [heap(0, els.filter((_, i) => i % 7).concat([el(addr(60), 0x100)]))] });
+  const sorted = diffForLeaks(a, b).heaps[0]!;
+  const shuffled = diffForLeaks(snap({ heaps: [heap(0, [...a.heaps[0]!.elements].reverse())] }), snap({ heaps: [heap(0, [...b.heaps[0]!.elements].reverse())] })).heaps[0]!;
+  const key = (x: HeapElement[]) => x.map((e) => `${e.addr}/${e.len}`).sort();
+  assert.deepEqual(key(shuffled.added), key(sorted.added));
+  assert.deepEqual(key(shuffled.freed), key(sorted.freed));
+  assert.deepEqual(key(sorted.added), [`${addr(60)}/256`]);
+  assert.equal(sorted.freed.length, 8);
+});
