@@ -79,6 +79,11 @@ export interface TimelinePoint {
   segments: number;
 }
 
+/** A memzone's or a mempool's memory (an rte_malloc element named by a trace is not). */
+function isReserved(owner: string | null): boolean {
+  return owner !== null && (owner.startsWith('memzone:') || owner.startsWith('mempool:'));
+}
+
 /** The timeline's view of one snapshot. */
 export function timelinePoint(s: Snapshot): TimelinePoint {
   const point: TimelinePoint = { t: Date.parse(s.takenAt), heaps: {}, mempools: {}, segments: 0 };
@@ -194,7 +199,7 @@ export class LeakTracker {
     const elements: SuspectElement[] = [];
     for (const v of this.live.values()) {
       // memzone and mempool memory is named and reserved on purpose: new ones show in diffs, not here
-      if (v.atBaseline || v.owner !== null || now - v.firstSeen < opts.minAgeMs) continue;
+      if (v.atBaseline || isReserved(v.owner) || now - v.firstSeen < opts.minAgeMs) continue;
       const cls = sizeClassOf(v.len);
       if (!growing.has(`${v.heapId}/${cls}`)) continue;
       elements.push({ heapId: v.heapId, heap: v.heap, addr: v.addr, len: v.len, owner: v.owner, sizeClass: cls, firstSeen: new Date(v.firstSeen).toISOString(), ageMs: now - v.firstSeen });

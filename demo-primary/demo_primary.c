@@ -9,6 +9,7 @@
  * build a known picture of memory and check Memscope against it.
  */
 #define _GNU_SOURCE
+#define ALLOW_EXPERIMENTAL_API
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -40,6 +41,7 @@
 #include <rte_memzone.h>
 #include <rte_version.h>
 #include <rte_eal_memconfig.h>
+#include <rte_trace.h>
 
 #define MAX_WORDS 16
 #define LINE_MAX_LEN 65536
@@ -1278,6 +1280,21 @@ static int cmd_scenario(int argc, char **argv)
 	return 0;
 }
 
+/* Writes DPDK's trace buffers (--trace=...) to the trace directory. */
+static int cmd_trace_save(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return fail("Usage: trace_save.");
+	if (!rte_trace_is_enabled())
+		return fail("No trace point is enabled; start the primary with --trace=<regex>.");
+	int rc = rte_trace_save();
+	if (rc < 0)
+		return fail("rte_trace_save failed (%s).", rte_strerror(-rc));
+	sb_printf(&out, "{\"ok\":true}");
+	return 0;
+}
+
 /* ---------- main loop ---------- */
 
 struct command {
@@ -1302,6 +1319,7 @@ static const struct command commands[] = {
 	{ "extmem_remove", cmd_extmem_remove },
 	{ "leakgen", cmd_leakgen },
 	{ "scenario", cmd_scenario },
+	{ "trace_save", cmd_trace_save },
 	{ "latency", cmd_latency },
 	{ "grow", cmd_grow },
 	{ "dump_heaps", cmd_dump_heaps },

@@ -19,6 +19,7 @@ const USAGE = `usage:
   memscope snapshot --file-prefix PREFIX [--json] [--out FILE] [--allow-locking-reads]
                     [--dpdk-lib PATH] [--timeout MS] [--runtime-dir DIR]... [--eal-log FILE]
                     [--read-method lock-free|locking]   (locking takes the target's locks)
+                    [--name NAME] [--trace DIR]   (DIR: the primary's --trace-dir; elements get their rte_malloc type)
                     [--via auto|peek|secondary]
         peek: read the live primary's memory directly (process_vm_readv), no attach;
         secondary: attach as a DPDK secondary (rte_eal_init); auto (default): peek if allowed
@@ -29,8 +30,8 @@ const USAGE = `usage:
                     [--hold] [--json] --yes
   memscope unregister --file-prefix PREFIX --va ADDRESS
   memscope repair --file-prefix PREFIX --yes
-  memscope diff OLDER.memscope.json NEWER.memscope.json [--json | --markdown | --csv]
-  memscope leaks --file-prefix PREFIX [--duration 60s] [--interval 1s] [--min-age 30s] [--json]
+  memscope diff OLDER.memscope.json NEWER.memscope.json [--json | --markdown | --csv] [--trace DIR]
+  memscope leaks --file-prefix PREFIX [--duration 60s] [--interval 1s] [--min-age 30s] [--json] [--trace DIR]
                     (samples for the duration, then lists suspected leaks)
   memscope serve [--file-prefix PREFIX] [--runtime-dir DIR]...   (JSON-RPC over stdio; used by the VS Code extension; a prefix given here has its address ranges held from the start)
 exit status: 0 ok, 2 bad arguments, 10 no such target, 11 primary dead, 12 version mismatch,
@@ -181,6 +182,7 @@ async function main(argv: string[]): Promise<number> {
         markdown: { type: 'boolean' },
         csv: { type: 'boolean' },
         duration: { type: 'string' },
+        trace: { type: 'string' },
         'min-age': { type: 'string' },
       },
       strict: true,
@@ -210,6 +212,11 @@ async function main(argv: string[]): Promise<number> {
       if (o.name !== undefined) {
         if (!/^[^\0-\x1f]{1,200}$/.test(o.name)) usage('--name takes 1 to 200 printable characters.');
         snap.name = o.name;
+      }
+      if (o.trace !== undefined) {
+        const { nameElements, readTrace } = await import('./trace');
+        const t = readTrace(o.trace, snap.target.filePrefix);
+        err(`memscope: named ${nameElements(snap, t)} elements by their rte_malloc type from the trace in ${t.dir}`);
       }
       const json = o.json || o.out ? JSON.stringify(snap) : '';
       if (o.out) {
@@ -272,6 +279,12 @@ async function main(argv: string[]): Promise<number> {
       const { readSnapshotFile } = await import('../common/snapshot-file');
       const { diffForLeaks, diffToCsv, diffToMarkdown, diffToText } = await import('../common/leaks');
       const [a, b] = parsed.positionals.map((f) => readSnapshotFile(f)) as [Snapshot, Snapshot];
+      if (o.trace !== undefined) {
+        const { nameElements, readTrace } = await import('./trace');
+        const t = readTrace(o.trace, b.target.filePrefix);
+        nameElements(a, t);
+        nameElements(b, t);
+      }
       const d = diffForLeaks(a, b);
       out(o.json ? JSON.stringify(d) + '\n' : o.markdown ? diffToMarkdown(d) : o.csv ? diffToCsv(d) : diffToText(d) + '\n');
       return 0;
@@ -316,6 +329,14 @@ async function main(argv: string[]): Promise<number> {
       });
       if (code !== 0) return code;
       const s = tracker.suspects({ minAgeMs });
+      if (o.trace !== undefined) {
+        const { readTrace, typeIn } = await import('./trace');
+        const t = readTrace(o.trace, first.target.filePrefix);
+        for (const e of s.elements) {
+          const type = e.owner === null ? typeIn(t, BigInt(e.addr), e.len) : null;
+          if (type !== null) e.owner = `rte_malloc:${type}`;
+        }
+      }
       out(o.json ? JSON.stringify(s) + '\n' : formatSuspects(s, minAgeMs) + '\n');
       return 0;
     }

@@ -116,9 +116,9 @@ export function formatSuspects(s: Suspects, minAgeMs: number): string {
     return out.join('\n');
   }
   if (s.elements.length) {
-    out.push('', `SUSPECTED ELEMENTS: ${s.elements.length}, ${bytes(s.bytes)}`, 'ADDR                LEN        HEAP        AGE      FIRST SEEN');
+    out.push('', `SUSPECTED ELEMENTS: ${s.elements.length}, ${bytes(s.bytes)}`, 'ADDR                LEN        HEAP        AGE      FIRST SEEN                TYPE');
     for (const e of s.elements.slice(0, 200)) {
-      out.push(`${e.addr.padEnd(18)}  ${bytes(e.len).padEnd(9)}  ${e.heap.padEnd(10)}  ${`${(e.ageMs / 1000).toFixed(1)} s`.padEnd(7)}  ${e.firstSeen}`);
+      out.push(`${e.addr.padEnd(18)}  ${bytes(e.len).padEnd(9)}  ${e.heap.padEnd(10)}  ${`${(e.ageMs / 1000).toFixed(1)} s`.padEnd(7)}  ${e.firstSeen.padEnd(24)}  ${e.owner?.replace(/^rte_malloc:/, '') ?? ''}`);
     }
     if (s.elements.length > 200) out.push(`… ${s.elements.length - 200} more (--json lists all)`);
   }
