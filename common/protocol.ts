@@ -59,6 +59,8 @@ export interface SubscribeParams {
   intervalMs: number;
   /** Samples the agent keeps for the timeline and suspected leaks (a ring). */
   historySamples?: number;
+  /** The primary's --trace-dir: elements are named by their rte_malloc type from the trace it saves. */
+  traceDir?: string;
 }
 
 export interface LeaksParams {
@@ -212,9 +214,13 @@ function intIn(v: unknown, name: string, min: number, max: number): number {
 
 export function validateSubscribe(x: unknown): SubscribeParams {
   const o = obj(x, 'subscribe params');
-  known(o, ['intervalMs', 'historySamples'], 'subscribe params');
+  known(o, ['intervalMs', 'historySamples', 'traceDir'], 'subscribe params');
   const p: SubscribeParams = { intervalMs: intIn(o.intervalMs === undefined ? 1000 : o.intervalMs, 'intervalMs', 100, 3_600_000) };
   if (o.historySamples !== undefined) p.historySamples = intIn(o.historySamples, 'historySamples', 10, 1_000_000);
+  if (o.traceDir !== undefined && o.traceDir !== null && o.traceDir !== '') {
+    if (typeof o.traceDir !== 'string' || o.traceDir.length > 4096 || o.traceDir.includes('\0') || !o.traceDir.startsWith('/')) throw new ProtocolError('traceDir must be an absolute path');
+    p.traceDir = o.traceDir;
+  }
   return p;
 }
 

@@ -30,6 +30,7 @@ import {
 } from '../common/protocol';
 import type { Snapshot } from '../common/snapshot';
 import { LeakTracker, type Suspects } from '../common/leak-tracker';
+import { nameElements, TraceWatcher } from './trace';
 
 /** Samples kept for the timeline: an hour at the default 1 s interval. */
 const DEFAULT_HISTORY = 3600;
@@ -58,6 +59,13 @@ export async function serve(clientPid: number | null = null): Promise<void> {
   let attaching = false;
   let sub: { timer: NodeJS.Timeout; last: Snapshot; seq: number } | null = null;
   let tracker: LeakTracker | null = null;
+  let trace: TraceWatcher | null = null;
+  /** Elements named by their rte_malloc type, when a trace is being followed. */
+  const named = (snap: Snapshot): Snapshot => {
+    const t = trace?.current();
+    if (t) nameElements(snap, t);
+    return snap;
+  };
   let trackerSize = DEFAULT_HISTORY;
 
   const end = (code: number) => {
@@ -132,17 +140,18 @@ export async function serve(clientPid: number | null = null): Promise<void> {
     Methods.snapshot,
     guard((p: unknown) => {
       validateEmpty(p, 'snapshot params');
-      return need().snapshot();
+      return named(need().snapshot());
     }),
   );
 
   connection.onRequest(
     Methods.subscribe,
     guard((p: unknown): SubscribeResult => {
-      const { intervalMs, historySamples } = validateSubscribe(p);
+      const { intervalMs, historySamples, traceDir } = validateSubscribe(p);
       const s = need();
       if (sub) clearInterval(sub.timer);
-      const first = s.snapshot();
+      trace = traceDir ? new TraceWatcher(traceDir, s.target.filePrefix, (m) => console.error(`memscope agent: trace: ${m}`)) : null;
+      const first = named(s.snapshot());
       // the timeline and suspected leaks follow the subscription's samples
       if (!tracker || (historySamples !== undefined && historySamples !== trackerSize)) {
         trackerSize = historySamples ?? DEFAULT_HISTORY;
@@ -153,7 +162,7 @@ export async function serve(clientPid: number | null = null): Promise<void> {
       state.timer = setInterval(() => {
         try {
           // two snapshots alive at a time: the one diffed against, the new one
-          const next = s.snapshot(state.spare);
+          const next = named(s.snapshot(state.spare));
           const delta = diffSnapshots(state.last, next, diffHeapColumns);
           state.spare = state.last;
           state.last = next;

@@ -10,6 +10,9 @@ import * as path from 'node:path';
 import { ErrorCode, MemscopeError } from '../common/errors';
 import { CtfError, liveAllocations, parseMetadata } from '../common/ctf';
 import type { Snapshot } from '../common/snapshot';
+import { columnsOf, STATES } from './elements';
+
+const BUSY = STATES.indexOf('busy');
 
 /** `dir` itself when it holds a trace, else its newest subdirectory that does (named `<prefix>-…` when a prefix is given). */
 export function findTraceDir(dir: string, prefix?: string): string {
@@ -73,11 +76,34 @@ function sortedPointers(t: TraceNames): bigint[] {
   return s;
 }
 
-/** Sets `rte_malloc:<type>` on busy, unowned elements that hold a live traced allocation; returns how many. */
+/**
+ * Sets `rte_malloc:<type>` on busy, unowned elements that hold a live traced
+ * allocation; returns how many. An agent's snapshot is named in its element
+ * columns (before anything builds its objects), so deltas carry the names.
+ */
 export function nameElements(s: Snapshot, t: TraceNames): number {
   let named = 0;
   for (const h of s.heaps) {
     if (!h.elementsAvailable) continue;
+    const c = columnsOf(h);
+    if (c && Object.getOwnPropertyDescriptor(h, 'elements')?.get) {
+      const index = new Map(c.owners.map((o, i) => [o, i] as const));
+      for (let i = 0; i < c.count; i++) {
+        if (c.state[i] !== BUSY || c.owner[i]! >= 0) continue;
+        const type = typeIn(t, BigInt(c.addr[i]!), c.len[i]!);
+        if (type === null) continue;
+        const name = `rte_malloc:${type}`;
+        let k = index.get(name);
+        if (k === undefined) {
+          k = c.owners.length;
+          c.owners.push(name);
+          index.set(name, k);
+        }
+        c.owner[i] = k;
+        named++;
+      }
+      continue;
+    }
     for (const e of h.elements) {
       if (e.state !== 'busy' || e.owner !== null) continue;
       const type = typeIn(t, BigInt(e.addr), e.len);
@@ -88,4 +114,48 @@ export function nameElements(s: Snapshot, t: TraceNames): number {
     }
   }
   return named;
+}
+
+/**
+ * The newest trace under a directory, re-read when its files change (looked
+ * at no more than every `everyMs`); null while there is none to read.
+ */
+export class TraceWatcher {
+  private names: TraceNames | null = null;
+  private signature = '';
+  private lastLook = 0;
+  private lastError = '';
+
+  constructor(
+    readonly dir: string,
+    private readonly prefix: string,
+    private readonly onError: (message: string) => void,
+    private readonly everyMs = 2000,
+  ) {}
+
+  current(): TraceNames | null {
+    const now = Date.now();
+    if (now - this.lastLook < this.everyMs) return this.names;
+    this.lastLook = now;
+    try {
+      const d = findTraceDir(this.dir, this.prefix);
+      const sig = [
+        d,
+        ...fs.readdirSync(d).map((f) => {
+          const st = fs.statSync(path.join(d, f));
+          return `${f}:${st.size}:${st.mtimeMs}`;
+        }),
+      ].join('|');
+      if (sig !== this.signature) {
+        this.names = readTrace(d);
+        this.signature = sig;
+      }
+      this.lastError = '';
+    } catch (e) {
+      const m = (e as Error).message;
+      if (m !== this.lastError) this.onError(m);
+      this.lastError = m;
+    }
+    return this.names;
+  }
 }

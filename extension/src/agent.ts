@@ -189,7 +189,7 @@ export class Agent implements vscode.Disposable {
       allowLockingReads: s.allowLockingReads,
       extraEalArgs: s.ealExtraArgs,
     });
-    const sub = await this.request<SubscribeResult>(Methods.subscribe, { intervalMs: s.pollIntervalMs, historySamples: s.historySamples });
+    const sub = await this.request<SubscribeResult>(Methods.subscribe, { intervalMs: s.pollIntervalMs, historySamples: s.historySamples, ...(s.traceDir ? { traceDir: s.traceDir } : {}) });
     this.deltaSeq = 0;
     this.snapshot = sub.snapshot;
     this.live = true;

@@ -10,6 +10,7 @@ export interface Settings {
   dpdkLibraryPath: string | null;
   leakMinAgeMs: number;
   historySamples: number;
+  traceDir: string | null;
 }
 
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
@@ -24,6 +25,7 @@ export function settings(): Settings {
     ealExtraArgs: strings(c.get('eal.extraArgs')),
     dpdkLibraryPath: (c.get<string>('dpdkLibraryPath') || '').trim() || null,
     leakMinAgeMs: Math.max(0, Number(c.get('leaks.minAgeSeconds') ?? 60) || 0) * 1000,
+    traceDir: (c.get<string>('leaks.traceDir') || '').trim() || null,
     historySamples: Math.min(1_000_000, Math.max(10, Math.round(Number(c.get('leaks.historySamples')) || 3600))),
   };
 }

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Methods, Notifications, type DeltaNotification, type SubscribeResult } from '../../common/protocol';
 import type { Heap, Snapshot } from '../../common/snapshot';
-import { snapshotOf, startAgent } from '../helpers/cli';
+import { snapshotOf, attachedAgent } from '../helpers/cli';
 import { DemoPrimary, parseHeapDump, stopAll, whyNoDpdk } from '../helpers/primaries';
 
 const skip = whyNoDpdk({ cc: true, hugepages: 300 });
@@ -145,9 +145,8 @@ test('mempool objects taken out show as in use, exactly as DPDK counts them', { 
 });
 
 test('an attached agent reads while the primary write-holds the hot-plug, tailq and mempool locks', { skip, timeout: 60_000 }, async () => {
-  const agent = startAgent();
+  const { agent, result: res } = await attachedAgent<{ lcore: number; readMethod: string }>({ filePrefix: p.prefix });
   try {
-    const res = (await agent.rpc.sendRequest(Methods.attach, { filePrefix: p.prefix })) as { lcore: number; readMethod: string };
     assert.equal(res.readMethod, 'lock-free');
     assert.notEqual(res.lcore, 0, 'an lcore id the primary (-l 0) does not use');
     // EAL pinned nothing: every thread of the agent may still run on every CPU
@@ -175,9 +174,8 @@ test('an attached agent reads while the primary write-holds the hot-plug, tailq 
 });
 
 test('subscribe: deltas name the elements the primary allocates and frees', { skip, timeout: 60_000 }, async () => {
-  const agent = startAgent();
+  const { agent } = await attachedAgent({ filePrefix: p.prefix });
   try {
-    await agent.rpc.sendRequest(Methods.attach, { filePrefix: p.prefix });
     const deltas: DeltaNotification[] = [];
     agent.rpc.onNotification(Notifications.delta, (n: DeltaNotification) => deltas.push(n));
     const first = (await agent.rpc.sendRequest(Methods.subscribe, { intervalMs: 100 })) as SubscribeResult;
@@ -204,10 +202,9 @@ test('subscribe: deltas name the elements the primary allocates and frees', { sk
 
 test('the agent reports a primary that dies and ends within 2 s', { skip, timeout: 60_000 }, async () => {
   const q = await DemoPrimary.start({ memMb: 64 });
-  const agent = startAgent();
+  const { agent } = await attachedAgent({ filePrefix: q.prefix });
   let exitedAt = 0;
   const message = new Promise<string>((resolve) => agent.rpc.onNotification(Notifications.targetExited, (n: { message: string }) => resolve(n.message)));
-  await agent.rpc.sendRequest(Methods.attach, { filePrefix: q.prefix });
   const t0 = Date.now();
   q.kill('SIGKILL');
   const [msg, exit] = await Promise.all([message, agent.exited.then((e) => ((exitedAt = Date.now()), e))]);

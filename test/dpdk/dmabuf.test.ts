@@ -329,11 +329,10 @@ test('bad input fails cleanly and registers nothing', { skip, timeout: 120_000 }
 });
 
 test('over JSON-RPC: register a test buffer, query it the seed\u2019s way, unregister it', { skip, timeout: 120_000 }, async () => {
-  const { startAgent } = await import('../helpers/cli');
+  const { attachedAgent } = await import('../helpers/cli');
   const { Methods } = await import('../../common/protocol');
-  const agent = startAgent();
+  const { agent } = await attachedAgent({ filePrefix: p.prefix });
   try {
-    await agent.rpc.sendRequest(Methods.attach, { filePrefix: p.prefix });
     await assert.rejects(agent.rpc.sendRequest(Methods.registerTestBuffer, { size: '4M' }), /confirm must be true/);
     const info = (await agent.rpc.sendRequest(Methods.registerTestBuffer, { size: '4M', backing: 'memfd', dmabufOffset: '8K', confirm: true })) as Info;
     assert.equal(info.offset, 8192);

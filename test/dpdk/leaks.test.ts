@@ -254,6 +254,22 @@ test('DPDK\u2019s malloc trace names elements by their rte_malloc type: snapshot
     assert.equal(ownerOf(kept.ptr as string), 'rte_malloc:table_type');
     assert.ok(!els.some((e) => e.owner === 'rte_malloc:churn_type'), 'freed allocations name nothing');
     assert.ok(els.some((e) => e.owner === 'memzone:traced_zone'), 'memzone owners are kept');
+    // the agent follows the trace directory too (the extension's memscope.leaks.traceDir)
+    const { startAgent } = await import('../helpers/cli');
+    const { Methods } = await import('../../common/protocol');
+    const agent = startAgent(['--file-prefix', tp.prefix]);
+    try {
+      await agent.rpc.sendRequest(Methods.attach, { filePrefix: tp.prefix, via: 'peek' });
+      const sub = (await agent.rpc.sendRequest(Methods.subscribe, { intervalMs: 200, traceDir })) as { snapshot: typeof snap };
+      const first = sub.snapshot.heaps.flatMap((h) => h.elements);
+      assert.equal(first.find((e) => contains(e, BigInt(leaked[3]!)))?.owner, 'rte_malloc:leaky_type', 'the first snapshot is named');
+      const again = (await agent.rpc.sendRequest(Methods.snapshot, {})) as typeof snap;
+      assert.equal(again.heaps.flatMap((h) => h.elements).find((e) => contains(e, BigInt(kept.ptr as string)))?.owner, 'rte_malloc:table_type');
+      await assert.rejects(agent.rpc.sendRequest(Methods.subscribe, { intervalMs: 200, traceDir: 'relative/dir' }), /traceDir must be an absolute path/);
+    } finally {
+      agent.kill();
+      await agent.exited;
+    }
     const bad = await runCli(['snapshot', '--file-prefix', tp.prefix, '--trace', path.join(dir, 'no-such-dir')]);
     assert.equal(bad.code, exitCodes['bad-arguments']);
     assert.match(bad.stderr, /cannot read the trace directory .*: pass the primary's --trace-dir\.$/m);

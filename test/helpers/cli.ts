@@ -1,6 +1,7 @@
 /** Runs the real `memscope` CLI and agent server as child processes. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import { after } from 'node:test';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import type { Snapshot } from '../../common/snapshot';
 
@@ -15,7 +16,7 @@ export interface CliResult {
 }
 
 const live = new Set<ChildProcess>();
-process.on('exit', () => {
+function killLive(): void {
   for (const c of live) {
     try {
       process.kill(-c.pid!, 'SIGKILL');
@@ -23,7 +24,12 @@ process.on('exit', () => {
       /* gone */
     }
   }
-});
+}
+process.on('exit', killLive);
+// a test that failed before its own cleanup leaves an agent whose pipes would
+// keep this test file's process alive: end what is left when its tests are done
+// (only under the test runner: the bench imports this module too)
+if (process.env.NODE_TEST_CONTEXT) after(killLive);
 
 export function runCli(args: string[], opts: { timeoutMs?: number; uid?: number; gid?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
   const t0 = performance.now();
@@ -69,6 +75,25 @@ export interface AgentHandle {
   stderr: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   kill(signal?: NodeJS.Signals): void;
+}
+
+/**
+ * An agent started for `params.filePrefix` and attached, with the client's
+ * policy on an address conflict (V8 was in the primary's ranges before the
+ * agent's first line): a fresh agent, up to 4 times. Returns the attach result too.
+ */
+export async function attachedAgent<R = unknown>(params: { filePrefix: string } & Record<string, unknown>): Promise<{ agent: AgentHandle; result: R }> {
+  for (let attempt = 1; ; attempt++) {
+    const agent = startAgent(['--file-prefix', params.filePrefix]);
+    try {
+      const result = (await agent.rpc.sendRequest('memscope/attach', params)) as R;
+      return { agent, result };
+    } catch (e) {
+      agent.kill();
+      await agent.exited;
+      if ((e as { data?: { code?: string } }).data?.code !== 'address-conflict' || attempt >= 4) throw e;
+    }
+  }
 }
 
 /** `memscope serve` with a JSON-RPC connection to it. */
