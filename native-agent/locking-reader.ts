@@ -22,7 +22,7 @@ import {
 import type { EalLib } from './eal';
 import { cstr } from './dpdk/memconfig';
 import { libc } from './native/libc';
-import { decodeMempool, ownerIndex, ptr, type ReaderContext } from './reader';
+import { decodeMempool, ownersOf, ptr, type ReaderContext, readMemConfig } from './reader';
 import { ElementColumns, nameOwners, setColumns } from './elements';
 import { byAddr, byName } from '../common/delta';
 import type { Mempool } from '../common/snapshot';
@@ -188,7 +188,7 @@ export function lockedSnapshot(eal: EalLib, ctx: ReaderContext): Snapshot {
       });
     }
   }
-  const owners = ownerIndex(memzones, mempools);
+  const owners = ownersOf(ctx, readMemConfig(ctx), memzones, mempools);
   for (const h of heaps) {
     const cols = ElementColumns.from(h.elements);
     nameOwners(cols, owners);

@@ -74,7 +74,7 @@ export function takeSnapshot(ctx: ReaderContext, recycle?: Snapshot): Snapshot {
   addBackings(memsegLists, cfg, target.pid, procs);
   for (const l of memsegLists) if (l.warning) warnings.push(`memseg list ${l.index}: ${l.warning}`);
   const mempools = readMempools(ctx, cfg);
-  const owners = withRingEntries(ctx, cfg, ownerIndex(memzones, mempools));
+  const owners = ownersOf(ctx, cfg, memzones, mempools);
   const heaps = cfg.heaps.map((h) => readHeap(ctx, h, cfg, external, owners, stats, spare.get(h.index)));
   for (const h of heaps) if (!h.elementsAvailable && h.reason) warnings.push(`heap ${h.name}: ${h.reason}`);
   return {
@@ -372,12 +372,7 @@ function readMempools(ctx: ReaderContext, cfg: MemConfig): Mempool[] {
     const mpAddr = ptr(e, L.tailqEntry.data);
     const next = ptr(e, L.tailqEntry.next);
     const mp = mpAddr ? ctx.shared.read(mpAddr, L.mempool.size) : null;
-    if (mp) {
-      const pool = decodeMempool(ctx, mp);
-      // the tailq entry is the pool's own rte_malloc allocation
-      (pool as PoolWithBookkeeping)[BOOKKEEPING]!.push(entry);
-      out.push(pool);
-    }
+    if (mp) out.push(decodeMempool(ctx, mp));
     entry = next;
   }
   return out;
@@ -487,6 +482,32 @@ export function ownerIndex(memzones: Memzone[], mempools: Mempool[]): OwnerRange
     })
     .concat(mempools.flatMap((p) => ((p as PoolWithBookkeeping)[BOOKKEEPING] ?? []).map((a) => ({ start: a, end: a + 1, name: `mempool:${p.name}` }))))
     .sort((a, b) => a.start - b.start);
+}
+
+/**
+ * Who owns what: memzones (named by their mempool when they are one's), and
+ * the rte_malloc allocations DPDK makes for pools and rings (their tailq
+ * entries, the pools' chunk headers), named after the pool or ring.
+ */
+export function ownersOf(ctx: ReaderContext, cfg: MemConfig, memzones: Memzone[], mempools: Mempool[]): OwnerRange[] {
+  const q = cfg.tailqs.find((t) => t.name === 'RTE_MEMPOOL');
+  const byName = new Map(mempools.map((p) => [p.name, p] as const));
+  const seen = new Set<number>();
+  let entry = q ? Number(q.first) : 0;
+  while (entry !== 0 && !seen.has(entry) && seen.size < 65536) {
+    seen.add(entry);
+    const e = ctx.shared.borrow(entry, 24);
+    if (!e) break;
+    // read both words before the next borrow reuses the buffer
+    const mpAddr = ptr(e, ctx.L.tailqEntry.data);
+    const next = ptr(e, ctx.L.tailqEntry.next);
+    const mp = mpAddr ? ctx.shared.borrow(mpAddr, ctx.L.mempool.name + ctx.L.mempool.nameLen) : null;
+    const pool = mp ? byName.get(cstr(mp, ctx.L.mempool.name, ctx.L.mempool.nameLen)) : undefined;
+    // the tailq entry is the pool's own rte_malloc allocation
+    if (pool) ((pool as PoolWithBookkeeping)[BOOKKEEPING] ??= []).push(entry);
+    entry = next;
+  }
+  return withRingEntries(ctx, cfg, ownerIndex(memzones, mempools));
 }
 
 /**
