@@ -358,23 +358,33 @@ export function readMemzones(ctx: ReaderContext, arr: FbarrayHdr, stats: ReadSta
 
 // -------------------------------------------------------------------- mempools
 
-function readMempools(ctx: ReaderContext, cfg: MemConfig): Mempool[] {
-  const L = ctx.L;
-  const q = cfg.tailqs.find((t) => t.name === 'RTE_MEMPOOL');
-  if (!q) return [];
-  const out: Mempool[] = [];
+/**
+ * Calls `fn(entry, data)` for each entry of the named tailq (an rte_malloc'ed
+ * `struct rte_tailq_entry` and the object it points at), cycles and runaway
+ * lists cut off.
+ */
+function walkTailq(ctx: ReaderContext, cfg: MemConfig, name: string, fn: (entry: number, data: number) => void): void {
+  const q = cfg.tailqs.find((t) => t.name === name);
   const seen = new Set<number>();
-  let entry = Number(q.first);
+  let entry = q ? Number(q.first) : 0;
   while (entry !== 0 && !seen.has(entry) && seen.size < 65536) {
     seen.add(entry);
     const e = ctx.shared.borrow(entry, 24);
     if (!e) break;
-    const mpAddr = ptr(e, L.tailqEntry.data);
-    const next = ptr(e, L.tailqEntry.next);
-    const mp = mpAddr ? ctx.shared.read(mpAddr, L.mempool.size) : null;
-    if (mp) out.push(decodeMempool(ctx, mp));
+    // both words before `fn` borrows again
+    const data = ptr(e, ctx.L.tailqEntry.data);
+    const next = ptr(e, ctx.L.tailqEntry.next);
+    fn(entry, data);
     entry = next;
   }
+}
+
+function readMempools(ctx: ReaderContext, cfg: MemConfig): Mempool[] {
+  const out: Mempool[] = [];
+  walkTailq(ctx, cfg, 'RTE_MEMPOOL', (_, mpAddr) => {
+    const mp = mpAddr ? ctx.shared.read(mpAddr, ctx.L.mempool.size) : null;
+    if (mp) out.push(decodeMempool(ctx, mp));
+  });
   return out;
 }
 
@@ -490,46 +500,22 @@ export function ownerIndex(memzones: Memzone[], mempools: Mempool[]): OwnerRange
  * entries, the pools' chunk headers), named after the pool or ring.
  */
 export function ownersOf(ctx: ReaderContext, cfg: MemConfig, memzones: Memzone[], mempools: Mempool[]): OwnerRange[] {
-  const q = cfg.tailqs.find((t) => t.name === 'RTE_MEMPOOL');
   const byName = new Map(mempools.map((p) => [p.name, p] as const));
-  const seen = new Set<number>();
-  let entry = q ? Number(q.first) : 0;
-  while (entry !== 0 && !seen.has(entry) && seen.size < 65536) {
-    seen.add(entry);
-    const e = ctx.shared.borrow(entry, 24);
-    if (!e) break;
-    // read both words before the next borrow reuses the buffer
-    const mpAddr = ptr(e, ctx.L.tailqEntry.data);
-    const next = ptr(e, ctx.L.tailqEntry.next);
-    const mp = mpAddr ? ctx.shared.borrow(mpAddr, ctx.L.mempool.name + ctx.L.mempool.nameLen) : null;
-    const pool = mp ? byName.get(cstr(mp, ctx.L.mempool.name, ctx.L.mempool.nameLen)) : undefined;
+  walkTailq(ctx, cfg, 'RTE_MEMPOOL', (entry, mpAddr) => {
+    const P = ctx.L.mempool;
+    const mp = mpAddr ? ctx.shared.borrow(mpAddr, P.name + P.nameLen) : null;
+    const pool = mp ? byName.get(cstr(mp, P.name, P.nameLen)) : undefined;
     // the tailq entry is the pool's own rte_malloc allocation
     if (pool) ((pool as PoolWithBookkeeping)[BOOKKEEPING] ??= []).push(entry);
-    entry = next;
-  }
-  return withRingEntries(ctx, cfg, ownerIndex(memzones, mempools));
-}
-
-/**
- * A ring's tailq entry is an rte_malloc allocation DPDK makes for the ring:
- * it belongs to whoever owns the ring's memzone (a mempool's ring is the pool's).
- */
-function withRingEntries(ctx: ReaderContext, cfg: MemConfig, owners: OwnerRange[]): OwnerRange[] {
-  const q = cfg.tailqs.find((t) => t.name === 'RTE_RING');
-  if (!q) return owners;
-  const extra: OwnerRange[] = [];
-  const seen = new Set<number>();
-  let entry = Number(q.first);
-  while (entry !== 0 && !seen.has(entry) && seen.size < 65536) {
-    seen.add(entry);
-    const e = ctx.shared.borrow(entry, 24);
-    if (!e) break;
-    const ring = ptr(e, ctx.L.tailqEntry.data);
+  });
+  const owners = ownerIndex(memzones, mempools);
+  // a ring's tailq entry belongs to whoever owns the ring's memzone (a mempool's ring is the pool's)
+  const rings: OwnerRange[] = [];
+  walkTailq(ctx, cfg, 'RTE_RING', (entry, ring) => {
     const owner = owners.find((o) => o.start <= ring && ring < o.end);
-    if (owner) extra.push({ start: entry, end: entry + 1, name: owner.name });
-    entry = ptr(e, ctx.L.tailqEntry.next);
-  }
-  return extra.length ? [...owners, ...extra].sort((a, b) => a.start - b.start) : owners;
+    if (owner) rings.push({ start: entry, end: entry + 1, name: owner.name });
+  });
+  return rings.length ? [...owners, ...rings].sort((a, b) => a.start - b.start) : owners;
 }
 
 // ----------------------------------------------------------------------- heaps

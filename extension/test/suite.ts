@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { isAlive } from '../../native-agent/procfs';
 import type { Location } from '../../common/locate';
 import type { TestBufferInfo } from '../../common/protocol';
 import type { SnapshotDiff } from '../../common/leaks';
@@ -37,14 +38,6 @@ const stateOf = async (prefix: string) => (await vscode.commands.executeCommand(
 const treeOf = async (prefix: string) => (await vscode.commands.executeCommand('memscope.internal.tree', prefix)) as string[];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitFor<T>(what: string, fn: () => T | undefined | null | Promise<T | undefined | null>, ms = 20_000): Promise<T> {
   const end = Date.now() + ms;
@@ -181,10 +174,10 @@ step('a target that dies: tree and map say "target exited", its agent ends, one 
   assert.equal(snap?.target.pid, f.victim.pid);
   await vscode.commands.executeCommand('memscope.openMap', f.victim.prefix);
   const { agentPid } = await stateOf(f.victim.prefix);
-  assert.ok(agentPid && alive(agentPid), 'its agent runs');
+  assert.ok(agentPid && isAlive(agentPid), 'its agent runs');
   process.kill(f.victim.pid, 'SIGKILL');
   await waitFor('"target exited" in the tree', async () => (await treeOf(f.victim.prefix))[0]?.includes('target exited'));
-  await waitFor('the agent to end', () => !alive(agentPid), 10_000);
+  await waitFor('the agent to end', () => !isAlive(agentPid), 10_000);
   await sleep(3000); // time for a storm, if there were one
   const st = await stateOf(f.victim.prefix);
   assert.equal(st.told.length, 1, `one message, got: ${st.told.join(' | ')}`);
@@ -198,7 +191,7 @@ step('an agent that crashes is restarted and re-attached, the user told; past th
   await vscode.commands.executeCommand('memscope.attach', f.prefix);
   for (let n = 1; n <= 3; n++) {
     const before = await stateOf(f.prefix);
-    assert.ok(before.live && before.agentPid && alive(before.agentPid));
+    assert.ok(before.live && before.agentPid && isAlive(before.agentPid));
     process.kill(before.agentPid, 'SIGKILL');
     const after = await waitFor(`restart ${n}`, async () => {
       const st = await stateOf(f.prefix);

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { isAlive } from '../../native-agent/procfs';
 import { whyNoDpdk } from '../helpers/primaries';
 import { openWorkbench, webviewFrame } from './browser';
 import { missingPrerequisite } from './code-server';
@@ -16,15 +17,6 @@ import { missingPrerequisite } from './code-server';
 const root = path.join(__dirname, '..', '..', '..');
 const missing = missingPrerequisite();
 const skip = whyNoDpdk({ cc: true, hugepages: 300 }) ?? (missing ? `code-server or Chromium is not installed (${missing} is missing): run node scripts/setup-e2e.mjs` : undefined);
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('npm run demo: the printed URL shows the demo primary attached; Ctrl-C leaves nothing behind', { skip, timeout: 8 * 60_000 }, async () => {
   const prefix = `ms-demo-${process.pid}`;
@@ -50,7 +42,7 @@ test('npm run demo: the printed URL shows the demo primary attached; Ctrl-C leav
       void exited.then((code) => reject(new Error(`the demo ended (exit ${code}) before printing a URL:\n${out.slice(-2000)}`)));
     });
     primaryPid = Number(/demo primary running: pid (\d+)/.exec(out)?.[1]);
-    assert.ok(primaryPid > 0 && alive(primaryPid));
+    assert.ok(primaryPid > 0 && isAlive(primaryPid));
     assert.match(out, /registered .* test buffer|registered/i, 'the demo registered a test buffer');
     const wb = await openWorkbench(url, { timeoutMs: 120_000, forwardConsole: false });
     try {
@@ -67,7 +59,7 @@ test('npm run demo: the printed URL shows the demo primary attached; Ctrl-C leav
     process.kill(demo.pid!, 'SIGINT');
     const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 90_000))]);
     assert.equal(code, 0, `the demo ended cleanly on Ctrl-C:\n${out.slice(-1500)}`);
-    assert.equal(alive(primaryPid), false, 'the primary is gone');
+    assert.equal(isAlive(primaryPid), false, 'the primary is gone');
     assert.equal(fs.existsSync(`/var/run/dpdk/${prefix}`), false, 'its runtime dir is gone');
     assert.deepEqual(fs.readdirSync('/dev/hugepages').filter((f) => f.startsWith(prefix)), [], 'its hugepage files are gone');
   } finally {
@@ -85,7 +77,7 @@ test('npm run demo: the printed URL shows the demo primary attached; Ctrl-C leav
         /* ended */
       }
     }
-    if (primaryPid && alive(primaryPid)) process.kill(primaryPid, 'SIGKILL');
+    if (primaryPid && isAlive(primaryPid)) process.kill(primaryPid, 'SIGKILL');
     const { cleanupPrefix } = await import('../helpers/primaries');
     cleanupPrefix(prefix);
   }
