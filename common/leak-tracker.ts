@@ -21,8 +21,8 @@
  * History is bounded (`maxSamples`): old samples fall off the timeline, and
  * the baseline moves with the window.
  */
-import type { Snapshot } from './snapshot';
-import { sizeClassOf } from './leaks';
+import type { HeapElement, Snapshot } from './snapshot';
+import { cmpAddr, sizeClassOf } from './leaks';
 
 const MIN_POOL_RISES = 3;
 
@@ -111,7 +111,8 @@ export class LeakTracker {
   private readonly points: TimelinePoint[] = [];
   /** Per sample: per "heapId/class", busy element count. */
   private readonly classCounts: Map<string, number>[] = [];
-  private readonly live = new Map<string, Tracked>();
+  /** Per heap, the busy elements of the last sample, in its order. */
+  private live = new Map<number, Tracked[]>();
   private sampleNo = -1;
   private baselineT: number | null = null;
 
@@ -143,25 +144,15 @@ export class LeakTracker {
     const first = this.points.length === 0;
     const counts = new Map<string, number>();
     const point = timelinePoint(s);
+    const heaps = new Map<number, Tracked[]>();
     for (const h of s.heaps) {
       if (!h.elementsAvailable) continue;
-      for (const e of h.elements) {
-        if (e.state !== 'busy') continue;
-        const cls = sizeClassOf(e.len);
-        const ck = `${h.id}/${cls}`;
-        counts.set(ck, (counts.get(ck) ?? 0) + 1);
-        const key = `${h.id}:${e.addr}/${e.len}`;
-        const known = this.live.get(key);
-        if (known && known.lastSample === n - 1) {
-          known.lastSample = n;
-          known.owner = e.owner;
-        } else {
-          this.live.set(key, { heapId: h.id, heap: h.name, addr: e.addr, len: e.len, owner: e.owner, firstSeen: t, atBaseline: first, lastSample: n });
-        }
-      }
+      const byClass = new Map<number, number>();
+      heaps.set(h.id, this.follow(h.id, h.name, h.elements, n, t, first, byClass));
+      for (const [cls, k] of byClass) counts.set(`${h.id}/${cls}`, k);
     }
-    // gone since the last sample: freed (or not the same allocation any more)
-    for (const [k, v] of this.live) if (v.lastSample !== n) this.live.delete(k);
+    // what is not in this sample is gone: freed (or not the same allocation any more)
+    this.live = heaps;
     this.points.push(point);
     this.classCounts.push(counts);
     if (first) this.baselineT = t;
@@ -170,8 +161,53 @@ export class LeakTracker {
       this.classCounts.shift();
       // the window's first sample is the new baseline: what it held predates the window
       this.baselineT = this.points[0]!.t;
-      for (const v of this.live.values()) if (v.firstSeen <= this.baselineT) v.atBaseline = true;
+      for (const list of this.live.values()) for (const v of list) if (v.firstSeen <= this.baselineT) v.atBaseline = true;
     }
+  }
+
+  /**
+   * This sample's busy elements of one heap, each continuing the record of
+   * the same element (address and length) in the last sample, or a new one.
+   * Snapshots list elements in address order, so one merge walk matches
+   * them; a list out of order is matched by key instead.
+   */
+  private follow(id: number, name: string, elements: readonly HeapElement[], n: number, t: number, first: boolean, byClass: Map<number, number>): Tracked[] {
+    const prev = this.live.get(id) ?? [];
+    const out: Tracked[] = [];
+    let j = 0;
+    let last = '';
+    let ordered = true;
+    for (const e of elements) {
+      if (e.state !== 'busy') continue;
+      const cls = sizeClassOf(e.len);
+      byClass.set(cls, (byClass.get(cls) ?? 0) + 1);
+      if (ordered && last && cmpAddr(last, e.addr) >= 0) ordered = false;
+      last = e.addr;
+      let known: Tracked | undefined;
+      if (ordered) {
+        while (j < prev.length && cmpAddr(prev[j]!.addr, e.addr) < 0) j++;
+        const p = prev[j];
+        if (p && p.addr === e.addr) known = p;
+      }
+      out.push(this.continueOrStart(known, id, name, e, n, t, first));
+    }
+    if (ordered) return out;
+    // out of order: match by key
+    const byKey = new Map(prev.map((p) => [`${p.addr}/${p.len}`, p] as const));
+    return out.map((r) => {
+      if (r.lastSample !== n || r.firstSeen !== t) return r;
+      const p = byKey.get(`${r.addr}/${r.len}`);
+      return p && p.lastSample === n - 1 ? ((p.lastSample = n), (p.owner = r.owner), p) : r;
+    });
+  }
+
+  private continueOrStart(known: Tracked | undefined, id: number, name: string, e: HeapElement, n: number, t: number, first: boolean): Tracked {
+    if (known && known.len === e.len && known.lastSample === n - 1) {
+      known.lastSample = n;
+      known.owner = e.owner;
+      return known;
+    }
+    return { heapId: id, heap: name, addr: e.addr, len: e.len, owner: e.owner, firstSeen: t, atBaseline: first, lastSample: n };
   }
 
   /** Classes ("heapId/class") whose floor rose from the first third of the samples to the last. */
@@ -197,7 +233,7 @@ export class LeakTracker {
     const now = last?.t ?? 0;
     const growing = this.growingClasses();
     const elements: SuspectElement[] = [];
-    for (const v of this.live.values()) {
+    for (const v of [...this.live.values()].flat()) {
       // memzone and mempool memory is named and reserved on purpose: new ones show in diffs, not here
       if (v.atBaseline || isReserved(v.owner) || now - v.firstSeen < opts.minAgeMs) continue;
       const cls = sizeClassOf(v.len);

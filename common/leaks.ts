@@ -115,12 +115,14 @@ function busy(h: Heap): HeapElement[] {
   return out;
 }
 
-/** Hex address strings ("0x…", lowercase or not) in numeric order. */
-function cmpAddr(x: string, y: string): number {
+/**
+ * Hex address strings as snapshots write them ("0x…", lowercase, no leading
+ * zeros) in numeric order. (Mixed case sorts wrongly; callers that walk in
+ * order notice the disorder and match by key instead.)
+ */
+export function cmpAddr(x: string, y: string): number {
   if (x.length !== y.length) return x.length - y.length;
-  const a = x.toLowerCase();
-  const b = y.toLowerCase();
-  return a < b ? -1 : a > b ? 1 : 0;
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /**

@@ -149,3 +149,17 @@ test('diff: elements out of address order give the same answer (the keyed fallba
   assert.deepEqual(key(sorted.added), [`${addr(60)}/256`]);
   assert.equal(sorted.freed.length, 8);
 });
+
+test('tracker: samples whose elements are out of address order give the same suspects', () => {
+  const build = (reverse: boolean) => {
+    const t = new LeakTracker();
+    for (let i = 0; i < 20; i++) {
+      const els = [el(addr(0), 1000), ...Array.from({ length: Math.floor(i / 2) }, (_, k) => el(addr(100 + k), 1000)), ...(i % 2 ? [el(addr(50), 1000)] : [])];
+      t.add(snap({ takenAt: at(i * 100), heaps: [heap(0, reverse ? els.reverse() : els)] }));
+    }
+    return t.suspects({ minAgeMs: 500 }).elements.map((e) => `${e.addr}@${e.firstSeen}`).sort();
+  };
+  const inOrder = build(false);
+  assert.ok(inOrder.length >= 5);
+  assert.deepEqual(build(true), inOrder);
+});
