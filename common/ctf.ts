@@ -37,10 +37,8 @@ interface TypeInfo {
   kind: CtfField['kind'];
 }
 
-const BUILTIN: Record<string, TypeInfo> = {};
-
 function parseTypealiases(text: string): Record<string, TypeInfo> {
-  const types: Record<string, TypeInfo> = { ...BUILTIN };
+  const types: Record<string, TypeInfo> = {};
   const re = /typealias\s+(integer|floating_point)\s*\{([^}]*)\}\s*:=\s*([A-Za-z_][A-Za-z0-9_]*)\s*;/g;
   for (let m = re.exec(text); m; m = re.exec(text)) {
     const body = m[2]!;

@@ -22,7 +22,7 @@
  * the baseline moves with the window.
  */
 import type { HeapElement, Snapshot } from './snapshot';
-import { cmpAddr, sizeClassOf } from './leaks';
+import { cmpAddr, inAddressOrder, sizeClassOf } from './leaks';
 
 const MIN_POOL_RISES = 3;
 
@@ -167,47 +167,37 @@ export class LeakTracker {
 
   /**
    * This sample's busy elements of one heap, each continuing the record of
-   * the same element (address and length) in the last sample, or a new one.
-   * Snapshots list elements in address order, so one merge walk matches
-   * them; a list out of order is matched by key instead.
+   * the same element (address and length) in the last sample, or a new one:
+   * one merge walk when the elements are in address order (as snapshots list
+   * them), else a match by key.
    */
   private follow(id: number, name: string, elements: readonly HeapElement[], n: number, t: number, first: boolean, byClass: Map<number, number>): Tracked[] {
     const prev = this.live.get(id) ?? [];
-    const out: Tracked[] = [];
-    let j = 0;
-    let last = '';
-    let ordered = true;
-    for (const e of elements) {
-      if (e.state !== 'busy') continue;
+    const busy = elements.filter((e) => e.state === 'busy');
+    for (const e of busy) {
       const cls = sizeClassOf(e.len);
       byClass.set(cls, (byClass.get(cls) ?? 0) + 1);
-      if (ordered && last && cmpAddr(last, e.addr) >= 0) ordered = false;
-      last = e.addr;
-      let known: Tracked | undefined;
-      if (ordered) {
+    }
+    let find: (e: HeapElement) => Tracked | undefined;
+    if (inAddressOrder(busy)) {
+      let j = 0;
+      find = (e) => {
         while (j < prev.length && cmpAddr(prev[j]!.addr, e.addr) < 0) j++;
-        const p = prev[j];
-        if (p && p.addr === e.addr) known = p;
+        return prev[j];
+      };
+    } else {
+      const byKey = new Map(prev.map((p) => [`${p.addr}/${p.len}`, p] as const));
+      find = (e) => byKey.get(`${e.addr}/${e.len}`);
+    }
+    return busy.map((e) => {
+      const known = find(e);
+      if (known && known.addr === e.addr && known.len === e.len && known.lastSample === n - 1) {
+        known.lastSample = n;
+        known.owner = e.owner;
+        return known;
       }
-      out.push(this.continueOrStart(known, id, name, e, n, t, first));
-    }
-    if (ordered) return out;
-    // out of order: match by key
-    const byKey = new Map(prev.map((p) => [`${p.addr}/${p.len}`, p] as const));
-    return out.map((r) => {
-      if (r.lastSample !== n || r.firstSeen !== t) return r;
-      const p = byKey.get(`${r.addr}/${r.len}`);
-      return p && p.lastSample === n - 1 ? ((p.lastSample = n), (p.owner = r.owner), p) : r;
+      return { heapId: id, heap: name, addr: e.addr, len: e.len, owner: e.owner, firstSeen: t, atBaseline: first, lastSample: n };
     });
-  }
-
-  private continueOrStart(known: Tracked | undefined, id: number, name: string, e: HeapElement, n: number, t: number, first: boolean): Tracked {
-    if (known && known.len === e.len && known.lastSample === n - 1) {
-      known.lastSample = n;
-      known.owner = e.owner;
-      return known;
-    }
-    return { heapId: id, heap: name, addr: e.addr, len: e.len, owner: e.owner, firstSeen: t, atBaseline: first, lastSample: n };
   }
 
   /** Classes ("heapId/class") whose floor rose from the first third of the samples to the last. */

@@ -125,41 +125,46 @@ export function cmpAddr(x: string, y: string): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/**
- * One walk over both lists when each is in address order (as snapshots list
- * elements): false, with partial output, when one is not.
- */
-function mergeDiff(a: HeapElement[], b: HeapElement[], added: HeapElement[], freed: HeapElement[]): boolean {
+/** True when the elements' addresses strictly rise (as snapshots list them). */
+export function inAddressOrder(els: readonly HeapElement[]): boolean {
+  for (let i = 1; i < els.length; i++) if (cmpAddr(els[i - 1]!.addr, els[i]!.addr) >= 0) return false;
+  return true;
+}
+
+/** One walk over two address-ordered lists. */
+function mergeDiff(a: HeapElement[], b: HeapElement[], added: HeapElement[], freed: HeapElement[]): void {
   let i = 0;
   let j = 0;
-  let prevA = '';
-  let prevB = '';
   while (i < a.length || j < b.length) {
     const x = a[i];
     const y = b[j];
-    if (x && prevA && cmpAddr(prevA, x.addr) >= 0) return false;
-    if (y && prevB && cmpAddr(prevB, y.addr) >= 0) return false;
     const c = !x ? 1 : !y ? -1 : cmpAddr(x.addr, y.addr);
     if (c === 0) {
       if (x!.len !== y!.len) {
         freed.push(x!);
         added.push(y!);
       }
-      prevA = x!.addr;
-      prevB = y!.addr;
       i++;
       j++;
     } else if (c < 0) {
       freed.push(x!);
-      prevA = x!.addr;
       i++;
     } else {
       added.push(y!);
-      prevB = y!.addr;
       j++;
     }
   }
-  return true;
+}
+
+/** The same, by "addr/len" keys, for lists in any order. */
+function keyedDiff(a: HeapElement[], b: HeapElement[], added: HeapElement[], freed: HeapElement[]): void {
+  const before = new Map<string, HeapElement>(a.map((e) => [`${e.addr}/${e.len}`, e]));
+  for (const e of b) {
+    const key = `${e.addr}/${e.len}`;
+    if (before.has(key)) before.delete(key);
+    else added.push(e);
+  }
+  for (const e of before.values()) freed.push(e);
 }
 
 function busyBytes(h: Heap | undefined): number {
@@ -177,18 +182,7 @@ function diffHeap(a: Heap | undefined, b: Heap | undefined): HeapDiff {
   if (compared || (!a && b?.elementsAvailable) || (!b && a?.elementsAvailable)) {
     const ba = a ? busy(a) : [];
     const bb = b ? busy(b) : [];
-    if (!mergeDiff(ba, bb, added, freed)) {
-      // not in address order: match by key instead
-      added.length = 0;
-      freed.length = 0;
-      const before = new Map<string, HeapElement>(ba.map((e) => [`${e.addr}/${e.len}`, e]));
-      for (const e of bb) {
-        const key = `${e.addr}/${e.len}`;
-        if (before.has(key)) before.delete(key);
-        else added.push(e);
-      }
-      for (const e of before.values()) freed.push(e);
-    }
+    (inAddressOrder(ba) && inAddressOrder(bb) ? mergeDiff : keyedDiff)(ba, bb, added, freed);
     for (const e of added) {
       classes.add(sizeClassLabel(sizeClassOf(e.len)), e.len, 1);
       owners.add(e.owner ?? RTE_MALLOC, e.len, 1);
