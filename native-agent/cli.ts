@@ -85,6 +85,7 @@ function finish(code: number): never {
   // `memscope list` and usage errors never load koffi; anything that may
   // have attached ends without library destructors
   if ((globalThis as Record<symbol, unknown>)[Symbol.for('memscope.nativeLoaded')]) {
+    (require('./session') as typeof import('./session')).removeOwnSecondaryFiles();
     const { hardExit } = require('./native/libc') as typeof import('./native/libc');
     hardExit(code);
   }
@@ -145,6 +146,7 @@ async function main(argv: string[]): Promise<number> {
     out(`memscope ${version()}\n`);
     return 0;
   }
+  if (cmd === '__secondary') return (await import('./secondary')).runSecondary(argv[1] ?? '{}');
   if (cmd === '__hold' || cmd === '__guard') {
     // internal: the spec is one JSON argument
     const run = cmd === '__hold' ? (await import('./dmabuf/commands')).runHolder : (await import('./dmabuf/holder')).runGuardian;
@@ -257,6 +259,7 @@ async function main(argv: string[]): Promise<number> {
           err(`memscope: ${why}`);
           resolve(new MemscopeError(ErrorCode.PrimaryDead, why).exitCode);
         });
+        session.onPrimaryState((_stopped, why) => err(`memscope: ${why}`));
         const timer = setInterval(() => {
           const next = session.snapshot(spare);
           const delta = diffSnapshots(last, next, diffHeapColumns);
@@ -314,6 +317,7 @@ async function main(argv: string[]): Promise<number> {
           err(`memscope: ${why}`);
           resolve(new MemscopeError(ErrorCode.PrimaryDead, why).exitCode);
         });
+        session.onPrimaryState((_stopped, why) => err(`memscope: ${why}`));
         const timer = setInterval(() => {
           tracker.add(session.snapshot());
           if (Date.now() >= end || stopped) {

@@ -123,10 +123,11 @@ export async function serve(clientPid: number | null = null): Promise<void> {
         void connection.sendNotification(Notifications.targetExited, { message: why, error: error.toJSON() });
         end(error.exitCode);
       });
+      s.onPrimaryState((stopped, why) => void connection.sendNotification(Notifications.targetState, { stopped, message: why }));
       return {
         target: s.targetInfo(),
         dpdkVersion: s.targetInfo().dpdkVersion,
-        ealLibrary: s.eal?.path ?? null,
+        ealLibrary: s.eal?.path ?? s.helper?.ready.ealLibrary ?? null,
         lcore: s.lcore,
         access: s.access,
         attachMs: Math.round(s.attachMs),
@@ -244,7 +245,7 @@ export async function serve(clientPid: number | null = null): Promise<void> {
       const { mslIndex } = validateDmabufQuery(p);
       const s = need();
       const { Registry, readTable } = await import('./dmabuf/registry');
-      if (s.access === 'secondary') {
+      if (s.access === 'secondary' && s.eal) {
         const r = new Registry(s);
         return { mslIndex, fd: r.getDmabufFd(mslIndex), offset: r.getDmabufOffset(mslIndex) };
       }

@@ -15,7 +15,8 @@ import { flockShared, reserveRange, toPtr } from './native/libc';
 import { fixedRanges, releaseEarly, takeEarly } from './early-reserve';
 import { EalOps } from './dmabuf/eal-ops';
 import { VmReader } from './native/vm';
-import { isAlive, parseCpuList, readCmdline, readMaps, selfCpus, startTime } from './procfs';
+import { removeSecondaryFiles, sweepDeadSecondaryFiles } from './secondary';
+import { isAlive, parseCpuList, processState, readCmdline, readMaps, selfCpus, startTime } from './procfs';
 import { readConfig } from './discovery';
 import { readMemConfig, readMemzones, type ReaderContext, takeSnapshot } from './reader';
 
@@ -43,11 +44,30 @@ export interface AttachOptions {
   warm?: Promise<void>;
   /** The target, when the caller already looked it up. */
   found?: TargetSummary;
+  /**
+   * Run rte_eal_init in this process (the secondary helper, holders,
+   * guardians, locking reads). Otherwise a secondary attach is made by a
+   * helper process (secondary.ts) and read through its mappings.
+   */
+  inProcess?: boolean;
 }
 
 export type Access = 'secondary' | 'peek';
 
 let attachedOnce = false;
+/** The runtime dir this process attached to in-process (its own files live there). */
+let ownRuntimeDir: string | null = null;
+
+/**
+ * Deletes the files this process's secondary attach created in the target's
+ * runtime dir (fbarray copies, mp socket): a detach-by-exit never removes
+ * them. Call right before the process ends.
+ */
+export function removeOwnSecondaryFiles(): void {
+  if (ownRuntimeDir === null) return;
+  removeSecondaryFiles(ownRuntimeDir, process.pid);
+  ownRuntimeDir = null;
+}
 /** Set when rte_eal_init never returned: the process must end. */
 export let ealWedged = false;
 
@@ -88,10 +108,15 @@ export function pickLcore(used: Set<number>): number {
 export class Session {
   private readonly owners = new Map<number, VmReader>();
   private readonly exitHandlers: ((why: string) => void)[] = [];
+  private readonly stateHandlers: ((stopped: boolean, why: string) => void)[] = [];
+  private stopped = false;
   private watch: NodeJS.Timeout | undefined;
   private primaryStart: number | null;
   private ctx: ReaderContext;
+  private lostWhy: string | null = null;
   readonly attachMs: number;
+  /** The process that holds the secondary attach, when a helper made it. */
+  helper: import('./secondary').SecondaryHelper | null = null;
 
   private constructor(
     readonly target: TargetSummary,
@@ -156,6 +181,15 @@ export class Session {
       const peeked = Session.peek(target, t0, via === 'peek');
       if (peeked) return peeked;
     }
+    if (!opts.inProcess && opts.readMethod !== 'locking') {
+      try {
+        return await Session.viaHelper(target, opts, t0);
+      } catch (e) {
+        // a layout this build cannot verify: only DPDK's own (locking) calls
+        // can read it, and only in this process
+        if (!(e instanceof MemscopeError && e.code === ErrorCode.LayoutUnverified && opts.allowLockingReads)) throw e;
+      }
+    }
     if (attachedOnce) {
       throw new MemscopeError(ErrorCode.AlreadyAttached, 'this agent is already attached as a secondary (EAL allows one attach per process): start another agent for another target.');
     }
@@ -208,6 +242,9 @@ export class Session {
     const guarded = guardFbarrays(target.runtimeDir, cfg);
     const log = redirectEalLog(eal, opts.ealLogFile);
     attachedOnce = true;
+    sweepDeadSecondaryFiles(target.runtimeDir);
+    ownRuntimeDir = target.runtimeDir;
+    process.once('exit', removeOwnSecondaryFiles);
     const timeoutMs = opts.timeoutMs ?? 15000;
     let timer: NodeJS.Timeout | undefined;
     let rc: number;
@@ -262,6 +299,48 @@ export class Session {
       lockFree = false;
     }
     return new Session(target, eal, L, log, mcfgAddr, lockFree, lcore, 'secondary', self, performance.now() - t0);
+  }
+
+  /** A secondary attach made by a helper process, read through its mappings. */
+  private static async viaHelper(target: TargetSummary, opts: AttachOptions, t0: number): Promise<Session> {
+    if (target.versionWord === null) throw new MemscopeError(ErrorCode.NotAttachable, `the DPDK version of "${opts.prefix}" is unknown: is the primary still starting? Try again.`);
+    const L = layoutFor(target.versionWord);
+    if (!L) throw new MemscopeError(ErrorCode.VersionMismatch, `DPDK ${decodeVersion(target.versionWord).text}'s private memory layout is unknown to this Memscope (it knows 22.11): use a release that supports it.`);
+    checkExtraArgs(opts.extraEalArgs ?? []);
+    const { SecondaryHelper } = await import('./secondary');
+    const helper = await SecondaryHelper.start(
+      {
+        prefix: opts.prefix,
+        runtimeDirs: opts.runtimeDirs ?? [],
+        dpdkLib: opts.dpdkLib ?? null,
+        timeoutMs: opts.timeoutMs ?? 15000,
+        extraEalArgs: opts.extraEalArgs ?? [],
+        ealLogFile: opts.ealLogFile ?? null,
+      },
+      target.runtimeDir,
+    );
+    try {
+      const reader = new VmReader(helper.pid);
+      const mem = reader.read(helper.ready.mcfgAddr, L.memConfig.size);
+      const cfg = readConfig(`${target.runtimeDir}/config`).cfg;
+      if (!cfg || !mem || mem.readUInt32LE(0) !== cfg.magic || mem.readUInt32LE(4) !== cfg.version) {
+        throw new MemscopeError(ErrorCode.LayoutUnverified, `the secondary helper's shared config is not where its header says: this DPDK build differs from the one Memscope knows; use --allow-locking-reads to read through DPDK's own calls.`);
+      }
+      const check = verifyLayout(decodeMemConfig(L, mem, cfg.memCfgAddr), L, reader);
+      if (check) {
+        throw new MemscopeError(
+          ErrorCode.LayoutUnverified,
+          `the private memory layout of this DPDK ${helper.ready.ealVersion} build failed a self-check (${check}), so lock-free reads could be wrong: rerun with --allow-locking-reads (memscope.allowLockingReads) to read through DPDK's locking calls.`,
+        );
+      }
+      const s = new Session(target, null, L, null, helper.ready.mcfgAddr, true, helper.ready.lcore, 'secondary', reader, performance.now() - t0);
+      s.helper = helper;
+      helper.onExit((why) => s.lost(s.primaryAlive() ? `the secondary helper (pid ${helper.pid}) of "${target.filePrefix}" ${why}: the agent ends; attach again.` : s.primaryGone()));
+      return s;
+    } catch (e) {
+      helper.close();
+      throw e;
+    }
   }
 
   /**
@@ -348,19 +427,51 @@ export class Session {
 
   /** Calls back once when the primary exits (polled; pids can be reused, start times cannot). */
   onPrimaryExit(cb: (why: string) => void, intervalMs = 200): void {
+    if (this.lostWhy !== null) return cb(this.lostWhy);
     this.exitHandlers.push(cb);
+    this.startWatch(intervalMs);
+  }
+
+  /**
+   * Calls back when the primary stops (SIGSTOP, a debugger) and when it runs
+   * again. Reads go on either way: a stopped process's memory is readable.
+   */
+  onPrimaryState(cb: (stopped: boolean, why: string) => void, intervalMs = 200): void {
+    this.stateHandlers.push(cb);
+    this.startWatch(intervalMs);
+  }
+
+  private startWatch(intervalMs: number): void {
     if (this.watch) return;
     this.watch = setInterval(() => {
-      if (this.primaryAlive()) return;
-      clearInterval(this.watch);
-      const why = `the primary of "${this.target.filePrefix}" (pid ${this.target.pid}) has exited: the agent ends; attach again once it is back.`;
-      for (const h of this.exitHandlers) h(why);
+      if (!this.primaryAlive()) return this.lost(this.primaryGone());
+      const st = this.target.pid !== null ? processState(this.target.pid) : null;
+      const stopped = st === 'T' || st === 't';
+      if (stopped === this.stopped) return;
+      this.stopped = stopped;
+      const why = stopped
+        ? `the primary of "${this.target.filePrefix}" (pid ${this.target.pid}) is stopped (SIGSTOP or a debugger): its memory is shown as it was when it stopped, until it runs again.`
+        : `the primary of "${this.target.filePrefix}" (pid ${this.target.pid}) runs again.`;
+      for (const h of this.stateHandlers) h(stopped, why);
     }, intervalMs);
     this.watch.unref();
   }
 
+  private primaryGone(): string {
+    return `the primary of "${this.target.filePrefix}" (pid ${this.target.pid}) has exited: the agent ends; attach again once it is back.`;
+  }
+
+  /** The session cannot go on (its helper ended): tell whoever watches. */
+  private lost(why: string): void {
+    if (this.lostWhy !== null) return;
+    this.lostWhy = why;
+    clearInterval(this.watch);
+    for (const h of this.exitHandlers) h(why);
+  }
+
   dispose(): void {
     clearInterval(this.watch);
+    this.helper?.close();
     this.log?.dispose();
   }
 }

@@ -144,7 +144,7 @@ export interface RepairResult {
  */
 export async function repair(prefix: string, runtimeDirs: string[] = []): Promise<RepairResult> {
   findTarget(prefix, { runtimeDirs });
-  const session = await attachWithRetry(() => Session.attach({ prefix, runtimeDirs, via: 'secondary' }));
+  const session = await attachWithRetry(() => Session.attach({ prefix, runtimeDirs, via: 'secondary', inProcess: true }));
   const registry = new Registry(session);
   const snap = session.snapshot();
   const res: RepairResult = { repaired: [], unrepairable: [], staleEntries: [] };

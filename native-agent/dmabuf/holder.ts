@@ -111,7 +111,7 @@ export class Holder {
 
   /** Attaches, creates the buffer, starts the guardian, registers. */
   static async start(spec: HoldSpec, onGuardianLost: (why: string) => void): Promise<Holder> {
-    const session = await attachWithRetry(() => Session.attach({ prefix: spec.prefix, runtimeDirs: spec.runtimeDirs, via: 'secondary' }));
+    const session = await attachWithRetry(() => Session.attach({ prefix: spec.prefix, runtimeDirs: spec.runtimeDirs, via: 'secondary', inProcess: true }));
     const registry = new Registry(session);
     progress('attached');
     const buffer = createBuffer(spec.size, spec.pageSize, spec.backing, spec.offset);
@@ -226,7 +226,7 @@ export async function runGuardian(specJson: string): Promise<number> {
   const mapped = mapAt(3, va, spec.len, spec.offset);
   let registry: Registry;
   try {
-    const session = await attachWithRetry(() => Session.attach({ prefix: spec.prefix, runtimeDirs: spec.runtimeDirs, via: 'secondary' }));
+    const session = await attachWithRetry(() => Session.attach({ prefix: spec.prefix, runtimeDirs: spec.runtimeDirs, via: 'secondary', inProcess: true }));
     registry = new Registry(session);
   } catch (e) {
     say({ ready: false, error: (e as Error).message });

@@ -23,6 +23,8 @@ function bind() {
     execve: libc.func('int execve(const char *path, const char **argv, const char **envp)'),
     mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)'),
     munmap: libc.func('int munmap(void *addr, size_t len)'),
+    syscallInt: libc.func('long syscall(long nr, int a, unsigned int b)'),
+    poll: libc.func('int poll(void *fds, unsigned long nfds, int timeout)'),
   };
 }
 
@@ -127,4 +129,27 @@ export function flockShared(fd: number): boolean {
   const LOCK_SH = 1;
   const LOCK_NB = 4;
   return libc().flock(fd, LOCK_SH | LOCK_NB) === 0;
+}
+
+/**
+ * Calls back as soon as process `pid` ends (a pidfd polled on a worker
+ * thread: no polling interval, no pid-reuse race). Returns false when the
+ * kernel has no pidfd_open (before 5.3); the caller then polls /proc.
+ * The wait keeps the event loop alive: for processes that end by hardExit.
+ */
+export function onPidExit(pid: number, cb: () => void, stillRunning: (pid: number) => boolean): boolean {
+  const SYS_pidfd_open = 434; // x86-64 and arm64 alike
+  const fd = Number(libc().syscallInt(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return false;
+  const pfd = Buffer.alloc(8);
+  pfd.writeInt32LE(fd, 0);
+  pfd.writeInt16LE(1 /* POLLIN */, 4);
+  const wait = (): void =>
+    libc().poll.async(pfd, 1, -1, () => {
+      // a signal can cut the wait short (EINTR): only an ended process counts
+      if (stillRunning(pid)) return wait();
+      cb();
+    });
+  wait();
+  return true;
 }

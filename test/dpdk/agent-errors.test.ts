@@ -255,7 +255,7 @@ test('a conflict on the first try: the CLI (snapshot, repair) starts over as a f
   }
 });
 
-test('the primary\u2019s memory range already used here: exit 18 before rte_eal_init', { skip, timeout: 60_000 }, async () => {
+test('the primary\u2019s memory range already used by a process attaching in-process (helper, holder): exit 18 before rte_eal_init', { skip, timeout: 60_000 }, async () => {
   const p = await DemoPrimary.start({ memMb: 64 });
   try {
     const script = `
@@ -266,7 +266,7 @@ test('the primary\u2019s memory range already used here: exit 18 before rte_eal_
       const { cfg } = readConfig(t.runtimeDir + '/config');
       const l = cfg.lists[0];
       if (!reserveRange(l.baseVa, l.baseVa + 0x200000n)) { console.log('reserve failed'); process.exit(3); }
-      Session.attach({ prefix: ${JSON.stringify(p.prefix)} }).then(() => { console.log('attached'); process.exit(4); }, (e) => { console.log(e.code); console.log(e.message); process.exit(0); });`;
+      Session.attach({ prefix: ${JSON.stringify(p.prefix)}, inProcess: true }).then(() => { console.log('attached'); process.exit(4); }, (e) => { console.log(e.code); console.log(e.message); process.exit(0); });`;
     const out = await new Promise<string>((resolve, reject) => {
       const c = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
       let s = '';

@@ -27,7 +27,7 @@ interface Result {
 
 async function main(): Promise<void> {
   const prefix = process.argv[2]!;
-  const session = await attachWithRetry(() => Session.attach({ prefix, via: 'secondary' }));
+  const session = await attachWithRetry(() => Session.attach({ prefix, via: 'secondary', inProcess: true }));
   const reg = new Registry(session);
   const buf = createBuffer(8 * 4096, 4096, 'memfd', 0);
   const base: RegisterArgs = { va: buf.va, len: buf.len, dmabufFd: buf.fd, dmabufOffset: 0, iovaAddrs: null, nPages: 0, pageSz: 4096 };

@@ -1,0 +1,286 @@
+/**
+ * The DPDK secondary lives in its own small process, never in the agent.
+ *
+ * DPDK's shared locks are plain counters in the target's config: a process
+ * that dies holding one wedges the primary forever (dpdk-notes.md hazard 1).
+ * A secondary's rte_eal_init holds the memory hot-plug read lock for most of
+ * its run, the memzone lock as a writer and fbarray locks for moments, some of
+ * them inline in DPDK's code where nobody outside can tell who holds them. A
+ * SIGKILL that lands there — a user's `kill -9` of a stuck-looking agent, the
+ * OOM killer choosing the agent (it is the process with the big heap), an
+ * editor ending its language server's process group — cannot be repaired
+ * afterwards.
+ *
+ * So the agent (the CLI's `--via secondary`, the extension's `memscope
+ * serve`) never calls rte_eal_init itself. It starts `memscope __secondary`:
+ * a process in its own session (a signal to the agent's process group does not
+ * reach it), with almost no heap of its own, that attaches and then only
+ * waits. The agent reads the target's memory through that process's mappings
+ * with process_vm_readv, exactly as it read its own before. When the agent
+ * ends — any way, SIGKILL included — the helper's stdin closes; the helper
+ * finishes the step it is in (rte_eal_init runs to its end, never cut short),
+ * deletes the runtime files a secondary leaves behind (its fbarray copies and
+ * mp socket, which a detach-by-exit never removes) and exits. SIGTERM, SIGINT
+ * and SIGHUP mean the same. The primary's exit ends it too.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ErrorCode, MemscopeError, type ErrorData } from '../common/errors';
+import { isAlive } from './procfs';
+import { selfScript } from './self';
+
+export interface SecondarySpec {
+  prefix: string;
+  runtimeDirs: string[];
+  dpdkLib: string | null;
+  timeoutMs: number;
+  extraEalArgs: string[];
+  ealLogFile: string | null;
+}
+
+/** What the helper reports once attached. */
+export interface SecondaryReady {
+  pid: number;
+  mcfgAddr: number;
+  lcore: number | null;
+  ealVersion: string;
+  ealLibrary: string;
+  attachMs: number;
+}
+
+type Report = { ok: true; ready: SecondaryReady } | { ok: false; error: ErrorData };
+
+/**
+ * Deletes what a secondary with this pid leaves in the runtime dir when it
+ * ends without rte_eal_cleanup: its private fbarray copies
+ * (`fbarray_<name>_<pid>`) and its mp socket (`mp_socket_<pid>_<tsc>`).
+ * Only names that carry this exact pid; nothing else is touched.
+ */
+export function removeSecondaryFiles(runtimeDir: string, pid: number): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(runtimeDir);
+  } catch {
+    return removed;
+  }
+  const own = new RegExp(`^(fbarray_[A-Za-z0-9_.-]+_${pid}|mp_socket_${pid}_[0-9a-f]+)$`);
+  for (const n of names) {
+    if (!own.test(n)) continue;
+    try {
+      fs.unlinkSync(path.join(runtimeDir, n));
+      removed.push(n);
+    } catch {
+      /* gone already */
+    }
+  }
+  return removed;
+}
+
+/**
+ * Deletes the files secondaries that died without a word left (a SIGKILL
+ * leaves them all): names carrying a pid no process has any more. DPDK does
+ * the same for both kinds (a secondary's init deletes fbarray files nobody
+ * holds, the primary unlinks an mp socket that refuses a connection).
+ */
+export function sweepDeadSecondaryFiles(runtimeDir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(runtimeDir);
+  } catch {
+    return [];
+  }
+  const pids = new Set<number>();
+  for (const n of names) {
+    const m = /^fbarray_[A-Za-z0-9_.-]+_(\d+)$/.exec(n) ?? /^mp_socket_(\d+)_[0-9a-f]+$/.exec(n);
+    if (m) pids.add(Number(m[1]));
+  }
+  const removed: string[] = [];
+  for (const pid of pids) if (pid > 1 && !isAlive(pid)) removed.push(...removeSecondaryFiles(runtimeDir, pid));
+  return removed;
+}
+
+/** `memscope __secondary SPEC`: attach, report one JSON line, wait, clean up, exit. */
+export async function runSecondary(specJson: string): Promise<number> {
+  const spec = JSON.parse(specJson) as SecondarySpec;
+  const report = (r: Report) => {
+    try {
+      fs.writeSync(1, JSON.stringify(r) + '\n');
+    } catch {
+      /* the agent went away */
+    }
+  };
+  let wake: (why: string) => void = () => undefined;
+  let stopping: string | null = null;
+  const stopped = new Promise<string>((resolve) => (wake = resolve));
+  const stop = (why: string) => {
+    stopping ??= why;
+    wake(why);
+  };
+  // Registered first: a signal or the agent's end during rte_eal_init is
+  // acted on once the init has run to its end, not inside it.
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => stop(sig));
+  process.on('SIGPIPE', () => undefined);
+  process.stdin.on('end', () => stop('the agent went away'));
+  process.stdin.on('error', () => stop('the agent went away'));
+  process.stdin.on('close', () => stop('the agent went away'));
+  process.stdin.resume();
+
+  const { attachWithRetry } = await import('./reattach');
+  const { Session } = await import('./session');
+  let session;
+  try {
+    session = await attachWithRetry(() =>
+      Session.attach({
+        prefix: spec.prefix,
+        runtimeDirs: spec.runtimeDirs,
+        dpdkLib: spec.dpdkLib,
+        timeoutMs: spec.timeoutMs,
+        extraEalArgs: spec.extraEalArgs,
+        ...(spec.ealLogFile ? { ealLogFile: spec.ealLogFile } : {}),
+        via: 'secondary',
+        inProcess: true,
+      }),
+    );
+  } catch (e) {
+    const me = e instanceof MemscopeError ? e : new MemscopeError(ErrorCode.AttachFailed, (e as Error).message);
+    report({ ok: false, error: me.toJSON() });
+    const { ealWedged } = await import('./session');
+    if (ealWedged) {
+      // rte_eal_init never returned; nothing this process does now is safe
+      const { hardExit } = await import('./native/libc');
+      hardExit(me.exitCode);
+    }
+    return me.exitCode;
+  }
+  const runtimeDir = session.target.runtimeDir;
+  if (stopping === null) {
+    report({
+      ok: true,
+      ready: {
+        pid: process.pid,
+        mcfgAddr: session.mcfgAddr,
+        lcore: session.lcore,
+        ealVersion: session.eal?.version ?? '?',
+        ealLibrary: session.eal?.path ?? '',
+        attachMs: session.attachMs,
+      },
+    });
+    // at once: a primary restarting under the same prefix must not find our
+    // locks on its old files
+    const { onPidExit } = await import('./native/libc');
+    if (session.target.pid === null || !onPidExit(session.target.pid, () => stop('the primary exited'), isAlive)) {
+      session.onPrimaryExit(() => stop('the primary exited'), 20);
+    }
+    await stopped;
+  }
+  session.dispose();
+  removeSecondaryFiles(runtimeDir, process.pid);
+  // detach by ending, without rte_eal_cleanup (it would tear down what the
+  // primary shares) and without library destructors
+  const { hardExit } = await import('./native/libc');
+  return hardExit(0);
+}
+
+/** The agent's handle on its helper. */
+export class SecondaryHelper {
+  private exitHandlers: ((why: string) => void)[] = [];
+  private gone: string | null = null;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly ready: SecondaryReady,
+    private readonly runtimeDir: string,
+    spec: SecondarySpec,
+  ) {
+    child.on('exit', (code, signal) => {
+      // a helper that was killed cannot clean up after itself
+      removeSecondaryFiles(this.runtimeDir, ready.pid);
+      if (!spec.ealLogFile) fs.rmSync(path.join(os.tmpdir(), `memscope-eal-${ready.pid}.log`), { force: true });
+      this.gone = signal ? `was ended by ${signal}` : `exited (${code})`;
+      for (const h of this.exitHandlers) h(this.gone);
+    });
+  }
+
+  get pid(): number {
+    return this.ready.pid;
+  }
+
+  /** Calls back once if the helper ends before the agent does. */
+  onExit(cb: (why: string) => void): void {
+    if (this.gone !== null) cb(this.gone);
+    else this.exitHandlers.push(cb);
+  }
+
+  /** Asks the helper to detach (it ends once its current step is done). */
+  close(): void {
+    this.exitHandlers = [];
+    try {
+      this.child.stdin?.end();
+    } catch {
+      /* gone */
+    }
+  }
+
+  /** Starts a helper and waits for its report. */
+  static start(spec: SecondarySpec, runtimeDir: string): Promise<SecondaryHelper> {
+    sweepDeadSecondaryFiles(runtimeDir);
+    // own session: a signal to the agent's process group does not reach it
+    const child = spawn(process.execPath, [selfScript(), '__secondary', JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    // started processes take a while to load on a busy host; EAL's own timeout
+    // is inside the helper, this one only covers a helper that never answers
+    const limitMs = spec.timeoutMs + 20_000;
+    return new Promise<SecondaryHelper>((resolve, reject) => {
+      let out = '';
+      let err = '';
+      let settled = false;
+      const fail = (e: MemscopeError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        try {
+          child.stdin?.end();
+        } catch {
+          /* gone */
+        }
+        reject(e);
+      };
+      const timer = setTimeout(
+        () => fail(new MemscopeError(ErrorCode.AttachTimeout, `the secondary helper for "${spec.prefix}" did not report within ${limitMs} ms: it was asked to stop; check that the primary is healthy and try again.`)),
+        limitMs,
+      );
+      child.on('error', (e) => fail(new MemscopeError(ErrorCode.AttachFailed, `could not start the secondary helper (${e.message}): check that ${process.execPath} can run.`)));
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+        if (err.length < 8192) err += d;
+      });
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        if (settled) return;
+        out += d;
+        const nl = out.indexOf('\n');
+        if (nl < 0) return;
+        let r: Report;
+        try {
+          r = JSON.parse(out.slice(0, nl)) as Report;
+        } catch {
+          return fail(new MemscopeError(ErrorCode.Internal, `the secondary helper answered something that is not JSON (${out.slice(0, 80)}): report this as a bug.`));
+        }
+        if (!r.ok) return fail(new MemscopeError(r.error.code, r.error.message, r.error.detail));
+        settled = true;
+        clearTimeout(timer);
+        // the pipes stay open (stdin is the helper's lifeline) but must not
+        // keep a CLI that has finished from ending
+        child.stdout!.removeAllListeners('data');
+        child.stdout!.destroy();
+        for (const s of [child.stdin, child.stderr] as unknown as { unref?: () => void }[]) s?.unref?.();
+        child.unref();
+        resolve(new SecondaryHelper(child, r.ready, runtimeDir, spec));
+      });
+      child.on('close', (code, signal) => {
+        const last = err.trim().split('\n').filter(Boolean).pop();
+        fail(new MemscopeError(ErrorCode.AttachFailed, `the secondary helper for "${spec.prefix}" ended (${signal ?? code}) before attaching${last ? `: ${last}` : ''}; check the primary and try again.`));
+      });
+    });
+  }
+}
