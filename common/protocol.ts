@@ -89,6 +89,16 @@ export interface TargetExitedNotification {
   error: ErrorData;
 }
 
+/**
+ * The primary stopped (SIGSTOP, a debugger's breakpoint) or runs again. Its
+ * memory stays readable while it is stopped: snapshots go on, showing it as
+ * it was when it stopped.
+ */
+export interface TargetStateNotification {
+  stopped: boolean;
+  message: string;
+}
+
 export interface RegisterTestBufferParams {
   /** Bytes, or a size with a unit ("64M"). */
   size: string;
@@ -143,6 +153,7 @@ export const Methods = {
 export const Notifications = {
   delta: 'memscope/delta',
   targetExited: 'memscope/targetExited',
+  targetState: 'memscope/targetState',
 } as const;
 
 /** JSON-RPC error code carrying a MemscopeError (its ErrorData rides in `data`). */

@@ -27,6 +27,7 @@ import {
   Notifications,
   type SubscribeResult,
   type TargetExitedNotification,
+  type TargetStateNotification,
   type TestBufferInfo,
   type DmabufQueryResult,
   type RegisterTestBufferParams,
@@ -71,6 +72,8 @@ export interface AgentEvents {
   /** A new live snapshot; `delta` when it came from a subscription delta (forward that, not the whole). */
   onSnapshot(agent: Agent, s: Snapshot, delta?: DeltaNotification): void;
   onExited(agent: Agent, message: string): void;
+  /** The primary stopped (SIGSTOP, a debugger) or runs again. */
+  onTargetState(agent: Agent, stopped: boolean, message: string): void;
   /** Something the user should be told once (a restart). */
   notify(agent: Agent, level: 'info' | 'warning' | 'error', message: string): void;
 }
@@ -86,6 +89,8 @@ export class Agent implements vscode.Disposable {
   snapshot: Snapshot | null = null;
   attach: AttachResult | null = null;
   exited: string | null = null;
+  /** The primary is stopped (SIGSTOP, a debugger): snapshots show it as it was. */
+  targetStopped = false;
 
   constructor(
     readonly prefix: string,
@@ -169,6 +174,11 @@ export class Agent implements vscode.Disposable {
       this.events.onSnapshot(this, this.snapshot, n);
     });
     this.client.onNotification(Notifications.targetExited, (n: TargetExitedNotification) => this.markExited(n.message));
+    this.client.onNotification(Notifications.targetState, (n: TargetStateNotification) => {
+      if (typeof n?.stopped !== 'boolean' || typeof n.message !== 'string') return;
+      this.targetStopped = n.stopped;
+      this.events.onTargetState(this, n.stopped, n.message.slice(0, 500));
+    });
     try {
       return await this.attachAndSubscribe(timeoutMs);
     } catch (e) {

@@ -92,7 +92,7 @@ async function pickAgent(arg?: unknown): Promise<Agent | undefined> {
   const live = [...s.agents.values()];
   if (live.length <= 1) return live[0];
   const pick = await vscode.window.showQuickPick(
-    live.map((a) => ({ label: a.prefix, description: a.exited ? 'exited' : `pid ${a.snapshot?.target.pid ?? '?'}`, agent: a })),
+    live.map((a) => ({ label: a.prefix, description: a.exited ? 'exited' : `pid ${a.snapshot?.target.pid ?? '?'}${a.targetStopped ? ' (stopped)' : ''}`, agent: a })),
     { placeHolder: 'Which DPDK target?' },
   );
   return pick?.agent;
@@ -137,6 +137,11 @@ async function attach(arg?: unknown): Promise<Snapshot | undefined> {
       MapPanel.get(a.prefix)?.post({ type: 'status', text: `target exited: ${message}`, level: 'error' });
       // one message per target, not a dialog storm
       s.tell(a.prefix, 'warning', message);
+    },
+    onTargetState: (a, stopped, message) => {
+      s.changed();
+      MapPanel.get(a.prefix)?.post({ type: 'status', text: message, level: stopped ? 'warning' : 'info' });
+      s.tell(a.prefix, stopped ? 'warning' : 'info', message);
     },
     notify: (a, level, message) => s.tell(a.prefix, level, message),
   });
