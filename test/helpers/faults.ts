@@ -1,0 +1,57 @@
+/**
+ * What the fault tests look at in a target after something of ours died:
+ * DPDK's shared lock words, the processes Memscope started for a prefix, the
+ * runtime dir's files, and the hugepage pool.
+ */
+import * as fs from 'node:fs';
+import { listPids, readCmdline } from '../../native-agent/procfs';
+
+/** 22.11's rte_mem_config: mlock@16 qlock@20 mplock@24 tlock@28 memory_hotplug_lock@32; fbarray rwlock@88; memzones@40; memsegs[128]@136, 136 bytes each, memseg_arr@40. */
+const LOCKS: [string, number][] = [
+  ['memzone lock', 16],
+  ['tailq lock', 20],
+  ['mempool lock', 24],
+  ['timer lock', 28],
+  ['memory hot-plug lock', 32],
+  ['memzone fbarray lock', 40 + 88],
+  ...Array.from({ length: 128 }, (_, i) => [`memseg list ${i} fbarray lock`, 136 + i * 136 + 40 + 88] as [string, number]),
+];
+
+/** The shared lock words of a prefix that are not free ("name=value"). */
+export function heldLocks(runtimeDir: string): string[] {
+  const b = fs.readFileSync(`${runtimeDir}/config`);
+  return LOCKS.filter(([, off]) => b.readInt32LE(off) !== 0).map(([name, off]) => `${name}=${b.readInt32LE(off)}`);
+}
+
+/** Pids of Memscope's own background processes (helper, holder, guardian) for a prefix. */
+export function memscopeProcesses(prefix: string): number[] {
+  const tag = `"prefix":${JSON.stringify(prefix)}`;
+  return listPids().filter((pid) => {
+    const argv = readCmdline(pid);
+    return !!argv && argv.some((a) => a === '__secondary' || a === '__hold' || a === '__guard') && argv.some((a) => a.includes(tag));
+  });
+}
+
+export function hugePagesFree(): number {
+  const m = /HugePages_Free:\s+(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
+  return m ? Number(m[1]) : -1;
+}
+
+/** Names in a runtime dir, sorted. */
+export function runtimeFiles(runtimeDir: string): string[] {
+  try {
+    return fs.readdirSync(runtimeDir).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Waits until cond() holds, polling; false on timeout. */
+export async function until(cond: () => boolean, timeoutMs: number, everyMs = 10): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (cond()) return true;
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
