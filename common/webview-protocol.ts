@@ -266,7 +266,7 @@ export function explainToWebview(x: unknown): string | null {
 
 /** The same for any message table: why `x` is not one of its messages, or null. */
 export function explainMessage(table: Record<string, Check>, x: unknown): string | null {
-  if (!isObjLike(x)) return x === null ? 'the message is null' : Array.isArray(x) ? 'the message is a list, not an object' : `the message is a ${typeof x}, not an object`;
+  if (!isObjLike(x)) return x === null ? 'the message is null' : Array.isArray(x) ? 'the message is a list, not an object' : x === undefined ? 'the message is undefined' : `the message is a ${typeof x}, not an object`;
   const t = (x as Obj).type;
   if (typeof t !== 'string') return 'the message has no string "type"';
   if (!Object.prototype.hasOwnProperty.call(table, t)) return `the type ${JSON.stringify(t.slice(0, 40)).replace(/[^\x20-\x7e]/g, '?')} is unknown`;

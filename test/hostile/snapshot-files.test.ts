@@ -22,6 +22,7 @@ import { diffForLeaks, diffToCsv, diffToMarkdown, diffToText } from '../../commo
 import type { Snapshot } from '../../common/snapshot';
 import { MAX_SNAPSHOT_CONTAINERS, MAX_SNAPSHOT_ELEMENTS, MAX_SNAPSHOT_FILE, MAX_SNAPSHOT_STRINGS, MAX_SNAPSHOT_VALUES, readSnapshotFile } from '../../common/snapshot-file';
 import { runCli } from '../helpers/cli';
+import { EVIL, mutate } from '../helpers/hostile';
 import { prng } from '../helpers/prng';
 import { el, heap, list, mz, pool, snap } from '../helpers/snapshot-builders';
 
@@ -33,7 +34,6 @@ const BAD = exitCodes['bad-snapshot'];
 const PRELOAD = path.join(__dirname, '..', 'helpers', 'hwm-preload.js');
 
 const rnd = prng(SEED);
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 const tally = { inputs: 0, rejected: 0, accepted: 0, crashes: 0 };
 let dir = '';
 let n = 0;
@@ -83,15 +83,6 @@ function write(content: string | Buffer, name = `f${++n}.memscope.json`): string
   return f;
 }
 
-const EVIL = [
-  '<script>window.__pwned=1</script>',
-  '<img src=x onerror="window.__pwned=1">',
-  '</style><style>*{display:none}</style>',
-  '\u0000\u0007\u001b[31mred\u001b[0m\r\nsecond line\u202eevil\u2028',
-  '"},{"addr":"0x1"',
-  '${process.exit(1)}',
-];
-
 const HOSTILE_VALUES: unknown[] = [
   -1,
   -0.5,
@@ -125,57 +116,6 @@ const HOSTILE_VALUES: unknown[] = [
   { a: { b: [{ c: [[[]]] }] } },
   [{ addr: '0x1' }],
 ];
-const EXTRA_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'extra', '<script>', 'k'.repeat(100)];
-
-/** A seeded random mutation of `s` (in place): a field dropped, retyped or added, an entry duplicated, an object turned into a list. */
-function mutate(s: Snapshot): string {
-  // a random walk down to a container
-  let parent: unknown = s;
-  let at: string = '';
-  for (let depth = 0; depth < 6; depth++) {
-    const keys = Array.isArray(parent) ? parent.map((_, i) => String(i)) : Object.keys(parent as object);
-    const kids = keys.filter((k) => typeof (parent as Record<string, unknown>)[k] === 'object' && (parent as Record<string, unknown>)[k] !== null);
-    if (!kids.length || rnd() < 0.25) break;
-    const k = pick(kids);
-    at += `/${k}`;
-    parent = (parent as Record<string, unknown>)[k];
-  }
-  const obj = parent as Record<string, unknown>;
-  const keys = Object.keys(obj);
-  const op = Math.floor(rnd() * 5);
-  if (Array.isArray(obj)) {
-    if (op === 0 && obj.length) {
-      obj.push(obj[Math.floor(rnd() * obj.length)]);
-      return `${at}: an entry twice`;
-    }
-    if (op === 1) {
-      obj.length = 0;
-      return `${at}: emptied`;
-    }
-    const i = Math.floor(rnd() * (obj.length + 1));
-    obj[i] = pick(HOSTILE_VALUES);
-    return `${at}/${i} = ${JSON.stringify(obj[i])?.slice(0, 40)}`;
-  }
-  if (op === 0 && keys.length) {
-    const k = pick(keys);
-    delete obj[k];
-    return `${at}/${k} deleted`;
-  }
-  if (op === 1) {
-    const k = pick(EXTRA_KEYS);
-    Object.defineProperty(obj, k, { value: pick(HOSTILE_VALUES), enumerable: true, configurable: true, writable: true });
-    return `${at}/${k} added`;
-  }
-  if (op === 2 && keys.length) {
-    const k = pick(keys);
-    obj[k] = Array.isArray(obj[k]) ? {} : typeof obj[k] === 'object' && obj[k] !== null ? [obj[k]] : pick(HOSTILE_VALUES);
-    return `${at}/${k} retyped`;
-  }
-  const k = keys.length ? pick(keys) : 'x';
-  obj[k] = pick(HOSTILE_VALUES);
-  return `${at}/${k} = ${JSON.stringify(obj[k])?.slice(0, 40)}`;
-}
-
 // ----------------------------------------------------------------- checks
 
 /** What an error message must be: one line, one sentence, naming the file, no raw control character. */
@@ -420,7 +360,7 @@ test('seeded random mutations are refused with a typed error or kept as data', (
   for (let i = 0; i < RUNS; i++) {
     const s = base();
     const what: string[] = [];
-    for (let k = 1 + Math.floor(rnd() * 3); k > 0; k--) what.push(mutate(s));
+    for (let k = 1 + Math.floor(rnd() * 3); k > 0; k--) what.push(mutate(s, rnd, HOSTILE_VALUES));
     check(write(stringify(s)), `mutation ${i} (${what.join('; ')})`, 'either');
   }
 });
