@@ -8,6 +8,15 @@ export type Obj = Record<string, unknown>;
 export const HEX = /^0x[0-9a-fA-F]{1,16}$/;
 export const MAX_TEXT = 4096;
 
+/**
+ * Text from untrusted input as it may be printed on one line (a terminal, a
+ * log, an error message): control characters (escapes, line breaks) and
+ * bidi overrides become \u escapes.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 export const str =
   (max = MAX_TEXT): Check =>
@@ -27,30 +36,94 @@ export const oneOf =
   (...xs: readonly unknown[]): Check =>
   (v) =>
     xs.includes(v);
+/**
+ * Where the last failed check went wrong, kept only while `explain` runs (so
+ * the validators cost nothing extra otherwise): each level of a failed check
+ * adds its part of the path on the way out, innermost first.
+ */
+let trail: string[] | null = null;
+let problem = '';
+
+/** Notes where a check failed while `explain` runs (for hand-written checks); returns false. */
+export function fail(part: string, why?: string): false {
+  if (trail) {
+    if (why !== undefined && !trail.length) problem = why;
+    trail.push(part);
+  }
+  return false;
+}
+
+/** True while `explain` runs: a hand-written check may then say what is wrong. */
+export const explaining = (): boolean => trail !== null;
+
+/** A key from untrusted input as a path part: printable, short. */
+export function keyPart(k: string): string {
+  const safe = k.length <= 40 && /^[A-Za-z_$][\w$]*$/.test(k);
+  return safe ? `.${k}` : `[${JSON.stringify(k.slice(0, 40)).replace(/[^\x20-\x7e]/g, '?')}${k.length > 40 ? '…' : ''}]`;
+}
+
 export const arrayOf =
   (c: Check, max: number): Check =>
   (v) => {
-    if (!Array.isArray(v) || v.length > max) return false;
-    for (let i = 0; i < v.length; i++) if (!c(v[i])) return false;
+    if (!Array.isArray(v)) return trail ? fail('', 'is not a list') : false;
+    if (v.length > max) return trail ? fail('', `has ${v.length} entries, more than the ${max} allowed`) : false;
+    for (let i = 0; i < v.length; i++) if (!c(v[i])) return trail ? fail(`[${i}]`) : false;
     return true;
   };
 
+const recordFields = new WeakMap<Check, readonly string[]>();
+
+/** Every field name the given `record` checks know (required and optional). */
+export function fieldNames(...checks: Check[]): Set<string> {
+  const out = new Set<string>();
+  for (const c of checks) for (const k of recordFields.get(c) ?? []) out.add(k);
+  return out;
+}
+
 /** An object with exactly these fields (optional ones may be absent or undefined). */
 export function record(required: Record<string, Check>, optional: Record<string, Check> = {}): Check {
+  const check = recordCheck(required, optional);
+  recordFields.set(check, [...Object.keys(required), ...Object.keys(optional)]);
+  return check;
+}
+
+function recordCheck(required: Record<string, Check>, optional: Record<string, Check>): Check {
   const req = Object.entries(required);
   // Maps, not the literals: `k in required` would accept "toString"
   const reqKeys = new Set(Object.keys(required));
   const opt = new Map(Object.entries(optional));
   return (v) => {
-    if (!isObj(v)) return false;
-    for (const [k, c] of req) if (!Object.prototype.hasOwnProperty.call(v, k) || !c(v[k])) return false;
+    if (!isObj(v)) return trail ? fail('', Array.isArray(v) ? 'is a list, not an object' : 'is not an object') : false;
+    for (const [k, c] of req) {
+      if (!Object.prototype.hasOwnProperty.call(v, k)) return trail ? fail(keyPart(k), 'is missing') : false;
+      if (!c(v[k])) return trail ? fail(keyPart(k)) : false;
+    }
     for (const k in v) {
       if (reqKeys.has(k)) continue;
       const c = opt.get(k);
-      if (!c || (v[k] !== undefined && !c(v[k]))) return false;
+      if (!c) return trail ? fail(keyPart(k), 'is not a known field') : false;
+      if (v[k] !== undefined && !c(v[k])) return trail ? fail(keyPart(k)) : false;
     }
     return true;
   };
+}
+
+/**
+ * Why `check` rejects `x`: "heaps[0].elements[3] has a wrong type or value",
+ * "target.pid is missing"; null when it accepts it. For error messages and
+ * logs, never on a hot path (it runs the check again).
+ */
+export function explain(check: Check, x: unknown, root = ''): string | null {
+  trail = [];
+  problem = '';
+  try {
+    if (check(x)) return null;
+    const path = root + trail.reverse().join('');
+    const at = path.replace(/^\./, '') || 'the top level';
+    return `${at} ${problem || 'has a wrong type or value'}`;
+  } finally {
+    trail = null;
+  }
 }
 
 /** The check for a message's `type`, or null when the type or a field is wrong. */

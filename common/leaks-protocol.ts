@@ -7,7 +7,7 @@ import { arrayOf, type Check, count, dispatch, hex, int, nullable, num, oneOf, r
 import type { SnapshotDiff } from './leaks';
 import { DIFF_SCHEMA } from './leaks';
 import type { Suspects, TimelinePoint } from './leak-tracker';
-import { elements, memseg, memzone } from './webview-protocol';
+import { elements, explainMessage, memseg, memzone } from './webview-protocol';
 
 /** A saved snapshot the panel can pick. */
 export interface SnapshotEntry {
@@ -116,4 +116,9 @@ export function validateToLeaks(x: unknown): ToLeaks | null {
 
 export function validateFromLeaks(x: unknown): FromLeaks | null {
   return dispatch<FromLeaks>(fromLeaks, x);
+}
+
+/** Why a message to the panel is dropped (for its log line), or null when it is valid. */
+export function explainToLeaks(x: unknown): string | null {
+  return explainMessage(toLeaks, x);
 }

@@ -6,6 +6,7 @@
  * removed. Pure: the CLI (`memscope diff`), the agent and the extension share it.
  */
 import type { Heap, HeapElement, Memseg, MemsegList, Memzone, Snapshot } from './snapshot';
+import { printable } from './checks';
 import { formatBytes } from './units';
 
 export const DIFF_SCHEMA = 'memscope.diff/1';
@@ -290,11 +291,12 @@ export function diffIsEmpty(d: SnapshotDiff): boolean {
 
 const signed = (n: number) => (n > 0 ? `+${n}` : String(n));
 const signedBytes = (n: number) => (n > 0 ? `+${formatBytes(n)}` : n < 0 ? `−${formatBytes(-n)}` : '0 B');
-const label = (r: SnapshotRef) => `${r.name ? `${r.name} ` : ''}(${r.filePrefix}, ${r.takenAt})`;
+// names come from the target or from a file: no control character reaches a terminal or breaks a line
+const label = (r: SnapshotRef) => printable(`${r.name ? `${r.name} ` : ''}(${r.filePrefix}, ${r.takenAt})`);
 
 /** A Markdown report: what a bug ticket or a PR wants. */
 export function diffToMarkdown(d: SnapshotDiff, maxElements = 50): string {
-  const md = (s: string) => s.replace(/[|\\`*_[\]<>]/g, (c) => `\\${c}`);
+  const md = (s: string) => printable(s).replace(/[|\\`*_[\]<>]/g, (c) => `\\${c}`);
   const out: string[] = [`# Memscope diff`, '', `From ${md(label(d.from))} to ${md(label(d.to))}.`, ''];
   if (diffIsEmpty(d)) out.push('No change.', '');
   for (const h of d.heaps) {
@@ -365,15 +367,15 @@ export function diffToText(d: SnapshotDiff, maxElements = 20): string {
   if (diffIsEmpty(d)) return [...out, 'no change'].join('\n');
   for (const h of d.heaps) {
     if (!h.added.length && !h.freed.length && h.bytesDelta === 0) continue;
-    out.push('', `HEAP ${h.name} (id ${h.id}): ${signed(h.added.length)} added, ${h.freed.length} freed, ${signedBytes(h.bytesDelta)} in use${h.elementsCompared ? '' : ' (elements not compared)'}`);
+    out.push('', `HEAP ${printable(h.name)} (id ${h.id}): ${signed(h.added.length)} added, ${h.freed.length} freed, ${signedBytes(h.bytesDelta)} in use${h.elementsCompared ? '' : ' (elements not compared)'}`);
     for (const g of h.bySizeClass) out.push(`  size ${g.key.padEnd(12)} ${signed(g.added - g.freed).padStart(7)}  ${signedBytes(g.bytesDelta)}`);
-    for (const g of h.byOwner) out.push(`  owner ${g.key.padEnd(24)} ${signed(g.added - g.freed).padStart(7)}  ${signedBytes(g.bytesDelta)}`);
-    for (const e of [...h.added].sort((x, y) => y.len - x.len).slice(0, maxElements)) out.push(`  + ${e.addr} ${formatBytes(e.len)}${e.owner ? ` ${e.owner}` : ''}`);
+    for (const g of h.byOwner) out.push(`  owner ${printable(g.key).padEnd(24)} ${signed(g.added - g.freed).padStart(7)}  ${signedBytes(g.bytesDelta)}`);
+    for (const e of [...h.added].sort((x, y) => y.len - x.len).slice(0, maxElements)) out.push(`  + ${e.addr} ${formatBytes(e.len)}${e.owner ? ` ${printable(e.owner)}` : ''}`);
     if (h.added.length > maxElements) out.push(`  … ${h.added.length - maxElements} more added (--json lists all)`);
   }
-  for (const p of d.mempools) if (poolChanged(p)) out.push(`MEMPOOL ${p.name}${p.status === 'kept' ? '' : ` (${p.status})`}: in use ${p.from ?? '?'} → ${p.to ?? '?'} (${p.inUseDelta === null ? '?' : signed(p.inUseDelta)})`);
+  for (const p of d.mempools) if (poolChanged(p)) out.push(`MEMPOOL ${printable(p.name)}${p.status === 'kept' ? '' : ` (${p.status})`}: in use ${p.from ?? '?'} → ${p.to ?? '?'} (${p.inUseDelta === null ? '?' : signed(p.inUseDelta)})`);
   for (const l of d.memsegLists) out.push(`MEMSEG LIST ${l.index} at ${l.baseVa}: ${l.change} (+${l.segmentsAdded.length}/−${l.segmentsRemoved.length} segments)`);
-  for (const z of d.memzones.added) out.push(`MEMZONE + ${z.name} at ${z.addr} (${formatBytes(z.len)})`);
-  for (const z of d.memzones.removed) out.push(`MEMZONE − ${z.name} at ${z.addr} (${formatBytes(z.len)})`);
+  for (const z of d.memzones.added) out.push(`MEMZONE + ${printable(z.name)} at ${z.addr} (${formatBytes(z.len)})`);
+  for (const z of d.memzones.removed) out.push(`MEMZONE − ${printable(z.name)} at ${z.addr} (${formatBytes(z.len)})`);
   return out.join('\n');
 }

@@ -7,7 +7,7 @@
  */
 import type { HeapDelta, SnapshotDelta } from './delta';
 import { SNAPSHOT_SCHEMA, type Snapshot } from './snapshot';
-import { arrayOf, bool, type Check, count, HEX, int, nullable, num, type Obj, oneOf, record, str, text, hex, dispatch } from './checks';
+import { arrayOf, bool, type Check, count, dispatch, explain, explaining, fail, fieldNames, HEX, hex, int, keyPart, nullable, num, type Obj, oneOf, record, str, text } from './checks';
 
 export type StatusLevel = 'info' | 'warning' | 'error';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -82,18 +82,22 @@ export interface MapViewState {
  * this runs several times faster than `record` (no closures, no key lookups).
  * Five enumerable keys with the five known ones present means no extra one.
  */
+const ELEMENT_FIELDS = ['addr', 'len', 'pad', 'state', 'owner'];
 function isElement(e: unknown): boolean {
-  if (typeof e !== 'object' || e === null) return false;
+  if (typeof e !== 'object' || e === null) return explaining() && fail('', 'is not an object');
   const o = e as Obj;
   const s = o.state;
-  if (s !== 'busy' && s !== 'free' && s !== 'pad') return false;
-  if (typeof o.addr !== 'string' || !HEX.test(o.addr)) return false;
-  if (!Number.isSafeInteger(o.len) || (o.len as number) < 0 || !Number.isSafeInteger(o.pad) || (o.pad as number) < 0) return false;
+  if (s !== 'busy' && s !== 'free' && s !== 'pad') return explaining() && fail('.state', 'is not "busy", "free" or "pad"');
+  if (typeof o.addr !== 'string' || !HEX.test(o.addr)) return explaining() && fail('.addr', 'is not a "0x…" hex address of at most 64 bits');
+  if (!Number.isSafeInteger(o.len) || (o.len as number) < 0) return explaining() && fail('.len', 'is not a whole number from 0 to 2^53');
+  if (!Number.isSafeInteger(o.pad) || (o.pad as number) < 0) return explaining() && fail('.pad', 'is not a whole number from 0 to 2^53');
   const w = o.owner;
-  if (w !== null && (typeof w !== 'string' || w.length > 512)) return false;
+  if (w !== null && (typeof w !== 'string' || w.length > 512)) return explaining() && fail('.owner', 'is not null or a name of at most 512 characters');
   let n = 0;
   for (const _ in o) n++;
-  return n === 5;
+  if (n === 5) return true;
+  if (explaining()) for (const k in o) if (!ELEMENT_FIELDS.includes(k)) return fail(keyPart(k), 'is not a known field');
+  return false;
 }
 
 // ------------------------------------------------------------ snapshot shape
@@ -167,6 +171,7 @@ const heapHeader = record(heapFields, { reason: text });
 export const elements = arrayOf(isElement, 1 << 24);
 const heap = record({ ...heapFields, elements }, { reason: text });
 export const memzone = record({ name: str(256), addr: hex, iova: hex, len: count, hugepageSize: count, socketId: int, flags: int });
+const chunk = record({ addr: hex, len: count });
 const mempool = record(
   {
     name: str(256),
@@ -176,7 +181,7 @@ const mempool = record(
     populated: count,
     inUse: nullable(count),
     avail: nullable(count),
-    chunks: arrayOf(record({ addr: hex, len: count }), 1 << 16),
+    chunks: arrayOf(chunk, 1 << 16),
   },
   { reason: text },
 );
@@ -197,6 +202,12 @@ const snapshot = record(
   },
   { access: oneOf('secondary', 'peek'), name: str(200) },
 );
+
+/** Every field name a snapshot may hold, at any depth (no snapshot object has free-form keys). */
+export const SNAPSHOT_FIELDS: ReadonlySet<string> = new Set([
+  ...fieldNames(snapshot, target, memsegList, memseg, dmabuf, backing, registration, heap, memzone, mempool, chunk),
+  ...ELEMENT_FIELDS,
+]);
 
 const heapDelta = record({ id: int, added: elements, removed: arrayOf(hex, 1 << 24), changed: elements }, { header: heapHeader });
 const delta = record(
@@ -242,6 +253,28 @@ export function validateFromWebview(x: unknown): FromWebview | null {
 export function validateSnapshot(x: unknown): Snapshot | null {
   return snapshot(x) ? (x as Snapshot) : null;
 }
+
+/** Why `x` is not a valid snapshot ("heaps[0].elements[3].addr is not …"), or null when it is one. */
+export function explainSnapshot(x: unknown): string | null {
+  return explain(snapshot, x);
+}
+
+/** Why a message to the webview was dropped: its type's problem, or that the type is unknown. */
+export function explainToWebview(x: unknown): string | null {
+  return explainMessage(toWebview, x);
+}
+
+/** The same for any message table: why `x` is not one of its messages, or null. */
+export function explainMessage(table: Record<string, Check>, x: unknown): string | null {
+  if (!isObjLike(x)) return x === null ? 'the message is null' : Array.isArray(x) ? 'the message is a list, not an object' : x === undefined ? 'the message is undefined' : `the message is a ${typeof x}, not an object`;
+  const t = (x as Obj).type;
+  if (typeof t !== 'string') return 'the message has no string "type"';
+  if (!Object.prototype.hasOwnProperty.call(table, t)) return `the type ${JSON.stringify(t.slice(0, 40)).replace(/[^\x20-\x7e]/g, '?')} is unknown`;
+  const why = explain(table[t]!, x);
+  return why && `${JSON.stringify(t)}: ${why}`;
+}
+
+const isObjLike = (x: unknown): boolean => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 export function validateDelta(x: unknown): SnapshotDelta | null {
   return delta(x) ? (x as SnapshotDelta) : null;

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Snapshot } from '../../common/snapshot';
-import { parseSnapshotText, readSnapshotFile } from '../../common/snapshot-file';
+import { readSnapshotFile } from '../../common/snapshot-file';
 
 export interface SavedSnapshot {
   id: string;
@@ -74,7 +74,7 @@ export class SnapshotStore {
 
   load(idOrPath: string): Snapshot {
     const inStore = path.join(this.dir, path.basename(idOrPath));
-    if (!idOrPath.includes('/') && fs.existsSync(inStore)) return parseSnapshotText(fs.readFileSync(inStore, 'utf8'), idOrPath);
+    if (!idOrPath.includes('/') && fs.existsSync(inStore)) return readSnapshotFile(inStore, idOrPath);
     return readSnapshotFile(idOrPath);
   }
 

@@ -5,7 +5,7 @@
  * Memory Map). Every message in is validated; what goes out is too.
  */
 import { axisBottom, axisLeft, brushX, type D3BrushEvent, extent, line, max, min, scaleLinear, scaleOrdinal, scaleTime, select } from 'd3';
-import { type FromLeaks, type SnapshotEntry, type TimelineMarker, type ToLeaks, validateFromLeaks, validateToLeaks } from '../../common/leaks-protocol';
+import { type FromLeaks, type SnapshotEntry, type TimelineMarker, type ToLeaks, explainToLeaks, validateFromLeaks, validateToLeaks } from '../../common/leaks-protocol';
 import type { SnapshotDiff } from '../../common/leaks';
 import type { Suspects, TimelinePoint } from '../../common/leak-tracker';
 import { formatBytes } from '../../common/units';
@@ -53,7 +53,8 @@ export class LeaksApp {
     window.addEventListener('message', (e: MessageEvent) => {
       const m = validateToLeaks(e.data);
       if (!m) {
-        this.host.log('warn', `leaks panel: dropped a malformed message: ${JSON.stringify(e.data)?.slice(0, 200)}`);
+        // never JSON.stringify it: a posted BigInt or cycle would throw, a huge array would cost
+        this.host.log('warn', `leaks panel: dropped a malformed message (${explainToLeaks(e.data) ?? 'invalid'})`);
         return;
       }
       this.handle(m);

@@ -7,7 +7,7 @@
 import { type D3ZoomEvent, select, type Selection, zoom, type ZoomBehavior, zoomIdentity, type ZoomTransform } from 'd3';
 import type { SnapshotDelta } from '../../common/delta';
 import type { Snapshot } from '../../common/snapshot';
-import { type MapLayoutKind, type MapViewState, type SelectKind, type StatusLevel, validateToWebview } from '../../common/webview-protocol';
+import { type MapLayoutKind, type MapViewState, type SelectKind, type StatusLevel, explainToWebview, validateToWebview } from '../../common/webview-protocol';
 import { describe, describeBin, type Description, laneLabel } from '../model/describe';
 import { fmtCount, fmtTime, hexOf } from '../model/format';
 import { hitTest, type Hit, type Item, itemAtAddress, itemRange, laneOf, resolveKey, selectKey, stepItem, stepLane } from '../model/items';
@@ -182,8 +182,7 @@ export class MapApp {
     const msg = validateToWebview(data);
     if (!msg) {
       this.st.dropped++;
-      const type = typeof data === 'object' && data !== null && typeof (data as { type?: unknown }).type === 'string' ? ` (type "${String((data as { type: string }).type).slice(0, 40)}")` : '';
-      this.host.log('warn', `dropped an invalid message${type}`);
+      this.host.log('warn', `dropped an invalid message (${explainToWebview(data) ?? 'invalid'})`);
       return;
     }
     switch (msg.type) {

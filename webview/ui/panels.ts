@@ -24,8 +24,12 @@ export function byId<T extends HTMLElement | SVGElement = HTMLElement>(id: strin
 /** What each header shows now: rewriting the DOM only where it changed keeps a delta cheap. */
 const shown = new WeakMap<HTMLElement, string>();
 
+/** The newest onSelect per header root: a header made for an earlier layout must not call that layout's. */
+const selectFor = new WeakMap<HTMLElement, (lane: number) => void>();
+
 /** One header per lane, absolutely placed beside the canvas row it names. */
 export function renderHeaders(root: HTMLElement, lanes: readonly LaneGeom[], labels: readonly LaneLabel[], height: number, onSelect: (lane: number) => void): void {
+  selectFor.set(root, onSelect);
   root.style.height = `${height}px`;
   while (root.children.length > lanes.length) root.lastElementChild!.remove();
   lanes.forEach((g, i) => {
@@ -35,7 +39,7 @@ export function renderHeaders(root: HTMLElement, lanes: readonly LaneGeom[], lab
       h.setAttribute('role', 'button');
       h.tabIndex = -1;
       h.append(el('div', 'lane-title'), el('div', 'lane-sub'), el('div', 'lane-ext'));
-      h.addEventListener('click', () => onSelect(Number(h!.dataset.lane)));
+      h.addEventListener('click', () => selectFor.get(root)?.(Number(h!.dataset.lane)));
       root.append(h);
     }
     const label = labels[i]!;
