@@ -185,5 +185,4 @@ test(`SIGKILL of the agent at ${RUNS} random moments (attach, snapshot, streamin
   t.diagnostic(line);
   console.log(line);
   await p.stop();
-  setTimeout(() => console.log('HANDLES', (process as any)._getActiveHandles().map((h: any) => h.constructor.name + ':' + (h.pid ?? h.fd ?? h._handle?.fd ?? '') + ':' + (h.spawnfile ?? '') + (h.spawnargs ?? []).join(' ').slice(0, 200)).join(' | ')), 3000).unref();
 });
