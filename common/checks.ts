@@ -8,6 +8,15 @@ export type Obj = Record<string, unknown>;
 export const HEX = /^0x[0-9a-fA-F]{1,16}$/;
 export const MAX_TEXT = 4096;
 
+/** A DPDK file prefix becomes a path component (runtime dir, hugepage files): nothing that could escape. */
+export const FILE_PREFIX = /^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$/;
+export const isFilePrefix = (v: unknown): v is string => typeof v === 'string' && FILE_PREFIX.test(v) && !v.includes('..');
+/** An absolute path of at most MAX_TEXT characters, without NUL or a '..' component. */
+export const absPath = (v: unknown): v is string =>
+  typeof v === 'string' && v.length <= MAX_TEXT && v.startsWith('/') && !v.includes('\0') && !v.split('/').includes('..');
+/** The EAL options an attaching agent may add: none can turn it into something else (a primary, another prefix). */
+export const EXTRA_EAL_ARG = /^--(log-level|huge-dir|iova-mode|vfio-intr|vfio-vf-token)=[^\0\n]{1,512}$|^--no-telemetry$/;
+
 export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 export const str =
   (max = MAX_TEXT): Check =>
