@@ -17,6 +17,15 @@ export function printable(s: string): string {
   return s.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** A DPDK file prefix becomes a path component (runtime dir, hugepage files): nothing that could escape. */
+export const FILE_PREFIX = /^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$/;
+export const isFilePrefix = (v: unknown): v is string => typeof v === 'string' && FILE_PREFIX.test(v) && !v.includes('..');
+/** An absolute path of at most MAX_TEXT characters, without NUL or a '..' component. */
+export const absPath = (v: unknown): v is string =>
+  typeof v === 'string' && v.length <= MAX_TEXT && v.startsWith('/') && !v.includes('\0') && !v.split('/').includes('..');
+/** The EAL options an attaching agent may add: none can turn it into something else (a primary, another prefix). */
+export const EXTRA_EAL_ARG = /^--(log-level|huge-dir|iova-mode|vfio-intr|vfio-vf-token)=[^\0\n]{1,512}$|^--no-telemetry$/;
+
 export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 export const str =
   (max = MAX_TEXT): Check =>

@@ -29,6 +29,7 @@ export const ErrorCode = {
   BackingUnavailable: 'backing-unavailable',
   RegisterBusy: 'register-busy',
   RegisterFailed: 'register-failed',
+  ProtocolViolation: 'protocol-violation',
   Internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -59,6 +60,7 @@ export const exitCodes: Record<ErrorCode, number> = {
   'backing-unavailable': 35,
   'register-busy': 36,
   'register-failed': 37,
+  'protocol-violation': 38,
   internal: 70,
 };
 

@@ -1,11 +1,13 @@
 /**
  * The one protocol of Memscope: agent ⇄ extension (JSON-RPC over stdio) and,
  * later, extension ⇄ webview. Method names, parameter and result types, and
- * validators for what arrives from the other side. No runtime dependency, so
- * the webview bundle can import it too.
+ * validators for what arrives from the other side. No runtime dependency (only
+ * common/checks.ts and common/units.ts), so the webview bundle can import it too.
  */
+import { absPath, EXTRA_EAL_ARG, HEX, isFilePrefix } from './checks';
 import type { ErrorData } from './errors';
 import type { TimelinePoint } from './leak-tracker';
+import { PAGE_SIZES, parseSize } from './units';
 import type { Snapshot, TargetInfo } from './snapshot';
 import type { SnapshotDelta } from './delta';
 
@@ -177,26 +179,39 @@ function optStrings(v: unknown, what: string, max = 64): string[] | undefined {
   return v as string[];
 }
 
+function optPaths(v: unknown, what: string, max = 64): string[] | undefined {
+  const paths = optStrings(v, what, max);
+  if (paths && !paths.every(absPath)) throw new ProtocolError(`${what} must hold absolute paths without ".." or NUL`);
+  return paths;
+}
+
+/** A name the client sent, fit to quote in a one-line message: printable ASCII, at most 40 characters. */
+function shown(s: string): string {
+  const t = s.replace(/[^\x20-\x7e]/g, '?');
+  return t.length > 40 ? `${t.slice(0, 40)}…` : t;
+}
+
 function known(o: Record<string, unknown>, keys: string[], what: string): void {
-  for (const k of Object.keys(o)) if (!keys.includes(k)) throw new ProtocolError(`${what} has an unknown field "${k}"`);
+  for (const k of Object.keys(o)) if (!keys.includes(k)) throw new ProtocolError(`${what} has an unknown field "${shown(k)}"`);
 }
 
 export function validateListTargets(x: unknown): ListTargetsParams {
   const o = obj(x, 'listTargets params');
   known(o, ['runtimeDirs'], 'listTargets params');
-  const runtimeDirs = optStrings(o.runtimeDirs, 'runtimeDirs');
+  const runtimeDirs = optPaths(o.runtimeDirs, 'runtimeDirs');
   return runtimeDirs ? { runtimeDirs } : {};
 }
 
 export function validateAttach(x: unknown): AttachParams {
   const o = obj(x, 'attach params');
   known(o, ['filePrefix', 'runtimeDirs', 'dpdkLib', 'timeoutMs', 'allowLockingReads', 'extraEalArgs', 'via'], 'attach params');
-  if (typeof o.filePrefix !== 'string' || o.filePrefix.length > 256) throw new ProtocolError('filePrefix must be a string');
+  if (typeof o.filePrefix !== 'string') throw new ProtocolError('filePrefix must be a string');
+  if (!isFilePrefix(o.filePrefix)) throw new ProtocolError("filePrefix must be a DPDK file prefix (letters, digits, '_', '.', '+' or '-', at most 64, no '..')");
   const p: AttachParams = { filePrefix: o.filePrefix };
-  const dirs = optStrings(o.runtimeDirs, 'runtimeDirs');
+  const dirs = optPaths(o.runtimeDirs, 'runtimeDirs');
   if (dirs) p.runtimeDirs = dirs;
   if (o.dpdkLib !== undefined && o.dpdkLib !== null) {
-    if (typeof o.dpdkLib !== 'string' || o.dpdkLib.length > 4096 || o.dpdkLib.includes('\0')) throw new ProtocolError('dpdkLib must be a path');
+    if (!absPath(o.dpdkLib)) throw new ProtocolError('dpdkLib must be an absolute path without ".." or NUL');
     p.dpdkLib = o.dpdkLib;
   }
   if (o.timeoutMs !== undefined) {
@@ -210,6 +225,9 @@ export function validateAttach(x: unknown): AttachParams {
     p.allowLockingReads = o.allowLockingReads;
   }
   const extra = optStrings(o.extraEalArgs, 'extraEalArgs', 32);
+  if (extra && !extra.every((a) => EXTRA_EAL_ARG.test(a))) {
+    throw new ProtocolError('extraEalArgs may hold only --log-level=, --huge-dir=, --iova-mode=, --vfio-intr=, --vfio-vf-token= and --no-telemetry');
+  }
   if (extra) p.extraEalArgs = extra;
   if (o.via !== undefined) {
     if (o.via !== 'secondary' && o.via !== 'peek' && o.via !== 'auto') throw new ProtocolError('via must be "secondary", "peek" or "auto"');
@@ -219,7 +237,7 @@ export function validateAttach(x: unknown): AttachParams {
 }
 
 function intIn(v: unknown, name: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ProtocolError(`${name} must be an integer from ${min} to ${max}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new ProtocolError(`${name} must be an integer from ${min} to ${max}`);
   return v;
 }
 
@@ -229,7 +247,7 @@ export function validateSubscribe(x: unknown): SubscribeParams {
   const p: SubscribeParams = { intervalMs: intIn(o.intervalMs === undefined ? 1000 : o.intervalMs, 'intervalMs', 100, 3_600_000) };
   if (o.historySamples !== undefined) p.historySamples = intIn(o.historySamples, 'historySamples', 10, 1_000_000);
   if (o.traceDir !== undefined && o.traceDir !== null && o.traceDir !== '') {
-    if (typeof o.traceDir !== 'string' || o.traceDir.length > 4096 || o.traceDir.includes('\0') || !o.traceDir.startsWith('/')) throw new ProtocolError('traceDir must be an absolute path');
+    if (!absPath(o.traceDir)) throw new ProtocolError('traceDir must be an absolute path without ".." or NUL');
     p.traceDir = o.traceDir;
   }
   return p;
@@ -252,21 +270,27 @@ export function validateRegisterTestBuffer(x: unknown): RegisterTestBufferParams
   known(o, ['size', 'pageSize', 'backing', 'dmabufOffset', 'heap', 'confirm'], 'registerTestBuffer params');
   if (o.confirm !== true) throw new ProtocolError('confirm must be true: the user has to confirm the risk first');
   if (typeof o.size !== 'string' || o.size.length > 32) throw new ProtocolError('size must be a string such as "64M"');
+  const size = parseSize(o.size);
+  if (size === null) throw new ProtocolError('size must be a positive size such as "64M" (bytes, or K, M, G, T)');
   const p: RegisterTestBufferParams = { size: o.size, confirm: true };
   if (o.pageSize !== undefined) {
     if (o.pageSize !== '4K' && o.pageSize !== '2M' && o.pageSize !== '1G') throw new ProtocolError('pageSize must be 4K, 2M or 1G');
     p.pageSize = o.pageSize;
   }
+  const page = PAGE_SIZES[p.pageSize ?? '4K']!;
+  if (size % page !== 0) throw new ProtocolError(`size must be a whole number of ${p.pageSize ?? '4K'} pages`);
   if (o.backing !== undefined) {
     if (!['auto', 'udmabuf', 'dma-heap', 'memfd'].includes(o.backing as string)) throw new ProtocolError('backing must be auto, udmabuf, dma-heap or memfd');
     p.backing = o.backing as RegisterTestBufferParams['backing'];
   }
   if (o.dmabufOffset !== undefined) {
     if (typeof o.dmabufOffset !== 'string' || o.dmabufOffset.length > 32) throw new ProtocolError('dmabufOffset must be a string such as "2M"');
+    const offset = o.dmabufOffset.trim() === '0' ? 0 : parseSize(o.dmabufOffset);
+    if (offset === null || offset % page !== 0) throw new ProtocolError(`dmabufOffset must be 0 or a whole number of ${p.pageSize ?? '4K'} pages`);
     p.dmabufOffset = o.dmabufOffset;
   }
   if (o.heap !== undefined && o.heap !== null) {
-    if (typeof o.heap !== 'string' || o.heap.length > 64) throw new ProtocolError('heap must be a name');
+    if (typeof o.heap !== 'string' || !/^[A-Za-z0-9_.-]{1,31}$/.test(o.heap)) throw new ProtocolError("heap must be a name of at most 31 letters, digits, '_', '.' or '-'");
     p.heap = o.heap;
   }
   return p;
@@ -275,13 +299,15 @@ export function validateRegisterTestBuffer(x: unknown): RegisterTestBufferParams
 export function validateVa(x: unknown, what: string): { va: string } {
   const o = obj(x, what);
   known(o, ['va'], what);
-  if (typeof o.va !== 'string' || !/^0x[0-9a-fA-F]{1,16}$/.test(o.va)) throw new ProtocolError('va must be a hex address');
+  if (typeof o.va !== 'string' || !HEX.test(o.va)) throw new ProtocolError('va must be a hex address such as "0x7f0000000000"');
   return { va: o.va };
 }
+
+/** Far above any DPDK build's RTE_MAX_MEMSEG_LISTS (128 by default). */
+const MAX_MSL_INDEX = 65535;
 
 export function validateDmabufQuery(x: unknown): { mslIndex: number } {
   const o = obj(x, 'dmabufQuery params');
   known(o, ['mslIndex'], 'dmabufQuery params');
-  if (typeof o.mslIndex !== 'number' || !Number.isInteger(o.mslIndex)) throw new ProtocolError('mslIndex must be an integer');
-  return { mslIndex: o.mslIndex };
+  return { mslIndex: intIn(o.mslIndex, 'mslIndex', 0, MAX_MSL_INDEX) };
 }

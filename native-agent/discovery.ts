@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { FILE_PREFIX } from '../common/checks';
 import { ErrorCode, MemscopeError } from '../common/errors';
 import { decodeMemConfig, fbarrayMask, type MemConfig, usedIndexes } from './dpdk/memconfig';
 import { decodeVersion, layoutFor, MEMCONFIG_MAGIC } from './dpdk/layout';
@@ -34,7 +35,7 @@ export interface TargetSummary {
 /** Flags of primaries that keep no runtime config for others to attach to. */
 const SHARES_NOTHING = ['--in-memory', '--no-shconf'];
 
-const PREFIX_RE = /^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$/;
+const PREFIX_RE = FILE_PREFIX;
 
 /** A file prefix becomes a path component: reject anything that could escape. */
 export function validatePrefix(prefix: unknown): string {

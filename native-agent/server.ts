@@ -4,8 +4,8 @@
  * JSON-RPC; EAL's log and ours go to stderr, which the extension shows in its
  * log channel.
  */
-import { createConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-languageserver/node';
-import { asMemscopeError, ErrorCode, MemscopeError } from '../common/errors';
+import { createConnection, ResponseError, StreamMessageWriter } from 'vscode-languageserver/node';
+import { asMemscopeError, ErrorCode, exitCodes, MemscopeError } from '../common/errors';
 import { diffSnapshots, isEmptyDelta } from '../common/delta';
 import {
   type AttachResult,
@@ -40,6 +40,43 @@ import { agentVersionWord } from './eal';
 import { hardExit } from './native/libc';
 import { isAlive } from './procfs';
 import { ealWedged, Session } from './session';
+import { GatedMessageReader, type GateRules, type ParamsCheck } from './rpc-gate';
+
+/** Linux's PID_MAX_LIMIT: no pid is larger. */
+const PID_MAX = 4_194_304;
+const TRACE_VALUES = ['off', 'messages', 'compact', 'verbose'];
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * What the gate lets through: Memscope's requests (their handlers check the
+ * params' fields) and LSP's lifecycle, whose params vscode-languageserver
+ * would use unchecked (a processId that is no pid ends the process 3 s later).
+ */
+function gateRules(): GateRules {
+  let initialized = false;
+  const initialize: ParamsCheck = (p) => {
+    if (!isObj(p)) return 'initialize params must be an object';
+    if (initialized) return 'initialize was sent already: send it once per agent';
+    const pid = p.processId;
+    if (pid !== null && (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid < 1 || pid > PID_MAX || !isAlive(pid))) {
+      return 'processId must be null or the pid of the running client';
+    }
+    if (p.trace !== undefined && !TRACE_VALUES.includes(p.trace as string)) return 'trace must be off, messages, compact or verbose';
+    if (!isObj(p.capabilities) || !Object.entries(p.capabilities).every(([k, c]) => k === 'experimental' || c === undefined || isObj(c))) return 'capabilities must be an object of objects';
+    initialized = true;
+    return null;
+  };
+  const none: ParamsCheck = (p) => (p === undefined || (isObj(p) && Object.keys(p).length === 0) ? null : 'shutdown params must be empty');
+  return {
+    requests: new Map<string, ParamsCheck | null>([...Object.values(Methods).map((m) => [m, null] as [string, null]), ['initialize', initialize], ['shutdown', none]]),
+    notifications: new Map<string, ParamsCheck>([
+      ['initialized', () => null],
+      ['exit', () => null],
+      ['$/cancelRequest', (p) => (isObj(p) && (typeof p.id === 'string' || Number.isSafeInteger(p.id)) ? null : 'params must be {"id": <a request id>}')],
+      ['$/setTrace', (p) => (isObj(p) && TRACE_VALUES.includes(p.value as string) ? null : 'params must be {"value": "off" | "messages" | "verbose"}')],
+    ]),
+  };
+}
 
 function rpcError(e: unknown): ResponseError<unknown> {
   if (e instanceof ProtocolError) {
@@ -54,7 +91,17 @@ export async function serve(clientPid: number | null = null): Promise<void> {
   // Nothing but JSON-RPC may reach stdout.
   console.log = console.error;
   console.info = console.error;
-  const connection = createConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
+  const writer = new StreamMessageWriter(process.stdout);
+  const reader = new GatedMessageReader(process.stdin, {
+    rules: gateRules(),
+    reply: (m) => void writer.write(m).catch(() => undefined),
+    fatal: (sentence) => {
+      console.error(`memscope agent: ${sentence}`);
+      end(exitCodes['protocol-violation']);
+    },
+    note: (line) => console.error(`memscope agent: ${line}`),
+  });
+  const connection = createConnection(reader, writer);
   let session: Session | null = null;
   let attaching = false;
   let sub: { timer: NodeJS.Timeout; last: Snapshot; seq: number } | null = null;
@@ -285,7 +332,10 @@ export async function serve(clientPid: number | null = null): Promise<void> {
     if (sub) clearInterval(sub.timer);
     sub = null;
   });
-  connection.onExit(() => end(0));
+  // LSP's exit: vscode-languageserver would follow this handler with
+  // process.exit(1) when no shutdown came first (1 is a crash's status here)
+  // and run exit handlers with EAL attached; leave at once instead
+  connection.onExit(() => hardExit(0));
   // the extension (our parent) went away: nothing to serve any more
   process.stdin.on('end', () => end(0));
   if (clientPid !== null) {

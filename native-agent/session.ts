@@ -4,6 +4,7 @@
  * attach once (EAL's rule); detaching is ending the process.
  */
 import * as fs from 'node:fs';
+import { EXTRA_EAL_ARG } from '../common/checks';
 import { ErrorCode, MemscopeError } from '../common/errors';
 import type { Snapshot, TargetInfo } from '../common/snapshot';
 import { findTarget, type TargetSummary } from './discovery';
@@ -480,7 +481,7 @@ export class Session {
  * EAL options a user may add (memscope.eal.extraArgs). Anything else could
  * turn the agent into a primary, or change what it shares with the target.
  */
-const ALLOWED_EAL_ARGS = /^--(log-level|huge-dir|iova-mode|vfio-intr|vfio-vf-token)=[^\0\n]{1,512}$|^--no-telemetry$/;
+const ALLOWED_EAL_ARGS = EXTRA_EAL_ARG;
 
 export function checkExtraArgs(args: readonly string[]): void {
   for (const a of args) {

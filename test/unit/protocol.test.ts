@@ -2,7 +2,16 @@
 // other side of the JSON-RPC pipe.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProtocolError, validateAttach, validateEmpty, validateListTargets, validateSubscribe } from '../../common/protocol';
+import {
+  ProtocolError,
+  validateAttach,
+  validateDmabufQuery,
+  validateEmpty,
+  validateListTargets,
+  validateRegisterTestBuffer,
+  validateSubscribe,
+  validateVa,
+} from '../../common/protocol';
 
 const rejects = (f: () => unknown, what: string, message?: RegExp) =>
   assert.throws(f, (e: unknown) => e instanceof ProtocolError && (!message || message.test(e.message)), what);
@@ -95,4 +104,52 @@ test('validateEmpty accepts only nothing', () => {
   assert.doesNotThrow(() => validateEmpty({}, 'snapshot params'));
   rejects(() => validateEmpty({ x: 1 }, 'snapshot params'), 'a field', /^snapshot params has an unknown field "x"$/);
   rejects(() => validateEmpty('x', 'detach params'), 'a string', /^detach params must be an object$/);
+});
+
+test('validateListTargets and validateAttach take only absolute runtime dirs without ".."', () => {
+  for (const d of ['relative', '', '/run/../etc', '/a\0b']) {
+    rejects(() => validateListTargets({ runtimeDirs: [d] }), JSON.stringify(d), /runtimeDirs/);
+    rejects(() => validateAttach({ filePrefix: 'rte', runtimeDirs: [d] }), JSON.stringify(d), /runtimeDirs/);
+  }
+  assert.deepEqual(validateListTargets({ runtimeDirs: ['/run/dpdk/..x'] }), { runtimeDirs: ['/run/dpdk/..x'] }, '".." only as a whole component');
+});
+
+test('validateAttach takes only a DPDK file prefix, an absolute dpdkLib and whitelisted EAL options, before anything touches a target', () => {
+  for (const p of ['', '../etc', 'a/b', '.x', 'a..b', 'a b', 'x'.repeat(65), 'ä', 'a\0']) {
+    rejects(() => validateAttach({ filePrefix: p }), JSON.stringify(p), /filePrefix must be a DPDK file prefix/);
+  }
+  assert.deepEqual(validateAttach({ filePrefix: 'ms-test-1_2.3+x' }), { filePrefix: 'ms-test-1_2.3+x' });
+  for (const lib of ['librte_eal.so', '', '/a/../b']) rejects(() => validateAttach({ filePrefix: 'rte', dpdkLib: lib }), JSON.stringify(lib), /dpdkLib/);
+  for (const a of ['--proc-type=primary', '-l', '--file-prefix=other', '--log-level=' + 'x'.repeat(600)]) {
+    rejects(() => validateAttach({ filePrefix: 'rte', extraEalArgs: [a] }), a.slice(0, 30), /extraEalArgs may hold only/);
+  }
+});
+
+test('numbers must be safe integers in range: 1e308, 2^64, -1 and fractions are refused', () => {
+  for (const v of [1e308, 2 ** 64, 2 ** 53 + 2, -1, 0.5, Number.POSITIVE_INFINITY]) {
+    rejects(() => validateDmabufQuery({ mslIndex: v }), `mslIndex ${v}`, /mslIndex must be an integer from 0 to 65535/);
+    rejects(() => validateSubscribe({ intervalMs: v }), `intervalMs ${v}`, /intervalMs/);
+  }
+  assert.deepEqual(validateDmabufQuery({ mslIndex: 3 }), { mslIndex: 3 });
+  rejects(() => validateDmabufQuery({ mslIndex: 65536 }), '65536');
+});
+
+test('validateRegisterTestBuffer checks the size, page size, offset and heap name itself', () => {
+  const ok = { size: '4M', pageSize: '2M', confirm: true } as const;
+  assert.deepEqual(validateRegisterTestBuffer(ok), ok);
+  assert.deepEqual(validateRegisterTestBuffer({ ...ok, dmabufOffset: '0', heap: 'ms_heap-1.x' }), { ...ok, dmabufOffset: '0', heap: 'ms_heap-1.x' });
+  for (const size of ['', 'abc', '-1M', '1e308', '0', '18446744073709551616', '3M']) rejects(() => validateRegisterTestBuffer({ ...ok, size }), size, /size must be/);
+  rejects(() => validateRegisterTestBuffer({ size: '4097', confirm: true }), '4097 bytes of 4K pages', /whole number of 4K pages/);
+  for (const dmabufOffset of ['x', '-2M', '4K', '1e3']) rejects(() => validateRegisterTestBuffer({ ...ok, dmabufOffset }), dmabufOffset, /dmabufOffset/);
+  for (const heap of ['', 'bad name!', 'x'.repeat(32), '../heap']) rejects(() => validateRegisterTestBuffer({ ...ok, heap }), heap, /heap must be a name/);
+  rejects(() => validateRegisterTestBuffer({ ...ok, confirm: 'true' }), 'a string confirm', /confirm must be true/);
+});
+
+test('validateVa takes 0x and 1 to 16 hex digits', () => {
+  assert.deepEqual(validateVa({ va: '0x7f00AB000000' }, 'p'), { va: '0x7f00AB000000' });
+  for (const va of ['0x', '0X10', ' 0x10', '0x' + '1'.repeat(17), '1234', 5]) rejects(() => validateVa({ va }, 'p'), String(va), /va must be a hex address/);
+});
+
+test('an unknown field is quoted on one line, printable and short', () => {
+  rejects(() => validateEmpty({ ['a\nb' + 'c'.repeat(100)]: 1 }, 'snapshot params'), 'a long key with a newline', /^snapshot params has an unknown field "a\?bc{37}…"$/);
 });
