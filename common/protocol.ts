@@ -4,6 +4,7 @@
  * validators for what arrives from the other side. No runtime dependency, so
  * the webview bundle can import it too.
  */
+import { checkInputs } from './checks';
 import type { ErrorData } from './errors';
 import type { TimelinePoint } from './leak-tracker';
 import type { Snapshot, TargetInfo } from './snapshot';
@@ -174,6 +175,7 @@ export function validateListTargets(x: unknown): ListTargetsParams {
   const o = obj(x, 'listTargets params');
   known(o, ['runtimeDirs'], 'listTargets params');
   const runtimeDirs = optStrings(o.runtimeDirs, 'runtimeDirs');
+  checkInputs('rpc', { runtimeDir: runtimeDirs });
   return runtimeDirs ? { runtimeDirs } : {};
 }
 
@@ -204,6 +206,8 @@ export function validateAttach(x: unknown): AttachParams {
     if (o.via !== 'secondary' && o.via !== 'peek' && o.via !== 'auto') throw new ProtocolError('via must be "secondary", "peek" or "auto"');
     p.via = o.via;
   }
+  // the right types; now what they hold (a MemscopeError, bad-arguments, naming the field)
+  checkInputs('rpc', { filePrefix: p.filePrefix, runtimeDir: p.runtimeDirs, dpdkLib: p.dpdkLib, ealArg: p.extraEalArgs });
   return p;
 }
 
@@ -219,6 +223,7 @@ export function validateSubscribe(x: unknown): SubscribeParams {
   if (o.historySamples !== undefined) p.historySamples = intIn(o.historySamples, 'historySamples', 10, 1_000_000);
   if (o.traceDir !== undefined && o.traceDir !== null && o.traceDir !== '') {
     if (typeof o.traceDir !== 'string' || o.traceDir.length > 4096 || o.traceDir.includes('\0') || !o.traceDir.startsWith('/')) throw new ProtocolError('traceDir must be an absolute path');
+    checkInputs('rpc', { traceDir: o.traceDir });
     p.traceDir = o.traceDir;
   }
   return p;
