@@ -113,7 +113,7 @@ const FIXES: Record<InputKind, string> = {
   filePrefix: `use the plain name the primary was started with (--file-prefix), as \`memscope list\` shows it: 1 to ${MAX_PREFIX} letters, digits, '_', '.', '+' or '-', not starting with '.' or '-'`,
   runtimeDir: 'give an absolute directory without ".." such as /var/run/dpdk',
   outFile: 'write the snapshot to a file whose name ends in .json, e.g. before.memscope.json',
-  snapshotFile: 'pass the path of a .memscope.json file',
+  snapshotFile: 'pass a snapshot file whose name ends in .json, as `memscope snapshot --out` and Export Snapshot write them',
   traceDir: "pass the directory the primary's --trace-dir names",
   ealLog: 'give a file whose name ends in .log, or leave the option out',
   dpdkLib: 'give the absolute path of a librte_eal.so (e.g. /usr/lib/x86_64-linux-gnu/librte_eal.so.23) or leave it unset',
@@ -203,17 +203,18 @@ export function inputProblem(kind: InputKind, v: unknown): string | null {
       return null;
     }
     case 'outFile':
+    case 'snapshotFile':
     case 'ealLog': {
       const t = pathProblem(v);
       if (t) return t;
       const s = v as string;
-      const ext = kind === 'outFile' ? '.json' : '.log';
+      const ext = kind === 'ealLog' ? '.log' : '.json';
       // by its name alone it cannot be /etc/passwd, a sudoers.d or cron.d entry, a shell's rc file
       if (!s.endsWith(ext) || s.endsWith('/' + ext) || s === ext) return `does not name a ${ext} file`;
       return null;
     }
-    case 'snapshotFile':
     case 'traceDir':
+      // only read, with the user's own rights: any directory they can name
       return pathProblem(v);
     case 'dpdkLib': {
       const t = pathProblem(v);

@@ -102,9 +102,10 @@ test('--dpdk-lib must be a librte_eal.so, absolute or a bare soname', () => {
   for (const l of ['/tmp/evil.so', './librte_eal.so', 'x/librte_eal.so.23', '/usr/lib/../../tmp/librte_eal.so', '/usr/lib/librte_eal.so.23\0', '$(id)/librte_eal.so', '-librte_eal.so']) refused('dpdkLib', l);
 });
 
-test('trace dirs, snapshot files and snapshot names: any visible text, bounded', () => {
+test('trace dirs and snapshot names: any visible text, bounded; snapshot files name a .json file', () => {
   assert.equal(inputProblem('traceDir', '/root/dpdk-traces'), null);
   assert.equal(inputProblem('snapshotFile', 'a b.memscope.json'), null);
+  for (const f of ['/etc/shadow', '../../etc', '/tmp/x.json\n']) refused('snapshotFile', f);
   assert.equal(inputProblem('snapshotName', 'before the leak — 12:00'), null);
   assert.equal(inputProblem('snapshotName', '-before'), null, 'a name is never an option');
   for (const v of ['a\nb', '\u202egnp.exe', '', 'x'.repeat(201)]) refused('snapshotName', v);
