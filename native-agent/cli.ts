@@ -39,7 +39,7 @@ exit status: 0 ok, 2 bad arguments, 10 no such target, 11 primary dead, 12 versi
   13 not attachable (--in-memory/--no-huge), 14 permission, 15 orphaned external memory,
   16 attach timed out, 17 attach failed, 18 address conflict, 19 layout unverified,
   20 no librte_eal, 24 not a snapshot file, 30 EINVAL, 31 EEXIST, 32 ENOSPC, 33 not registered,
-  34 confirmation required (--yes), 35 backing unavailable, 36 EBUSY, 37 registration failed,
+  34 confirmation required (--yes, or "y" at a terminal), 35 backing unavailable, 36 EBUSY, 37 registration failed,
   70 internal error`;
 
 /** Memscope's version, from the package.json above this script (checkout or .vsix). */
@@ -237,7 +237,7 @@ async function main(argv: string[]): Promise<number> {
       const { agentVersionWord } = await import('./eal');
       const targets = listTargets({ runtimeDirs, agentVersionWord: () => agentVersionWord(o['dpdk-lib']) });
       const { otherUser, unreadableRoots } = await import('./discovery');
-      for (const r of unreadableRoots(runtimeDirs)) err(`memscope: ${otherUser(`the DPDK processes in ${r} are not listed because ${r} is not readable by uid ${process.geteuid?.()}`)}`);
+      for (const r of unreadableRoots(runtimeDirs)) err(`memscope: ${otherUser(`the DPDK processes in ${r} are not listed because it is not readable by uid ${process.geteuid?.()}`)}`);
       if (o.json) out(JSON.stringify(targets, null, 2) + '\n');
       else {
         const { formatTargets } = await import('./format');

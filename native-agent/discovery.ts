@@ -335,17 +335,21 @@ export function listTargets(opts: ListOptions = {}): TargetSummary[] {
 /** Finds one prefix's runtime dir, or says why there is none. */
 export function findTarget(prefix: string, opts: ListOptions = {}): TargetSummary {
   validatePrefix(prefix);
+  // a root this user may not search (root's /var/run/dpdk, 0700) may hold the
+  // prefix, but so may the next one (this user's own $XDG_RUNTIME_DIR/dpdk)
+  const unreadable: string[] = [];
   for (const root of runtimeRoots(opts.runtimeDirs)) {
     const dir = path.join(root, prefix);
     let isDir = false;
     try {
       isDir = fs.statSync(dir).isDirectory();
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EACCES') {
-        throw new MemscopeError(ErrorCode.Permission, otherUser(`${root} is not readable by uid ${euid()}`));
-      }
+      if ((e as NodeJS.ErrnoException).code === 'EACCES') unreadable.push(root);
     }
     if (isDir) return inspectTarget(dir, prefix, opts);
+  }
+  if (unreadable.length) {
+    throw new MemscopeError(ErrorCode.Permission, otherUser(`${unreadable.join(' and ')} is not readable by uid ${euid()}, so prefix "${prefix}" may be there unseen`));
   }
   const pids = pidsByPrefix(prefix, SHARES_NOTHING).filter(isAlive);
   if (pids.length) {
