@@ -2,6 +2,8 @@
  * Small validators for untrusted JSON (webview messages, snapshot files):
  * each returns true only for exactly the expected shape.
  */
+import { ErrorCode, MemscopeError } from './errors';
+
 export type Check = (v: unknown) => boolean;
 export type Obj = Record<string, unknown>;
 
@@ -139,4 +141,209 @@ export function explain(check: Check, x: unknown, root = ''): string | null {
 export function dispatch<T>(table: Record<string, Check>, x: unknown): T | null {
   if (!isObj(x) || typeof x.type !== 'string' || !Object.prototype.hasOwnProperty.call(table, x.type)) return null;
   return table[x.type]!(x) ? (x as T) : null;
+}
+
+// ------------------------------------------------------- host-side inputs
+//
+// File prefixes, paths and names that reach the file system, a command line
+// or a message: checked by one function (checkInputs), called by the CLI on
+// its arguments, the agent server on its JSON-RPC params and the extension
+// on its settings, before any of them touches a file.
+
+/**
+ * The most characters a file prefix may have. DPDK itself only refuses an
+ * empty prefix, a '%' in it, and a runtime dir (`<root>/dpdk/<prefix>`) that
+ * does not fit PATH_MAX; but it silently truncates a secondary's mp socket
+ * path (`/var/run/dpdk/<prefix>/mp_socket_<pid>_<tsc>`) to the 107 bytes of
+ * `sun_path`, which prefixes past about 58 characters reach. 64 is Memscope's
+ * bound since its first release.
+ */
+export const MAX_PREFIX = 64;
+/** PATH_MAX minus its NUL, in UTF-8 bytes. */
+export const MAX_PATH_BYTES = 4095;
+export const MAX_SNAPSHOT_NAME = 200;
+
+/**
+ * Letters, digits, '_', '.', '+' and '-', not starting with '.' or '-', no
+ * '..'. Stricter than DPDK on purpose: a prefix becomes a path component
+ * (runtime dir, hugepage files), part of the primary's argv and of messages
+ * users paste into shells ("undo with: memscope unregister --file-prefix …"),
+ * so shell metacharacters (`;|&$\`'"<>()*?!~#` and space), '/', '%',
+ * control characters and non-ASCII are refused even though DPDK would take
+ * most of them. A primary started with such a prefix is not listed.
+ */
+export const PREFIX_RE = FILE_PREFIX;
+
+export type InputKind = 'filePrefix' | 'runtimeDir' | 'outFile' | 'snapshotFile' | 'traceDir' | 'ealLog' | 'dpdkLib' | 'snapshotName' | 'ealArg';
+/** Where a value came from: how the message names it. */
+export type InputSource = 'cli' | 'rpc' | 'settings';
+
+const LABELS: Record<InputKind, Record<InputSource, string>> = {
+  filePrefix: { cli: '--file-prefix', rpc: 'filePrefix', settings: 'the file prefix' },
+  runtimeDir: { cli: '--runtime-dir', rpc: 'runtimeDirs', settings: 'memscope.runtimeDirs' },
+  outFile: { cli: '--out', rpc: 'out', settings: 'the output file' },
+  snapshotFile: { cli: 'the snapshot file', rpc: 'the snapshot file', settings: 'the snapshot file' },
+  traceDir: { cli: '--trace', rpc: 'traceDir', settings: 'memscope.leaks.traceDir' },
+  ealLog: { cli: '--eal-log', rpc: 'ealLog', settings: 'the EAL log file' },
+  dpdkLib: { cli: '--dpdk-lib', rpc: 'dpdkLib', settings: 'memscope.dpdkLibraryPath' },
+  snapshotName: { cli: '--name', rpc: 'name', settings: 'the snapshot name' },
+  ealArg: { cli: 'EAL option', rpc: 'extraEalArgs', settings: 'memscope.eal.extraArgs' },
+};
+
+/** What to do instead, per kind. */
+const FIXES: Record<InputKind, string> = {
+  filePrefix: `use the plain name the primary was started with (--file-prefix), as \`memscope list\` shows it: 1 to ${MAX_PREFIX} letters, digits, '_', '.', '+' or '-', not starting with '.' or '-'`,
+  runtimeDir: 'give an absolute directory without ".." such as /var/run/dpdk',
+  outFile: 'write the snapshot to a file whose name ends in .json, e.g. before.memscope.json',
+  snapshotFile: 'pass a snapshot file whose name ends in .json, as `memscope snapshot --out` and Export Snapshot write them',
+  traceDir: "pass the directory the primary's --trace-dir names",
+  ealLog: 'give a file whose name ends in .log, or leave the option out',
+  dpdkLib: 'give the absolute path of a librte_eal.so (e.g. /usr/lib/x86_64-linux-gnu/librte_eal.so.23) or leave it unset',
+  snapshotName: `use 1 to ${MAX_SNAPSHOT_NAME} visible characters`,
+  ealArg: 'an attaching agent takes only --log-level=, --huge-dir=, --iova-mode=, --vfio-intr=, --vfio-vf-token= and --no-telemetry, so fix memscope.eal.extraArgs',
+};
+
+/**
+ * EAL options a user may add (memscope.eal.extraArgs). Anything else could
+ * turn the agent into a primary, or change what it shares with the target.
+ * They reach rte_eal_init as an argument vector, never a shell.
+ */
+const ALLOWED_EAL_ARGS = EXTRA_EAL_ARG;
+
+/** Characters no name or path of Memscope may hold: controls (NUL and line breaks included), invisible and direction-changing formatting, line separators, lone surrogates. */
+const UNSEEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
+
+/** A value quoted in a message: printable ASCII only, at most 60 characters. */
+export function shown(v: unknown): string {
+  const s = typeof v === 'string' ? v : String(v);
+  const cut = s.length > 60 ? s.slice(0, 60) + '...' : s;
+  return cut.replace(/[^\x20-\x7e]/g, '?');
+}
+
+function describe(ch: string): string {
+  const cp = ch.codePointAt(0)!;
+  if (cp === 0) return 'a NUL byte';
+  if (ch === '\n' || ch === '\r') return 'a line break';
+  if (cp < 0x20 || cp === 0x7f || (cp >= 0x80 && cp < 0xa0)) return `a control character (U+${cp.toString(16).padStart(4, '0').toUpperCase()})`;
+  if (/[\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u.test(ch)) return `an invisible or direction-changing character (U+${cp.toString(16).padStart(4, '0').toUpperCase()})`;
+  if (';|&$`\'"<>()*?!~#\\{}[] \t'.includes(ch)) return `the shell metacharacter '${ch}'`;
+  if (cp > 0x7e) return `the non-ASCII character U+${cp.toString(16).padStart(4, '0').toUpperCase()}`;
+  return `'${ch}'`;
+}
+
+/** "contains …" when `s` holds a character no name, path or argument may hold, else null. */
+export function unseenProblem(s: string): string | null {
+  const bad = UNSEEN.exec(s);
+  return bad ? `contains ${describe(bad[0])}` : null;
+}
+
+/** Why `v` is not a good text value, or null: a string, not empty, bounded, nothing unseen, no leading '-' (unless `dashOk`). */
+function textProblem(v: unknown, max: number, unit: 'bytes' | 'characters', dashOk = false): string | null {
+  if (typeof v !== 'string') return 'is not a string';
+  if (v === '') return 'is empty';
+  const len = unit === 'bytes' ? utf8Length(v) : v.length;
+  if (len > max) return `is ${len} ${unit} long (at most ${max})`;
+  const bad = UNSEEN.exec(v);
+  if (bad) return `contains ${describe(bad[0])}`;
+  if (!dashOk && v.startsWith('-')) return "starts with '-', which a command line would take for an option";
+  return null;
+}
+
+function utf8Length(s: string): number {
+  let n = 0;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    n += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+  }
+  return n;
+}
+
+const pathProblem = (v: unknown) => textProblem(v, MAX_PATH_BYTES, 'bytes');
+
+const dotdot = (p: string) => p.split('/').includes('..');
+
+/** Why `v` cannot be used as this kind of input, or null when it can. */
+export function inputProblem(kind: InputKind, v: unknown): string | null {
+  switch (kind) {
+    case 'filePrefix': {
+      const t = textProblem(v, MAX_PREFIX, 'characters');
+      if (t) return t;
+      const s = v as string;
+      if (s === '.' || s === '..') return `is "${s}", a directory of its own`;
+      if (s.includes('/')) return "contains '/'";
+      if (s.includes('..')) return "contains '..'";
+      if (s.startsWith('.')) return "starts with '.'";
+      if (!PREFIX_RE.test(s)) return `contains ${describe([...s].find((c) => !/[A-Za-z0-9_.+-]/.test(c)) ?? s[0]!)}`;
+      return null;
+    }
+    case 'runtimeDir': {
+      const t = pathProblem(v);
+      if (t) return t;
+      const s = v as string;
+      if (!s.startsWith('/')) return 'is not an absolute path';
+      if (dotdot(s)) return 'has a ".." component';
+      return null;
+    }
+    case 'outFile':
+    case 'snapshotFile':
+    case 'ealLog': {
+      const t = pathProblem(v);
+      if (t) return t;
+      const s = v as string;
+      const ext = kind === 'ealLog' ? '.log' : '.json';
+      // by its name alone it cannot be /etc/passwd, a sudoers.d or cron.d entry, a shell's rc file
+      if (!s.endsWith(ext) || s.endsWith('/' + ext) || s === ext) return `does not name a ${ext} file`;
+      return null;
+    }
+    case 'traceDir':
+      // only read, with the user's own rights: any directory they can name
+      return pathProblem(v);
+    case 'dpdkLib': {
+      const t = pathProblem(v);
+      if (t) return t;
+      const s = v as string;
+      const base = s.slice(s.lastIndexOf('/') + 1);
+      if (!/^librte_eal\.so(\.\d+)*$/.test(base)) return 'is not a librte_eal.so';
+      // a relative path with a '/' would be loaded from the agent's working directory
+      if (s.includes('/') && !s.startsWith('/')) return 'is a relative path';
+      if (dotdot(s)) return 'has a ".." component';
+      return null;
+    }
+    case 'snapshotName':
+      // a name is never a path nor an argument of its own (`--name=-x` is fine)
+      return textProblem(v, MAX_SNAPSHOT_NAME, 'characters', true);
+    case 'ealArg': {
+      if (typeof v !== 'string') return 'is not a string';
+      const bad = UNSEEN.exec(v);
+      if (bad) return `contains ${describe(bad[0])}`;
+      if (!ALLOWED_EAL_ARGS.test(v)) return 'is not an EAL option an attaching agent may take';
+      return null;
+    }
+  }
+}
+
+/** The one sentence for a refused value: which input, what is wrong with it, what to do. */
+export function inputMessage(kind: InputKind, source: InputSource, v: unknown, problem: string): string {
+  return `${LABELS[kind][source]} "${shown(v)}" ${problem}: ${FIXES[kind]}.`;
+}
+
+export type Inputs = Partial<Record<InputKind, unknown>>;
+
+/** The kinds given as a list (--runtime-dir may repeat, diff takes two files). */
+const LISTS: ReadonlySet<InputKind> = new Set(['runtimeDir', 'snapshotFile', 'ealArg']);
+
+/**
+ * Checks every given input (undefined and null are "not given"; runtimeDir,
+ * snapshotFile and ealArg take a list) and throws a MemscopeError (bad-arguments)
+ * naming the first one refused. Touches no file.
+ */
+export function checkInputs(source: InputSource, inputs: Inputs): void {
+  for (const kind of Object.keys(inputs) as InputKind[]) {
+    const raw = inputs[kind];
+    if (raw === undefined || raw === null) continue;
+    for (const v of LISTS.has(kind) && Array.isArray(raw) ? raw : [raw]) {
+      const problem = inputProblem(kind, v);
+      if (problem) throw new MemscopeError(ErrorCode.BadArguments, inputMessage(kind, source, v, problem));
+    }
+  }
 }

@@ -4,7 +4,7 @@
  * validators for what arrives from the other side. No runtime dependency (only
  * common/checks.ts and common/units.ts), so the webview bundle can import it too.
  */
-import { absPath, EXTRA_EAL_ARG, HEX, isFilePrefix } from './checks';
+import { absPath, checkInputs, EXTRA_EAL_ARG, HEX, isFilePrefix } from './checks';
 import type { ErrorData } from './errors';
 import type { TimelinePoint } from './leak-tracker';
 import { PAGE_SIZES, parseSize } from './units';
@@ -199,6 +199,7 @@ export function validateListTargets(x: unknown): ListTargetsParams {
   const o = obj(x, 'listTargets params');
   known(o, ['runtimeDirs'], 'listTargets params');
   const runtimeDirs = optPaths(o.runtimeDirs, 'runtimeDirs');
+  checkInputs('rpc', { runtimeDir: runtimeDirs });
   return runtimeDirs ? { runtimeDirs } : {};
 }
 
@@ -233,6 +234,8 @@ export function validateAttach(x: unknown): AttachParams {
     if (o.via !== 'secondary' && o.via !== 'peek' && o.via !== 'auto') throw new ProtocolError('via must be "secondary", "peek" or "auto"');
     p.via = o.via;
   }
+  // the right types; now what they hold (a MemscopeError, bad-arguments, naming the field)
+  checkInputs('rpc', { filePrefix: p.filePrefix, runtimeDir: p.runtimeDirs, dpdkLib: p.dpdkLib, ealArg: p.extraEalArgs });
   return p;
 }
 
@@ -248,6 +251,7 @@ export function validateSubscribe(x: unknown): SubscribeParams {
   if (o.historySamples !== undefined) p.historySamples = intIn(o.historySamples, 'historySamples', 10, 1_000_000);
   if (o.traceDir !== undefined && o.traceDir !== null && o.traceDir !== '') {
     if (!absPath(o.traceDir)) throw new ProtocolError('traceDir must be an absolute path without ".." or NUL');
+    checkInputs('rpc', { traceDir: o.traceDir });
     p.traceDir = o.traceDir;
   }
   return p;

@@ -7,7 +7,7 @@
  */
 import type { HeapDelta, SnapshotDelta } from './delta';
 import { SNAPSHOT_SCHEMA, type Snapshot } from './snapshot';
-import { arrayOf, bool, type Check, count, dispatch, explain, explaining, fail, fieldNames, HEX, hex, int, keyPart, nullable, num, type Obj, oneOf, record, str, text } from './checks';
+import { arrayOf, bool, type Check, count, dispatch, explain, explaining, fail, fieldNames, HEX, hex, inputProblem, int, keyPart, nullable, num, type Obj, oneOf, record, str, text } from './checks';
 
 export type StatusLevel = 'info' | 'warning' | 'error';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -102,7 +102,11 @@ function isElement(e: unknown): boolean {
 
 // ------------------------------------------------------------ snapshot shape
 
-export const target = record({ filePrefix: text, pid: nullable(int), dpdkVersion: text, runtimeDir: text, alive: bool });
+/** A file prefix and a snapshot name by the rules of the CLI's --file-prefix and --name (a snapshot file can carry anything). */
+const filePrefix: Check = (v) => inputProblem('filePrefix', v) === null;
+const snapshotName: Check = (v) => inputProblem('snapshotName', v) === null;
+
+export const target = record({ filePrefix, pid: nullable(int), dpdkVersion: text, runtimeDir: text, alive: bool });
 export const memseg = record({ index: count, va: hex, iova: hex, len: count, hugepageSize: count, socketId: int, flags: int });
 const dmabuf = record({
   fd: int,
@@ -200,7 +204,7 @@ const snapshot = record(
     memzones: arrayOf(memzone, 1 << 20),
     mempools: arrayOf(mempool, 1 << 16),
   },
-  { access: oneOf('secondary', 'peek'), name: str(200) },
+  { access: oneOf('secondary', 'peek'), name: snapshotName },
 );
 
 /** Every field name a snapshot may hold, at any depth (no snapshot object has free-form keys). */

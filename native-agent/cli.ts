@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { checkInputs, shown } from '../common/checks';
 import { asMemscopeError, ErrorCode, MemscopeError } from '../common/errors';
 import { attachWithRetry } from './reattach';
 import type { Snapshot } from '../common/snapshot';
@@ -38,7 +39,7 @@ exit status: 0 ok, 2 bad arguments, 10 no such target, 11 primary dead, 12 versi
   13 not attachable (--in-memory/--no-huge), 14 permission, 15 orphaned external memory,
   16 attach timed out, 17 attach failed, 18 address conflict, 19 layout unverified,
   20 no librte_eal, 24 not a snapshot file, 30 EINVAL, 31 EEXIST, 32 ENOSPC, 33 not registered,
-  34 confirmation required (--yes), 35 backing unavailable, 36 EBUSY, 37 registration failed,
+  34 confirmation required (--yes, or "y" at a terminal), 35 backing unavailable, 36 EBUSY, 37 registration failed,
   70 internal error`;
 
 /** Memscope's version, from the package.json above this script (checkout or .vsix). */
@@ -93,9 +94,27 @@ function finish(code: number): never {
 }
 
 function usage(msg?: string): never {
-  if (msg) err(`memscope: ${msg}`);
+  // parseArgs quotes what it refused: no control character reaches the terminal
+  if (msg) err(`memscope: ${msg.replace(/[\x00-\x1f\x7f]/g, '?')}`);
   err(USAGE);
   finish(2);
+}
+
+/**
+ * A change to the target goes ahead only when confirmed: `--yes`, or "y" typed
+ * at a terminal. Without a terminal (scripts, CI, the extension's agent) it
+ * refuses with `refusal` (exit status 34).
+ */
+async function confirm(question: string, refusal: string): Promise<void> {
+  if (!process.stdin.isTTY || !process.stderr.isTTY) throw new MemscopeError(ErrorCode.ConfirmationRequired, refusal);
+  const readline = await import('node:readline');
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await new Promise<string>((resolve) => {
+    rl.question(`${question} [y/N] `, resolve);
+    rl.on('close', () => resolve(''));
+  });
+  rl.close();
+  if (!/^\s*y(es)?\s*$/i.test(answer)) throw new MemscopeError(ErrorCode.ConfirmationRequired, `not confirmed, nothing was changed: answer "y" to go ahead, or pass --yes.`);
 }
 
 type Opts = { [k: string]: string | boolean | string[] | undefined };
@@ -148,7 +167,14 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cmd === '__secondary') return (await import('./secondary')).runSecondary(argv[1] ?? '{}');
   if (cmd === '__hold' || cmd === '__guard') {
-    // internal: the spec is one JSON argument
+    // internal: the spec is one JSON argument; its prefix and runtime dirs are checked like any other
+    let spec: { prefix?: unknown; runtimeDirs?: unknown };
+    try {
+      spec = JSON.parse(argv[1] ?? '{}') as typeof spec;
+    } catch {
+      usage(`${cmd} takes one JSON argument.`);
+    }
+    checkInputs('cli', { filePrefix: spec?.prefix ?? '', runtimeDir: Array.isArray(spec?.runtimeDirs) ? spec.runtimeDirs : [] });
     const run = cmd === '__hold' ? (await import('./dmabuf/commands')).runHolder : (await import('./dmabuf/holder')).runGuardian;
     return run(argv[1] ?? '{}');
   }
@@ -195,12 +221,25 @@ async function main(argv: string[]): Promise<number> {
   }
   const o = parsed.values;
   const runtimeDirs = o['runtime-dir'] ?? [];
-  if (cmd !== 'diff' && parsed.positionals.length) usage(`unexpected argument "${parsed.positionals[0]}".`);
+  if (cmd !== 'diff' && parsed.positionals.length) usage(`unexpected argument "${shown(parsed.positionals[0])}".`);
+  // every prefix, path and name, before any file is touched (common/checks.ts)
+  checkInputs('cli', {
+    filePrefix: o['file-prefix'],
+    runtimeDir: runtimeDirs,
+    outFile: o.out,
+    traceDir: o.trace,
+    ealLog: o['eal-log'],
+    dpdkLib: o['dpdk-lib'],
+    snapshotName: o.name,
+    snapshotFile: cmd === 'diff' ? parsed.positionals : undefined,
+  });
   switch (cmd) {
     case 'list': {
       const { listTargets } = await import('./discovery');
       const { agentVersionWord } = await import('./eal');
       const targets = listTargets({ runtimeDirs, agentVersionWord: () => agentVersionWord(o['dpdk-lib']) });
+      const { otherUser, unreadableRoots } = await import('./discovery');
+      for (const r of unreadableRoots(runtimeDirs)) err(`memscope: ${otherUser(`the DPDK processes in ${r} are not listed because it is not readable by uid ${process.geteuid?.()}`)}`);
       if (o.json) out(JSON.stringify(targets, null, 2) + '\n');
       else {
         const { formatTargets } = await import('./format');
@@ -211,10 +250,7 @@ async function main(argv: string[]): Promise<number> {
     case 'snapshot': {
       const session = await attachFromArgs(o, runtimeDirs);
       const snap = session.snapshot();
-      if (o.name !== undefined) {
-        if (!/^[^\0-\x1f]{1,200}$/.test(o.name)) usage('--name takes 1 to 200 printable characters.');
-        snap.name = o.name;
-      }
+      if (o.name !== undefined) snap.name = o.name;
       if (o.trace !== undefined) {
         const { nameElements, readTrace } = await import('./trace');
         const t = readTrace(o.trace, snap.target.filePrefix);
@@ -351,7 +387,7 @@ async function main(argv: string[]): Promise<number> {
       const spec = holdSpecFrom({ prefix, size: o.size, pageSize: o['page-size'], backing: o.backing, dmabufOffset: o['dmabuf-offset'], heap: o.heap, runtimeDirs });
       if (!o.yes) {
         err(`memscope: ${REGISTER_WARNING(prefix)}`);
-        throw new MemscopeError(ErrorCode.ConfirmationRequired, 'registering changes the target: read the above, then run the same command with --yes.');
+        await confirm(`Register ${o.size} in "${prefix}"?`, 'registering changes the target: read the above, then run the same command with --yes.');
       }
       const show = (info: import('./dmabuf/holder').HoldInfo) => {
         if (o.json) out(JSON.stringify(info) + '\n');
@@ -377,7 +413,10 @@ async function main(argv: string[]): Promise<number> {
     case 'repair': {
       const prefix = o['file-prefix'];
       if (!prefix) usage('repair needs --file-prefix PREFIX.');
-      if (!o.yes) throw new MemscopeError(ErrorCode.ConfirmationRequired, `repair attaches to "${prefix}" and unregisters external memory whose owner is gone: run it again with --yes.`);
+      if (!o.yes) {
+        const what = `repair attaches to "${prefix}" and unregisters external memory whose owner is gone`;
+        await confirm(`${what[0]!.toUpperCase()}${what.slice(1)}: go ahead?`, `${what}: run it again with --yes.`);
+      }
       const { repair } = await import('./dmabuf/commands');
       const r = await repair(prefix, runtimeDirs);
       if (o.json) out(JSON.stringify(r) + '\n');

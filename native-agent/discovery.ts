@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FILE_PREFIX } from '../common/checks';
+import { checkInputs, inputMessage, inputProblem, PREFIX_RE } from '../common/checks';
 import { ErrorCode, MemscopeError } from '../common/errors';
 import { decodeMemConfig, fbarrayMask, type MemConfig, usedIndexes } from './dpdk/memconfig';
 import { decodeVersion, layoutFor, MEMCONFIG_MAGIC } from './dpdk/layout';
@@ -35,28 +35,45 @@ export interface TargetSummary {
 /** Flags of primaries that keep no runtime config for others to attach to. */
 const SHARES_NOTHING = ['--in-memory', '--no-shconf'];
 
-const PREFIX_RE = FILE_PREFIX;
-
-/** A file prefix becomes a path component: reject anything that could escape. */
+/**
+ * A file prefix becomes a path component: reject anything that could escape
+ * (the rules are common/checks.ts's, shared with the CLI, the agent server
+ * and the extension, which check first).
+ */
 export function validatePrefix(prefix: unknown): string {
-  if (typeof prefix !== 'string' || !PREFIX_RE.test(prefix) || prefix.includes('..')) {
-    throw new MemscopeError(
-      ErrorCode.BadArguments,
-      `"${String(prefix).slice(0, 80).replace(/[^\x20-\x7e]/g, '?')}" is not a DPDK file prefix: use letters, digits, '_', '.', '+' or '-' (at most 64, no '..' or '/').`,
-    );
+  const problem = inputProblem('filePrefix', prefix);
+  if (problem) throw new MemscopeError(ErrorCode.BadArguments, inputMessage('filePrefix', 'cli', prefix, problem));
+  return prefix as string;
+}
+
+const euid = (): number => process.geteuid?.() ?? 0;
+
+/**
+ * The one sentence for a target of another user: Memscope never elevates by
+ * itself, the user says how (VS Code: memscope.agent.launchPrefix).
+ */
+export function otherUser(cause: string): string {
+  return `${cause}, and Memscope never elevates by itself: in VS Code set memscope.agent.launchPrefix (e.g. ["sudo","-n"]), in a terminal run memscope as the primary's user or root.`;
+}
+
+/** Roots that exist but this user may not read (their targets go unlisted). */
+export function unreadableRoots(extra: readonly string[] = []): string[] {
+  const out: string[] = [];
+  for (const r of runtimeRoots(extra)) {
+    try {
+      fs.readdirSync(r);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EACCES') out.push(r);
+    }
   }
-  return prefix;
+  return out;
 }
 
 export function runtimeRoots(extra: readonly string[] = []): string[] {
   const roots = ['/var/run/dpdk'];
   if (process.env.XDG_RUNTIME_DIR) roots.push(path.join(process.env.XDG_RUNTIME_DIR, 'dpdk'));
-  for (const r of extra) {
-    if (typeof r !== 'string' || !path.isAbsolute(r) || r.includes('\0') || r.split('/').includes('..')) {
-      throw new MemscopeError(ErrorCode.BadArguments, `runtime dir "${String(r).slice(0, 80)}" must be an absolute path without "..": fix memscope.runtimeDirs or --runtime-dir.`);
-    }
-    roots.push(r);
-  }
+  checkInputs('cli', { runtimeDir: [...extra] });
+  roots.push(...extra);
   const seen = new Set<string>();
   const out: string[] = [];
   for (const r of roots) {
@@ -185,7 +202,7 @@ export function inspectTarget(runtimeDir: string, filePrefix: string, opts: List
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EACCES') {
-      return fail(ErrorCode.Permission, `${runtimeDir} belongs to another user: run Memscope as that user or root (memscope.agent.launchPrefix, e.g. ["sudo","-n"]).`);
+      return fail(ErrorCode.Permission, otherUser(`${runtimeDir} is not readable by uid ${euid()}`));
     }
     const pids = pidsByPrefix(filePrefix, SHARES_NOTHING).filter(isAlive);
     t.pid = pids[0] ?? null;
@@ -197,13 +214,18 @@ export function inspectTarget(runtimeDir: string, filePrefix: string, opts: List
     }
     return fail(ErrorCode.NoTarget, `${runtimeDir} has no config file and no live process uses prefix "${filePrefix}": it is a leftover, remove it (rm -r ${runtimeDir}).`);
   }
+  // another user's primary: its files and memory are not this agent's to read
+  // (DPDK makes them 0600/0700); the agent never elevates by itself
+  if (euid() !== 0 && st.uid !== euid()) {
+    return fail(ErrorCode.Permission, otherUser(`${runtimeDir} belongs to uid ${st.uid}, not to this agent's uid ${euid()}`));
+  }
   let cfgRead: ReturnType<typeof readConfig>;
   try {
     cfgRead = readConfig(configPath);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM') {
-      return fail(ErrorCode.Permission, `cannot read ${configPath} (owned by uid ${st.uid}): run Memscope as that user or root (memscope.agent.launchPrefix, e.g. ["sudo","-n"]).`);
+      return fail(ErrorCode.Permission, otherUser(`cannot read ${configPath} (owned by uid ${st.uid})`));
     }
     throw e;
   }
@@ -302,7 +324,8 @@ export function listTargets(opts: ListOptions = {}): TargetSummary[] {
       } catch {
         continue;
       }
-      if (!PREFIX_RE.test(name)) continue;
+      // names Memscope refuses as prefixes (see PREFIX_RE) are not listed
+      if (!PREFIX_RE.test(name) || name.includes('..')) continue;
       out.push(inspectTarget(dir, name, opts));
     }
   }
@@ -312,17 +335,21 @@ export function listTargets(opts: ListOptions = {}): TargetSummary[] {
 /** Finds one prefix's runtime dir, or says why there is none. */
 export function findTarget(prefix: string, opts: ListOptions = {}): TargetSummary {
   validatePrefix(prefix);
+  // a root this user may not search (root's /var/run/dpdk, 0700) may hold the
+  // prefix, but so may the next one (this user's own $XDG_RUNTIME_DIR/dpdk)
+  const unreadable: string[] = [];
   for (const root of runtimeRoots(opts.runtimeDirs)) {
     const dir = path.join(root, prefix);
     let isDir = false;
     try {
       isDir = fs.statSync(dir).isDirectory();
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EACCES') {
-        throw new MemscopeError(ErrorCode.Permission, `${root} is not readable by this user: run Memscope as root or the primary's user (memscope.agent.launchPrefix, e.g. ["sudo","-n"]).`);
-      }
+      if ((e as NodeJS.ErrnoException).code === 'EACCES') unreadable.push(root);
     }
     if (isDir) return inspectTarget(dir, prefix, opts);
+  }
+  if (unreadable.length) {
+    throw new MemscopeError(ErrorCode.Permission, otherUser(`${unreadable.join(' and ')} is not readable by uid ${euid()}, so prefix "${prefix}" may be there unseen`));
   }
   const pids = pidsByPrefix(prefix, SHARES_NOTHING).filter(isAlive);
   if (pids.length) {

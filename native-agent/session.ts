@@ -4,7 +4,7 @@
  * attach once (EAL's rule); detaching is ending the process.
  */
 import * as fs from 'node:fs';
-import { EXTRA_EAL_ARG } from '../common/checks';
+import { checkInputs } from '../common/checks';
 import { ErrorCode, MemscopeError } from '../common/errors';
 import type { Snapshot, TargetInfo } from '../common/snapshot';
 import { findTarget, type TargetSummary } from './discovery';
@@ -173,6 +173,9 @@ export class Session {
 
   private static async attachOnce(opts: AttachOptions): Promise<Session> {
     const t0 = performance.now();
+    // the front doors (CLI, JSON-RPC) checked these already; nothing gets past unchecked
+    checkInputs('cli', { filePrefix: opts.prefix, runtimeDir: opts.runtimeDirs ?? [], dpdkLib: opts.dpdkLib, ealLog: opts.ealLogFile });
+    checkExtraArgs(opts.extraEalArgs ?? []);
     const target = opts.found ?? findTarget(opts.prefix, { runtimeDirs: opts.runtimeDirs ?? [], agentVersionWord: () => agentVersionWord(opts.dpdkLib) });
     if (!target.attachable) {
       throw new MemscopeError(target.reasonCode ?? ErrorCode.NotAttachable, target.reason ?? `prefix "${opts.prefix}" cannot be attached.`);
@@ -230,7 +233,6 @@ export class Session {
       ...(opts.extraEalArgs ?? []),
     ];
     try {
-      checkExtraArgs(opts.extraEalArgs ?? []);
       await warm;
     } finally {
       // hand the ranges to EAL
@@ -477,21 +479,9 @@ export class Session {
   }
 }
 
-/**
- * EAL options a user may add (memscope.eal.extraArgs). Anything else could
- * turn the agent into a primary, or change what it shares with the target.
- */
-const ALLOWED_EAL_ARGS = EXTRA_EAL_ARG;
-
+/** EAL options a user may add (memscope.eal.extraArgs): the whitelist is common/checks.ts's. */
 export function checkExtraArgs(args: readonly string[]): void {
-  for (const a of args) {
-    if (typeof a !== 'string' || !ALLOWED_EAL_ARGS.test(a)) {
-      throw new MemscopeError(
-        ErrorCode.BadArguments,
-        `EAL option "${String(a).slice(0, 60).replace(/[^\x20-\x7e]/g, '?')}" is not allowed for an attaching agent (only --log-level=, --huge-dir=, --iova-mode=, --vfio-intr=, --vfio-vf-token=, --no-telemetry): fix memscope.eal.extraArgs.`,
-      );
-    }
-  }
+  checkInputs('settings', { ealArg: [...args] });
 }
 
 /**

@@ -24,9 +24,10 @@ function run(cmd, args, opts = {}) {
 }
 
 // Packages: the runtime and tools (dpdk-testpmd, dpdk-proc-info), headers for
-// the demo primary, a C compiler, and sudo (the extension's
-// memscope.agent.launchPrefix is tested with a real `sudo -n`).
-const APT = ['dpdk', 'dpdk-dev', 'libdpdk-dev', 'pkg-config', 'gcc', 'libc6-dev', 'sudo'];
+// the demo primary, a C compiler, sudo (the extension's
+// memscope.agent.launchPrefix is tested with a real `sudo -n`) and strace
+// (the hostile-input tests prove no file is touched before a refusal).
+const APT = ['dpdk', 'dpdk-dev', 'libdpdk-dev', 'pkg-config', 'gcc', 'libc6-dev', 'sudo', 'strace'];
 const HUGEPAGES = Number(process.env.MEMSCOPE_HUGEPAGES ?? 1024); // 2 GiB of 2 MB pages
 
 if (process.getuid && process.getuid() !== 0) {

@@ -35,21 +35,14 @@ import {
 } from '../../common/protocol';
 import type { Suspects } from '../../common/leak-tracker';
 import type { Snapshot } from '../../common/snapshot';
+import { AgentError, agentCommand, checkSettings } from './launch';
 import { settings } from './settings';
 
 const MAX_RESTARTS = 3;
 const RESTART_WINDOW_MS = 3 * 60_000;
 const MAX_CONFLICT_RETRIES = 4;
 
-/** A user-facing failure: the agent's one sentence and its code. */
-export class AgentError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { AgentError };
 
 function asAgentError(e: unknown): AgentError {
   if (e instanceof AgentError) return e;
@@ -101,15 +94,18 @@ export class Agent implements vscode.Disposable {
 
   private serverOptions(): ServerOptions {
     const s = settings();
+    // refused settings (and prefix) are one sentence, before anything starts
+    checkSettings(s, this.prefix);
     const script = agentScript(this.extensionPath);
     // the prefix lets the agent hold the target's address ranges from its first moment
     const serve = ['serve', '--file-prefix', this.prefix, ...s.runtimeDirs.flatMap((d) => ['--runtime-dir', d])];
     if (s.launchPrefix.length) {
-      // e.g. ["sudo", "-n"]: an argument vector, never a shell string
-      const [command, ...pre] = s.launchPrefix;
+      // e.g. ["sudo", "-n"]: an argument vector, never a shell string (an
+      // Executable without options.shell is spawned with execve)
+      const { command, args } = agentCommand(s.launchPrefix, process.execPath, script, serve);
       return {
-        command: command!,
-        args: [...pre, process.execPath, script, ...serve],
+        command,
+        args,
         transport: TransportKind.stdio,
         options: { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
       };

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { checkInputs, inputProblem, MAX_SNAPSHOT_NAME } from '../../common/checks';
 import { diffForLeaks, diffToCsv, diffToMarkdown, type SnapshotDiff } from '../../common/leaks';
 import type { Suspects } from '../../common/leak-tracker';
 import { describeLocation, locate, type Location, parseAddress } from '../../common/locate';
@@ -18,6 +19,7 @@ import { Agent, AgentError } from './agent';
 import { LeaksPanel } from './leaksPanel';
 import { MAP_VIEW_TYPE, MapPanel } from './mapPanel';
 import { type SavedSnapshot, SnapshotStore } from './snapshots';
+import { checkSettings } from './launch';
 import { listTargets, runAgentCli } from './targets';
 import { settings } from './settings';
 import { bytes, registrations, StatusItem, TargetsTree } from './tree';
@@ -120,6 +122,8 @@ async function attach(arg?: unknown): Promise<Snapshot | undefined> {
     if (!pick.target.attachable) throw new AgentError(pick.target.reasonCode ?? 'not-attachable', pick.target.reason ?? 'this target cannot be attached.');
     prefix = pick.target.filePrefix;
   }
+  // the prefix and the settings the agent will get, by the CLI's and the agent's rules
+  checkSettings(settings(), prefix);
   const old = s.agents.get(prefix);
   if (old && !old.exited) {
     MapPanel.get(prefix)?.panel.reveal();
@@ -327,10 +331,11 @@ async function takeSnapshot(arg?: { prefix?: string; name?: string } | string): 
       title: 'Take Snapshot',
       prompt: `A name for this snapshot of "${agent.prefix}"`,
       value: `${agent.prefix} ${new Date(snap.takenAt).toLocaleTimeString()}`,
-      validateInput: (v) => (/^[^\0-\x1f]{1,200}$/.test(v) ? null : '1 to 200 characters, no control characters.'),
+      validateInput: (v) => (inputProblem('snapshotName', v) ? `1 to ${MAX_SNAPSHOT_NAME} visible characters (this name ${inputProblem('snapshotName', v)}).` : null),
     });
     if (name === undefined) return undefined;
   }
+  checkInputs('settings', { snapshotName: name });
   const saved = store().save(snap, name);
   LeaksPanel.get(agent.prefix)?.snapshotsChanged();
   void vscode.window.showInformationMessage(`DPDK Memscope: snapshot "${name}" of "${agent.prefix}" saved.`);
