@@ -84,7 +84,8 @@ function rpcError(e: unknown): ResponseError<unknown> {
     return new ResponseError(-32602, me.message, me.toJSON());
   }
   const me = asMemscopeError(e);
-  return new ResponseError(MEMSCOPE_RPC_ERROR, me.message, me.toJSON());
+  // a field the shared input rules refused is invalid params too
+  return new ResponseError(me.code === ErrorCode.BadArguments ? -32602 : MEMSCOPE_RPC_ERROR, me.message, me.toJSON());
 }
 
 export async function serve(clientPid: number | null = null): Promise<void> {

@@ -175,6 +175,7 @@ interface WarmResult {
   elements: number;
   busy: number;
   rssMb: number;
+  helperRssMb: number;
   attachMs: number;
   cpus: string;
 }
@@ -525,7 +526,7 @@ async function demoFigures(): Promise<void> {
       await demo.command('fill 100000 64', 60_000);
       const w = await warmChild(demo.prefix, WARM_COUNT);
       row(F2, `${f2(w.median)} ms (p90 ${f2(w.p90)}, min ${f2(w.min)}, max ${f2(w.max)}, n=${w.n})`, '≤ 50 ms', w.median <= 50);
-      row(F2b, `${f1(w.rssMb)} MB`, '≤ 150 MB', w.rssMb <= 150);
+      row(F2b, `${f1(w.rssMb + w.helperRssMb)} MB (agent ${f1(w.rssMb)} + its secondary helper ${f1(w.helperRssMb)})`, '≤ 150 MB', w.rssMb + w.helperRssMb <= 150);
       row('Cold attach (Session.attach), demo primary', `${f1(w.attachMs)} ms`, '—', null);
       row('Snapshot elements, demo primary', `${w.elements} heap elements (${w.busy} busy)`, '—', null);
     } catch (e) {

@@ -125,6 +125,12 @@ async function timed(prefix: string, count: number): Promise<never> {
     ms.push(performance.now() - t0);
   }
   const rssMb = process.memoryUsage().rss / 2 ** 20;
+  // the secondary helper holds the attach for the agent: its memory counts too
+  let helperRssMb = 0;
+  if (session.helper) {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${session.helper.pid}/status`, 'utf8'));
+    helperRssMb = m ? Number(m[1]) / 1024 : 0;
+  }
   ms.sort((a, b) => a - b);
   const c = counts(last!);
   out(
@@ -137,6 +143,7 @@ async function timed(prefix: string, count: number): Promise<never> {
       elements: c.elements,
       busy: c.busy,
       rssMb,
+      helperRssMb,
       attachMs: session.attachMs,
       cpus: cpus(),
       retries: last!.retries,

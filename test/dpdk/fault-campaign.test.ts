@@ -29,7 +29,9 @@ const RUNS = Number(process.env.MEMSCOPE_FAULT_RUNS ?? 200);
 after(() => stopAll());
 
 type Phase = 'attach' | 'snapshot' | 'stream' | 'register' | 'cli-watch';
-const PHASES: Phase[] = ['attach', 'snapshot', 'stream', 'register', 'cli-watch'];
+const ALL_PHASES: Phase[] = ['attach', 'snapshot', 'stream', 'register', 'cli-watch'];
+// MEMSCOPE_FAULT_PHASES=register,attach narrows a replay to some phases
+const PHASES = process.env.MEMSCOPE_FAULT_PHASES ? ALL_PHASES.filter((ph) => process.env.MEMSCOPE_FAULT_PHASES!.split(',').includes(ph)) : ALL_PHASES;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -363,7 +363,7 @@ test('hostile values in the agent\u2019s JSON-RPC requests are refused with a ty
   for (const v of [42, null, ['rte'], { toString: 'rte' }, true]) cases.push([`attach filePrefix ${JSON.stringify(v)}`, { filePrefix: v }, /^invalid request: filePrefix/]);
   for (const v of ['../../etc', 'relative', '/a/../etc', '/tmp/a\nb', '/tmp/a\0b', '-x', `$(touch ${CANARY})`]) cases.push([`attach runtimeDirs ${JSON.stringify(v)}`, { filePrefix: NONE, runtimeDirs: [v] }, /^runtimeDirs "/]);
   for (const v of ['/tmp/evil.so', './librte_eal.so', `$(touch ${CANARY})`, '/usr/lib/librte_eal.so\n', '../../etc/librte_eal.so']) cases.push([`attach dpdkLib ${JSON.stringify(v)}`, { filePrefix: NONE, dpdkLib: v }, /^dpdkLib "/]);
-  for (const v of ['/tmp/librte_eal.so\0']) cases.push([`attach dpdkLib with a NUL`, { filePrefix: NONE, dpdkLib: v }, /^invalid request: dpdkLib/]);
+  for (const v of ['/tmp/librte_eal.so\0']) cases.push([`attach dpdkLib with a NUL`, { filePrefix: NONE, dpdkLib: v }, /^dpdkLib "/]);
   for (const v of ['--proc-type=primary', '--file-prefix=../../etc', '--log-level=x\n--in-memory', `--huge-dir=/a\u202e`]) cases.push([`attach extraEalArgs ${JSON.stringify(v)}`, { filePrefix: NONE, extraEalArgs: [v] }, /^extraEalArgs "/]);
   const listCases: [string, unknown, RegExp][] = ['../../etc', 'relative', '/tmp/a\nb', '-x'].map((v) => [`listTargets runtimeDirs ${JSON.stringify(v)}`, { runtimeDirs: [v] }, /^runtimeDirs "/]);
   const subCases: [string, unknown, RegExp][] = ['/tmp/a\nb', '/tmp/\u202ex'].map((v) => [`subscribe traceDir ${JSON.stringify(v)}`, { intervalMs: 1000, traceDir: v }, /^traceDir "/]);

@@ -130,7 +130,7 @@ const POISON: Record<string, Record<string, readonly unknown[]>> = {
     filePrefix: [undefined, 42, '', '../etc', 'a/b', '.x', 'x'.repeat(65), 'a..b', 'a b', 'ä', 'a\u0000', null, [], {}, raw('1e400'), 'x'.repeat(100_000)],
     timeoutMs: [1e308, 2 ** 64, -1, 0, 99, 600_001, 1.5, '1000', 'NaN', null, true, raw('1e400'), raw('-1e400'), raw('123456789012345678901234567890')],
     allowLockingReads: ['true', 1, 0, null, 'false', []],
-    dpdkLib: [5, 'librte_eal.so', '', '/a/../b', '/a\u0000b', '/' + 'x'.repeat(5000), true, []],
+    dpdkLib: [5, 'libevil.so', '', '/a/../b', '/a\u0000b', '/' + 'x'.repeat(5000), true, []],
     extraEalArgs: ['--no-telemetry', ['--proc-type=primary'], ['-l', '0'], ['--file-prefix=x'], [5], Array(33).fill('--no-telemetry'), ['--log-level=' + 'x'.repeat(600)], null, {}],
     via: ['primary', '', 5, null, 'PEEK', ['peek']],
     runtimeDirs: BAD_PATH_LISTS,

@@ -182,12 +182,12 @@ async function cliDiff(a: string, b: string, label: string, timeoutMs = 20_000):
 }
 
 /** The CLI refuses: exit 24 and one stderr sentence. */
-async function cliRefuses(file: string, label: string, why: RegExp, maxMs = 10_000): Promise<CliRun> {
+async function cliRefuses(file: string, label: string, why: RegExp, maxMs = 10_000, code = BAD): Promise<CliRun> {
   tally.inputs++;
   const ok = write(stringify(base()));
   const r = await cliDiff(file, ok, label);
-  if (r.code !== BAD) tally.crashes++;
-  assert.equal(r.code, BAD, `${label}: exit ${r.code}, stderr ${r.stderr}`);
+  if (r.code !== code) tally.crashes++;
+  assert.equal(r.code, code, `${label}: exit ${r.code}, stderr ${r.stderr}`);
   const lines = r.stderr.split('\n').filter(Boolean);
   assert.equal(lines.length, 1, `${label}: one stderr line: ${r.stderr}`);
   assert.match(lines[0]!, /^memscope: /);
@@ -327,7 +327,7 @@ test('__proto__, constructor and prototype keys are refused and pollute nothing'
 test('markup, control characters and long strings in names are kept as text, and printed escaped', async () => {
   const s = base();
   s.name = EVIL[0]!;
-  s.target.filePrefix = EVIL[1]!;
+  // (a prefix must pass the CLI's rule even in a file: markup there makes the file refused)
   s.target.dpdkVersion = EVIL[2]!;
   s.heaps[0]!.name = EVIL[3]!;
   s.memzones.push(mz(EVIL[1]!, '0x17fd00000'), mz(EVIL[3]!, '0x17fc00000'));
@@ -366,8 +366,11 @@ test('seeded random mutations are refused with a typed error or kept as data', (
 });
 
 test('a directory, /dev/zero, a FIFO, a 1.5 GB sparse file and a missing path are refused at once', async () => {
-  await cliRefuses(dir, 'directory', /is a directory, not a snapshot file/);
-  await cliRefuses('/dev/zero', '/dev/zero', /\/dev\/zero is a character device, not a snapshot file/);
+  // a name that does not end in .json is refused before the file is opened (exit 2, see hostile/paths)
+  await cliRefuses('/dev/zero', '/dev/zero', /does not name a \.json file/, 10_000, 2);
+  const sub = path.join(dir, 'a-directory.json');
+  fs.mkdirSync(sub);
+  await cliRefuses(sub, 'directory', /is a directory, not a snapshot file/);
   const link = path.join(dir, 'zero-link.json');
   fs.symlinkSync('/dev/zero', link);
   await cliRefuses(link, 'a link to /dev/zero', /is a character device/);
@@ -383,7 +386,11 @@ test('a directory, /dev/zero, a FIFO, a 1.5 GB sparse file and a missing path ar
   await cliRefuses(path.join(dir, 'nope.json'), 'missing', /nope\.json does not exist: check the path/);
   // a name with an escape sequence in it is shown escaped
   const odd = write(stringify(base()).slice(0, 50), 'odd\u001b[2Jname.json');
-  await cliRefuses(odd, 'a control character in the name', /odd\\u001b\[2Jname\.json is not JSON/);
+  tally.inputs++;
+  const oddRun = await cliDiff(odd, write(stringify(base())), 'a control character in the name');
+  assert.equal(oddRun.code, 2, `a control character in the name: exit ${oddRun.code}`);
+  assert.match(oddRun.stderr, /^memscope: the snapshot file ".*odd\?\[2Jname\.json" contains a control character \(U\+001B\)[^\n]*\.\n$/);
+  tally.rejected++;
 });
 
 test('ten million elements are refused by the size limit, quickly and without reading them', async () => {

@@ -1,3 +1,4 @@
+import { MemscopeError } from '../../common/errors';
 // The validators of common/protocol.ts: what the agent accepts from the
 // other side of the JSON-RPC pipe.
 import { test } from 'node:test';
@@ -13,8 +14,10 @@ import {
   validateVa,
 } from '../../common/protocol';
 
+// a wrong type is a ProtocolError; a value the shared input rules refuse
+// (common/checks.ts checkInputs) a bad-arguments MemscopeError naming the field
 const rejects = (f: () => unknown, what: string, message?: RegExp) =>
-  assert.throws(f, (e: unknown) => e instanceof ProtocolError && (!message || message.test(e.message)), what);
+  assert.throws(f, (e: unknown) => (e instanceof ProtocolError || (e instanceof MemscopeError && e.code === 'bad-arguments')) && (!message || message.test(e.message)), what);
 
 test('validateListTargets accepts nothing, an empty object and a list of dirs', () => {
   assert.deepEqual(validateListTargets(undefined), {});
@@ -116,12 +119,12 @@ test('validateListTargets and validateAttach take only absolute runtime dirs wit
 
 test('validateAttach takes only a DPDK file prefix, an absolute dpdkLib and whitelisted EAL options, before anything touches a target', () => {
   for (const p of ['', '../etc', 'a/b', '.x', 'a..b', 'a b', 'x'.repeat(65), 'ä', 'a\0']) {
-    rejects(() => validateAttach({ filePrefix: p }), JSON.stringify(p), /filePrefix must be a DPDK file prefix/);
+    rejects(() => validateAttach({ filePrefix: p }), JSON.stringify(p), /^filePrefix /);
   }
   assert.deepEqual(validateAttach({ filePrefix: 'ms-test-1_2.3+x' }), { filePrefix: 'ms-test-1_2.3+x' });
-  for (const lib of ['librte_eal.so', '', '/a/../b']) rejects(() => validateAttach({ filePrefix: 'rte', dpdkLib: lib }), JSON.stringify(lib), /dpdkLib/);
+  for (const lib of ['libevil.so', '', '/a/../b']) rejects(() => validateAttach({ filePrefix: 'rte', dpdkLib: lib }), JSON.stringify(lib), /dpdkLib/);
   for (const a of ['--proc-type=primary', '-l', '--file-prefix=other', '--log-level=' + 'x'.repeat(600)]) {
-    rejects(() => validateAttach({ filePrefix: 'rte', extraEalArgs: [a] }), a.slice(0, 30), /extraEalArgs may hold only/);
+    rejects(() => validateAttach({ filePrefix: 'rte', extraEalArgs: [a] }), a.slice(0, 30), /^extraEalArgs /);
   }
 });
 
