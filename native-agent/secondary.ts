@@ -50,6 +50,9 @@ export interface SecondaryReady {
   attachMs: number;
 }
 
+/** How long a leaving helper keeps answering the primary's requests already under way. */
+const MP_GRACE_MS = 150;
+
 type Report = { ok: true; ready: SecondaryReady } | { ok: false; error: ErrorData };
 
 /**
@@ -176,6 +179,13 @@ export async function runSecondary(specJson: string): Promise<number> {
     }
     await stopped;
   }
+  // Leave the multi-process group before leaving: with our mp socket gone the
+  // primary sends us nothing new, and a request already sent (a hot-plug
+  // sync) is answered by EAL's mp thread during the grace period. A
+  // secondary that vanished with a sync unanswered would make the primary
+  // roll a free back and keep those hugepages.
+  for (const n of fs.readdirSync(runtimeDir).filter((f) => f.startsWith(`mp_socket_${process.pid}_`))) fs.rmSync(path.join(runtimeDir, n), { force: true });
+  await new Promise((r) => setTimeout(r, MP_GRACE_MS));
   session.dispose();
   removeSecondaryFiles(runtimeDir, process.pid);
   // detach by ending, without rte_eal_cleanup (it would tear down what the

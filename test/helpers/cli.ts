@@ -102,7 +102,12 @@ export function startAgent(args: string[] = []): AgentHandle {
   live.add(child);
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const rpc = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+  const reader = new StreamMessageReader(child.stdout!);
+  // vscode-jsonrpc re-arms a 10 s "partial message" timer for as long as a
+  // message is half read, even after the stream ended: an agent killed in the
+  // middle of a big reply would keep this test process alive forever
+  reader.partialMessageTimeout = 0;
+  const rpc = createMessageConnection(reader, new StreamMessageWriter(child.stdin!));
   rpc.onError(() => undefined);
   rpc.listen();
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
