@@ -125,12 +125,18 @@ async function timed(prefix: string, count: number): Promise<never> {
     ms.push(performance.now() - t0);
   }
   const rssMb = process.memoryUsage().rss / 2 ** 20;
-  // the secondary helper holds the attach for the agent: its memory counts too
-  let helperRssMb = 0;
-  if (session.helper) {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${session.helper.pid}/status`, 'utf8'));
-    helperRssMb = m ? Number(m[1]) / 1024 : 0;
-  }
+  // the secondary helper holds the attach for the agent: its memory counts
+  // too. Two Node processes share the node binary's and DPDK's code pages, so
+  // they are summed as PSS (each shared page split between its users), RSS
+  // shown beside it.
+  const status = (pid: number | 'self', file: string, key: string) => {
+    const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/${file}`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  };
+  const helperPid = session.helper?.pid;
+  const helperRssMb = helperPid ? status(helperPid, 'status', 'VmRSS') : 0;
+  const pssMb = status('self', 'smaps_rollup', 'Pss');
+  const helperPssMb = helperPid ? status(helperPid, 'smaps_rollup', 'Pss') : 0;
   ms.sort((a, b) => a - b);
   const c = counts(last!);
   out(
@@ -144,6 +150,8 @@ async function timed(prefix: string, count: number): Promise<never> {
       busy: c.busy,
       rssMb,
       helperRssMb,
+      pssMb,
+      helperPssMb,
       attachMs: session.attachMs,
       cpus: cpus(),
       retries: last!.retries,
