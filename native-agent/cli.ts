@@ -291,13 +291,26 @@ async function main(argv: string[]): Promise<number> {
       let n = 1;
       out(o.json ? JSON.stringify({ seq: 0, snapshot: last }) + '\n' : `${last.takenAt} attached to "${last.target.filePrefix}" (pid ${last.target.pid}): ${last.heaps.reduce((a, h) => a + h.elements.length, 0)} heap elements\n`);
       return await new Promise<number>((resolve) => {
+        let ended = false;
         session.onPrimaryExit((why) => {
+          if (ended) return;
+          ended = true;
           err(`memscope: ${why}`);
           resolve(new MemscopeError(ErrorCode.PrimaryDead, why).exitCode);
         });
         session.onPrimaryState((_stopped, why) => err(`memscope: ${why}`));
         const timer = setInterval(() => {
-          const next = session.snapshot(spare);
+          let next: typeof last;
+          try {
+            next = session.snapshot(spare);
+          } catch (e) {
+            clearInterval(timer);
+            if (ended) return;
+            ended = true;
+            const me = e instanceof MemscopeError ? e : new MemscopeError(ErrorCode.Internal, (e as Error).message);
+            err(`memscope: ${me.message}`);
+            return resolve(me.exitCode);
+          }
           const delta = diffSnapshots(last, next, diffHeapColumns);
           spare = last;
           last = next;
@@ -349,7 +362,10 @@ async function main(argv: string[]): Promise<number> {
       const end = Date.now() + durationMs;
       const code = await new Promise<number>((resolve) => {
         let stopped = false;
+        let ended = false;
         session.onPrimaryExit((why) => {
+          if (ended) return;
+          ended = true;
           err(`memscope: ${why}`);
           resolve(new MemscopeError(ErrorCode.PrimaryDead, why).exitCode);
         });

@@ -52,6 +52,7 @@ export interface SecondaryReady {
 
 /** How long a leaving helper keeps answering the primary's requests already under way. */
 const MP_GRACE_MS = 150;
+const PRIMARY_EXITED = 'the primary exited';
 
 type Report = { ok: true; ready: SecondaryReady } | { ok: false; error: ErrorData };
 
@@ -174,8 +175,8 @@ export async function runSecondary(specJson: string): Promise<number> {
     // at once: a primary restarting under the same prefix must not find our
     // locks on its old files
     const { onPidExit } = await import('./native/libc');
-    if (session.target.pid === null || !onPidExit(session.target.pid, () => stop('the primary exited'), isAlive)) {
-      session.onPrimaryExit(() => stop('the primary exited'), 20);
+    if (session.target.pid === null || !onPidExit(session.target.pid, () => stop(PRIMARY_EXITED), isAlive)) {
+      session.onPrimaryExit(() => stop(PRIMARY_EXITED), 20);
     }
     await stopped;
   }
@@ -184,8 +185,12 @@ export async function runSecondary(specJson: string): Promise<number> {
   // sync) is answered by EAL's mp thread during the grace period. A
   // secondary that vanished with a sync unanswered would make the primary
   // roll a free back and keep those hugepages.
-  for (const n of fs.readdirSync(runtimeDir).filter((f) => f.startsWith(`mp_socket_${process.pid}_`))) fs.rmSync(path.join(runtimeDir, n), { force: true });
-  await new Promise((r) => setTimeout(r, MP_GRACE_MS));
+  // With the primary gone there is nobody to answer, and a primary restarted
+  // under the same prefix must not find our locks on its files: leave at once.
+  if (stopping !== PRIMARY_EXITED) {
+    for (const n of fs.readdirSync(runtimeDir).filter((f) => f.startsWith(`mp_socket_${process.pid}_`))) fs.rmSync(path.join(runtimeDir, n), { force: true });
+    await new Promise((r) => setTimeout(r, MP_GRACE_MS));
+  }
   session.dispose();
   removeSecondaryFiles(runtimeDir, process.pid);
   // detach by ending, without rte_eal_cleanup (it would tear down what the

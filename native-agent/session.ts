@@ -407,7 +407,15 @@ export class Session {
    * longer needs; its element buffers are reused (its elements become unreadable).
    */
   snapshot(recycle?: Snapshot): Snapshot {
-    const s = !this.lockFree && this.eal ? lockedSnapshot(this.eal, this.ctx) : takeSnapshot(this.ctx, recycle);
+    let s: Snapshot;
+    try {
+      s = !this.lockFree && this.eal ? lockedSnapshot(this.eal, this.ctx) : takeSnapshot(this.ctx, recycle);
+    } catch (e) {
+      // a read that failed because the target (or our helper) is gone says so
+      if (!this.primaryAlive()) throw new MemscopeError(ErrorCode.PrimaryDead, this.primaryGone());
+      if (this.lostWhy !== null) throw new MemscopeError(ErrorCode.AttachFailed, this.lostWhy);
+      throw e;
+    }
     s.access = this.access;
     return s;
   }

@@ -5,11 +5,13 @@
  * `.memscope-e2e.json` ({ prefix, element }) into the workspace folder.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isAlive } from '../../native-agent/procfs';
+import { agentScript } from '../src/agent';
 import type { Location } from '../../common/locate';
 import type { TestBufferInfo } from '../../common/protocol';
 import type { SnapshotDiff } from '../../common/leaks';
@@ -85,6 +87,50 @@ step('Register Test Buffer adds an external list to the snapshot and the tree', 
   assert.equal(l.registration!.fd, registered.fd);
   const labels = (await vscode.commands.executeCommand('memscope.internal.tree', f.prefix)) as string[];
   assert.ok(labels.some((x) => x.includes(registered!.va)), `the buffer is in the tree: ${labels.join(', ')}`);
+});
+
+step('two more agents on the target while the extension is attached (a CLI watch and a CLI snapshot, both as secondaries): each sees what the extension registered, the extension stays live', async (f) => {
+  const ext = vscode.extensions.all.find((e) => e.packageJSON?.name === 'memscope')!;
+  const cli = agentScript(ext.extensionPath);
+  const before = await stateOf(f.prefix);
+  const watch = spawn(process.execPath, [cli, 'watch', '--file-prefix', f.prefix, '--via', 'secondary', '--interval', '100', '--json'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  try {
+    // read all it writes: a full pipe would block it (stdout to a pipe is synchronous)
+    let first = '';
+    watch.stdout.setEncoding('utf8').on('data', (d: string) => {
+      if (first.length < 4 << 20) first += d;
+    });
+    watch.stderr.resume();
+    await waitFor('the CLI watch attached', () => (first.includes('\n') ? true : null));
+    const w = JSON.parse(first.slice(0, first.indexOf('\n'))) as { snapshot: Snapshot };
+    assert.ok(w.snapshot.memsegLists.some((l) => l.external && l.baseVa === registered!.va), 'the watch sees the registration');
+    const out = await new Promise<string>((resolve, reject) => {
+      const c = spawn(process.execPath, [cli, 'snapshot', '--file-prefix', f.prefix, '--via', 'secondary', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let o = '';
+      let e = '';
+      c.stdout.setEncoding('utf8').on('data', (d: string) => (o += d));
+      c.stderr.setEncoding('utf8').on('data', (d: string) => (e += d));
+      const timer = setTimeout(() => c.kill('SIGKILL'), 30_000);
+      c.on('close', (code) => {
+        clearTimeout(timer);
+        if (code === 0) resolve(o);
+        else reject(new Error(`memscope snapshot exited ${code}: ${e}`));
+      });
+    });
+    const snap = JSON.parse(out) as Snapshot;
+    assert.ok(snap.memsegLists.some((l) => l.external && l.baseVa === registered!.va), 'the snapshot sees the registration');
+    const after = await stateOf(f.prefix);
+    assert.equal(after.live, true, 'the extension is still live');
+    assert.equal(after.agentPid, before.agentPid, 'with the same agent');
+    assert.equal(after.exited, null);
+  } finally {
+    try {
+      process.kill(-watch.pid!, 'SIGINT');
+    } catch {
+      /* ended */
+    }
+  }
+  await waitFor('the CLI watch ended', () => (watch.exitCode !== null || watch.signalCode !== null ? true : null), 10_000);
 });
 
 step('Locate Address finds the known element', async (f) => {
