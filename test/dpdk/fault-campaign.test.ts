@@ -20,7 +20,7 @@ import { after, test } from 'node:test';
 import { Session } from '../../native-agent/session';
 import { readTable } from '../../native-agent/dmabuf/registry';
 import { attachedAgent, CLI, runCli, startAgent, type AgentHandle } from '../helpers/cli';
-import { heldLocks, hugePagesFree, memscopeProcesses, runtimeFiles, until } from '../helpers/faults';
+import { heldLocks, hugepageMappers, hugePagesFree, memscopeProcesses, runtimeFiles, until } from '../helpers/faults';
 import { DemoPrimary, stopAll, whyNoDpdk } from '../helpers/primaries';
 import { prng } from '../helpers/prng';
 
@@ -147,7 +147,9 @@ test(`SIGKILL of the agent at ${RUNS} random moments (attach, snapshot, streamin
           if (!e.ownerAlive) continue;
           lateRegistrations++;
           const r = await runCli(['unregister', '--file-prefix', p.prefix, '--va', `0x${e.baseVa.toString(16)}`, '--yes'], { timeoutMs: 20_000 });
-          assert.equal(r.code, 0, `${at}: unregistering what the holder finished after the agent died: ${r.stderr}`);
+          // a holder still at work may undo its own registration meanwhile (exit 33: nothing there any more)
+          const undone = r.code === 33 && ![...readTable(view).values()].some((x) => x.baseVa === e.baseVa && x.ownerAlive);
+          assert.ok(r.code === 0 || undone, `${at}: unregistering what the holder finished after the agent died: exit ${r.code}: ${r.stderr}`);
         }
         if (await until(() => memscopeProcesses(p.prefix).length === 0, 2000)) break;
         assert.ok(round < 5, `${at}: Memscope processes still running 10 s after the kill: ${memscopeProcesses(p.prefix).join(' ')}`);
@@ -161,7 +163,9 @@ test(`SIGKILL of the agent at ${RUNS} random moments (attach, snapshot, streamin
         `${at}: no orphaned external memseg list`,
       );
       assert.equal(lists.filter((l) => l.external).length, 1, `${at}: only the primary's own external list (fext) is left`);
-      assert.equal(hugePagesFree(), freeBefore, `${at}: HugePages_Free is back to ${freeBefore}`);
+      // pages of a process that just ended are freed as its mm goes: a moment
+      await until(() => hugePagesFree() === freeBefore, 3000);
+      assert.equal(hugePagesFree(), freeBefore, `${at}: HugePages_Free is back to ${freeBefore} (hugetlb now mapped by: ${hugepageMappers()})`);
       assert.deepEqual(runtimeFiles(runtimeDir), filesBefore, `${at}: the runtime dir holds what it held before`);
     } catch (e) {
       failures++;

@@ -55,3 +55,19 @@ export async function until(cond: () => boolean, timeoutMs: number, everyMs = 10
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Who maps hugetlb memory now (pid, command, mapping count): for a failure message. */
+export function hugepageMappers(): string {
+  const out: string[] = [];
+  for (const pid of listPids()) {
+    let maps = '';
+    try {
+      maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
+    } catch {
+      continue;
+    }
+    const n = maps.split('\n').filter((l) => /\/dev\/hugepages|hugetlb/.test(l)).length;
+    if (n) out.push(`${pid} ${(readCmdline(pid) ?? []).slice(0, 3).join(' ').slice(0, 80)} (${n} mappings)`);
+  }
+  return out.join('; ') || 'nobody';
+}
