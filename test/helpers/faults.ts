@@ -71,3 +71,34 @@ export function hugepageMappers(): string {
   }
   return out.join('; ') || 'nobody';
 }
+
+/**
+ * The prefix's hugepage files that no process maps: a segment the primary
+ * freed while a secondary still held it, which that secondary never got to
+ * release (DPDK unlinks a freed page's file only when its last user lets go).
+ */
+export function unmappedPageFiles(prefix: string, dirs: string[]): string[] {
+  const files = dirs.flatMap((d) => {
+    try {
+      return fs
+        .readdirSync(d)
+        .filter((n) => n.startsWith(`${prefix}map_`))
+        .map((n) => `${d}/${n}`);
+    } catch {
+      return [];
+    }
+  });
+  if (!files.length) return [];
+  const mapped = new Set<string>();
+  for (const pid of listPids()) {
+    try {
+      for (const l of fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
+        const i = l.indexOf('/');
+        if (i >= 0) mapped.add(l.slice(i).replace(/ \(deleted\)$/, ''));
+      }
+    } catch {
+      /* gone */
+    }
+  }
+  return files.filter((f) => !mapped.has(f));
+}
