@@ -183,8 +183,9 @@ export async function runSecondary(specJson: string): Promise<number> {
   // Leave the multi-process group before leaving: with our mp socket gone the
   // primary sends us nothing new, and a request already sent (a hot-plug
   // sync) is answered by EAL's mp thread during the grace period. A
-  // secondary that vanished with a sync unanswered would make the primary
-  // roll a free back and keep those hugepages.
+  // secondary that vanished with a free unsynced would leave those pages'
+  // files for nobody to unlink (DPDK leaves that to the last user), and the
+  // primary's freed hugepages allocated.
   // With the primary gone there is nobody to answer, and a primary restarted
   // under the same prefix must not find our locks on its files: leave at once.
   if (stopping !== PRIMARY_EXITED) {
