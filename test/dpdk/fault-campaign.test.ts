@@ -106,11 +106,15 @@ test(`SIGKILL of the agent at ${RUNS} random moments (attach, snapshot, streamin
       } else {
         agent = (await attachedAgent({ filePrefix: p.prefix })).agent;
         if (phase === 'snapshot') {
+          // requests back to back; none is started once the kill is decided
+          // (a write into the dead agent's pipe would be an EPIPE nobody awaits)
+          let go = true;
           const loop = (async () => {
-            for (;;) await agent!.rpc.sendRequest('memscope/snapshot', {});
+            while (go) await agent!.rpc.sendRequest('memscope/snapshot', {});
           })();
           loop.catch(() => undefined);
           await sleep(rand() * 200);
+          go = false;
         } else if (phase === 'stream') {
           await agent.rpc.sendRequest('memscope/subscribe', { intervalMs: 100 });
           p.command('malloc churn 4096')
