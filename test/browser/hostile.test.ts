@@ -348,6 +348,16 @@ test('the Memory Map drops and logs every malformed message, and still renders a
   assert.deepEqual(m.problems, []);
 });
 
+/** After markup was rendered: nothing of it runs, no CSP report, no page error; count it. */
+async function inertAndCounted(m: MapPage, shown: string[]): Promise<void> {
+  await m.page.waitForTimeout(200);
+  await domIsInert(m);
+  assert.deepEqual(await cspOf(m), []);
+  assert.deepEqual(m.problems, []);
+  tally.inputs += shown.length;
+  tally.text += shown.length;
+}
+
 test('the Memory Map shows names holding markup as text, and runs none of it', { skip }, async () => {
   const m = pages[0]!;
   const s = snapshotFor(EVIL.slice(0, 6));
@@ -403,12 +413,7 @@ test('the Memory Map shows names holding markup as text, and runs none of it', {
     await m.page.waitForFunction((x) => document.getElementById('status')!.textContent === x, t, { timeout: 10_000 });
     shown.push(t);
   }
-  await m.page.waitForTimeout(200);
-  await domIsInert(m);
-  assert.deepEqual(await cspOf(m), []);
-  assert.deepEqual(m.problems, []);
-  tally.inputs += shown.length;
-  tally.text += shown.length;
+  await inertAndCounted(m, shown);
 });
 
 test("the map page's CSP blocks injected inline script, handlers, javascript: URLs and eval", { skip }, async () => {
@@ -490,12 +495,7 @@ test('the Leaks panel shows names holding markup as text, and runs none of it', 
   const legends = await m.page.$$eval('.chart-legend', (ls) => ls.map((l) => l.textContent ?? '').join('\n'));
   has('chart legend', legends, EVIL[0]);
   assert.ok(page.length > 0);
-  await m.page.waitForTimeout(200);
-  await domIsInert(m);
-  assert.deepEqual(await cspOf(m), []);
-  assert.deepEqual(m.problems, []);
-  tally.inputs += shown.length;
-  tally.text += shown.length;
+  await inertAndCounted(m, shown);
 });
 
 test("the Leaks panel's CSP blocks injected inline script, handlers, javascript: URLs and eval", { skip }, async () => {

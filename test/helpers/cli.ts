@@ -31,10 +31,23 @@ process.on('exit', killLive);
 // (only under the test runner: the bench imports this module too)
 if (process.env.NODE_TEST_CONTEXT) after(killLive);
 
-export function runCli(args: string[], opts: { timeoutMs?: number; uid?: number; gid?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+export interface RunOptions {
+  timeoutMs?: number;
+  uid?: number;
+  gid?: number;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+/**
+ * argv run to its end in its own process group, bounded: the group is
+ * SIGKILLed and the promise rejected after timeoutMs (default 30 s).
+ */
+export function runArgv(argv: string[], opts: RunOptions = {}): Promise<CliResult> {
   const t0 = performance.now();
+  const timeoutMs = opts.timeoutMs ?? 30000;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(argv[0]!, argv.slice(1), {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
       env: opts.env ?? process.env,
@@ -52,15 +65,24 @@ export function runCli(args: string[], opts: { timeoutMs?: number; uid?: number;
       } catch {
         /* gone */
       }
-      reject(new Error(`memscope ${args.join(' ')} did not end within ${opts.timeoutMs ?? 30000} ms; stderr: ${stderr}`));
-    }, opts.timeoutMs ?? 30000);
-    child.on('error', reject);
+      reject(new Error(`${argv.join(' ')} did not end within ${timeoutMs} ms; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      live.delete(child);
+      reject(e);
+    });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       live.delete(child);
       resolve({ code, signal, stdout, stderr, ms: performance.now() - t0 });
     });
   });
+}
+
+/** The memscope CLI with args (see runArgv). */
+export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
+  return runArgv([process.execPath, CLI, ...args], opts);
 }
 
 export async function snapshotOf(prefix: string, extra: string[] = []): Promise<Snapshot> {

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { exitCodes } from '../../common/errors';
-import { CLI } from '../helpers/cli';
+import { CLI, runArgv } from '../helpers/cli';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'memscope-hostile-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -162,32 +162,11 @@ interface Run {
 let traceN = 0;
 
 /** The CLI with `args`, under strace when it works; every wait bounded. */
-function runTraced(args: string[], timeoutMs = 20_000): Promise<Run> {
+async function runTraced(args: string[], timeoutMs = 20_000): Promise<Run> {
   const traceFile = straceWorks ? path.join(tmp, `trace-${++traceN}.txt`) : null;
   const argv = traceFile ? [STRACE!, '-f', '-qq', '-e', 'trace=%file', '-o', traceFile, process.execPath, CLI, ...args] : [process.execPath, CLI, ...args];
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-      reject(new Error(`memscope ${JSON.stringify(args)} did not end within ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr, stdout, trace: traceFile ? fs.readFileSync(traceFile, 'utf8') : null });
-    });
-  });
+  const r = await runArgv(argv, { timeoutMs });
+  return { code: r.code, stderr: r.stderr, stdout: r.stdout, trace: traceFile ? fs.readFileSync(traceFile, 'utf8') : null };
 }
 
 interface FileCall {

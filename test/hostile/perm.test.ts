@@ -15,7 +15,7 @@ import { after, before, test } from 'node:test';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { exitCodes } from '../../common/errors';
 import type { Snapshot } from '../../common/snapshot';
-import { attachedAgent, CLI, runCli, startOrphanMaker } from '../helpers/cli';
+import { attachedAgent, CLI, runArgv, runCli, startOrphanMaker } from '../helpers/cli';
 import { DemoPrimary, stopAll, whyNoDpdk } from '../helpers/primaries';
 
 const skip = whyNoDpdk({ cc: true, hugepages: 200 });
@@ -82,25 +82,7 @@ interface Run {
 }
 
 /** argv run to its end, bounded; its process group is ended on timeout. */
-function run(argv: string[], timeoutMs = 30_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-      reject(new Error(`${argv.join(' ')} did not end within ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', (e) => (clearTimeout(timer), reject(e)));
-    child.on('close', (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })));
-  });
-}
+const run = (argv: string[], timeoutMs = 30_000): Promise<Run> => runArgv(argv, { timeoutMs });
 
 const asNobody = (args: string[]) => [...(dropTo as string[]), process.execPath, CLI, ...args];
 
