@@ -22,11 +22,12 @@ import { validateToLeaks } from '../../common/leaks-protocol';
 import type { Snapshot } from '../../common/snapshot';
 import { validateToWebview } from '../../common/webview-protocol';
 import { EVIL, mutate } from '../helpers/hostile';
+import { loudSkip } from '../helpers/prereq';
 import { prng } from '../helpers/prng';
 import { el, heap, list, mz, pool, snap } from '../helpers/snapshot-builders';
 import { CHROMIUM, type MapPage, openMap, postSnapshot } from './harness';
 
-const skip = fs.existsSync(CHROMIUM) ? undefined : `Chromium is not at ${CHROMIUM}: apt-get install -y chromium, or set MEMSCOPE_CHROMIUM`;
+const skip = loudSkip(!fs.existsSync(CHROMIUM) && `Chromium is not at ${CHROMIUM}: apt-get install -y chromium, or set MEMSCOPE_CHROMIUM`, 'Chromium');
 if (skip) console.log(`webview hostile: skipped: ${skip}`);
 const SEED = (process.env.MEMSCOPE_FUZZ_SEED ? Number(process.env.MEMSCOPE_FUZZ_SEED) : Date.now()) >>> 0;
 const RUNS = Math.max(1, Number(process.env.MEMSCOPE_FUZZ_RUNS) || 200);

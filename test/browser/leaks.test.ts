@@ -9,10 +9,11 @@ import { after, before, test } from 'node:test';
 import { diffForLeaks } from '../../common/leaks';
 import type { FromLeaks, ToLeaks } from '../../common/leaks-protocol';
 import type { TimelinePoint } from '../../common/leak-tracker';
+import { loudSkip } from '../helpers/prereq';
 import { el, heap, mz, pool, snap } from '../helpers/snapshot-builders';
 import { applyTheme, CHROMIUM, type MapPage, openMap, post, ROOT } from './harness';
 
-const skip = fs.existsSync(CHROMIUM) ? undefined : `Chromium is not at ${CHROMIUM}: apt-get install -y chromium`;
+const skip = loudSkip(!fs.existsSync(CHROMIUM) && `Chromium is not at ${CHROMIUM}: apt-get install -y chromium`, 'Chromium');
 let m: MapPage;
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 

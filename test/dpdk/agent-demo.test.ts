@@ -12,8 +12,9 @@ import { Methods, Notifications, type DeltaNotification, type SubscribeResult } 
 import type { Heap, Snapshot } from '../../common/snapshot';
 import { snapshotOf, attachedAgent } from '../helpers/cli';
 import { DemoPrimary, parseHeapDump, stopAll, whyNoDpdk } from '../helpers/primaries';
+import { loudSkip } from '../helpers/prereq';
 
-const skip = whyNoDpdk({ cc: true, hugepages: 300 });
+const skip = loudSkip(whyNoDpdk({ cc: true, hugepages: 300 }), 'DPDK');
 let p: DemoPrimary;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'memscope-demo-test-'));
 

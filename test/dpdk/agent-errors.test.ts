@@ -10,8 +10,9 @@ import { after, test } from 'node:test';
 import { exitCodes } from '../../common/errors';
 import { CLI, runCli, startAgent, startOrphanMaker } from '../helpers/cli';
 import { cleanupPrefix, DemoPrimary, stopAll, whyNoDpdk } from '../helpers/primaries';
+import { loudSkip, loudSkipHere } from '../helpers/prereq';
 
-const skip = whyNoDpdk({ cc: true, testpmd: true, hugepages: 300 });
+const skip = loudSkip(whyNoDpdk({ cc: true, testpmd: true, hugepages: 300 }), 'DPDK');
 after(() => stopAll());
 
 /** One sentence: a cause, a way out after a colon or semicolon, one final period. */
@@ -116,8 +117,8 @@ test('no permission (run as nobody): exit 14', { skip, timeout: 60_000 }, async 
       c.on('close', resolve);
     });
     if (probe !== 0) {
-      t.skip(`this checkout (${path.dirname(CLI)}) is not readable by user nobody, so the CLI cannot run as nobody here`);
-      return;
+      // not a missing install, but CI's checkout must let these run: loud there
+      return loudSkipHere(t, `this checkout (${path.dirname(CLI)}) is not readable by user nobody, so the CLI cannot run as nobody here (chmod o+rx the folders above it, or check out elsewhere)`, 'a checkout user nobody can read');
     }
     const r = await runCli(['snapshot', '--file-prefix', p.prefix], { uid: 65534, gid: 65534, cwd: '/', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
     assert.equal(r.code, exitCodes.permission, r.stderr);

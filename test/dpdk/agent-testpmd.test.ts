@@ -6,8 +6,9 @@ import { after, before, test } from 'node:test';
 import type { Snapshot } from '../../common/snapshot';
 import { oracle, runCli, snapshotOf } from '../helpers/cli';
 import { procInfo, stopAll, Testpmd, whyNoDpdk } from '../helpers/primaries';
+import { loudSkip } from '../helpers/prereq';
 
-const skip = whyNoDpdk({ testpmd: true, procInfo: true, hugepages: 300 });
+const skip = loudSkip(whyNoDpdk({ testpmd: true, procInfo: true, hugepages: 300 }), 'DPDK');
 let tp: Testpmd;
 /** The same target read both ways: as an attached secondary, and by peeking. */
 const snaps: Record<'secondary' | 'peek', Snapshot> = {} as never;

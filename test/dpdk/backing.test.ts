@@ -13,8 +13,9 @@ import type { MemsegList, Snapshot } from '../../common/snapshot';
 import { dmabufFromBacking, findBacking, findBackings, ProcCache } from '../../native-agent/backing';
 import { snapshotOf, startOrphanMaker } from '../helpers/cli';
 import { DemoPrimary, stopAll, whyNoDpdk } from '../helpers/primaries';
+import { hostSkip, loudSkip } from '../helpers/prereq';
 
-const skip = whyNoDpdk({ cc: true, hugepages: 200 });
+const skip = loudSkip(whyNoDpdk({ cc: true, hugepages: 200 }), 'DPDK');
 const MiB = 1024 * 1024;
 let p: DemoPrimary;
 
@@ -155,7 +156,7 @@ test('a dma-buf mapped in this process: kind dmabuf, its fd, exporter and size f
   const udmabuf = fs.existsSync('/dev/udmabuf');
   const heaps = dmaHeaps();
   if (!udmabuf && heaps.length === 0) {
-    t.skip('no /dev/udmabuf or /dev/dma_heap on this host: the kernel has neither CONFIG_UDMABUF nor CONFIG_DMABUF_HEAPS, so no dma-buf can be made here (see the dma-buf section of dpdk-notes.md)');
+    hostSkip(t, 'no /dev/udmabuf or /dev/dma_heap on this host: the kernel has neither CONFIG_UDMABUF nor CONFIG_DMABUF_HEAPS, so no dma-buf can be made here (see the dma-buf section of dpdk-notes.md)');
     return;
   }
   const c = koffi.load('libc.so.6');

@@ -17,9 +17,10 @@ import {
   sweepStalePrefixes,
   whyNoDpdk,
 } from '../helpers/primaries';
+import { loudSkip } from '../helpers/prereq';
 
 // 128 pages for -m 256, about as many again for `grow`, 2 for hugetlbfs extmem.
-const skip = whyNoDpdk({ cc: true, procInfo: true, hugepages: 260 });
+const skip = loudSkip(whyNoDpdk({ cc: true, procInfo: true, hugepages: 260 }), 'DPDK');
 
 after(() => stopAll());
 

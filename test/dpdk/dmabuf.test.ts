@@ -14,9 +14,10 @@ import type { Snapshot } from '../../common/snapshot';
 import { CONTRACT_ROWS } from '../helpers/contract-rows';
 import { CLI, runCli, snapshotOf, startOrphanMaker } from '../helpers/cli';
 import { DemoPrimary, procInfo, stopAll, whyNoDpdk } from '../helpers/primaries';
+import { hostSkip, loudSkip } from '../helpers/prereq';
 import { prng } from '../helpers/prng';
 
-const skip = whyNoDpdk({ cc: true, procInfo: true, hugepages: 300 });
+const skip = loudSkip(whyNoDpdk({ cc: true, procInfo: true, hugepages: 300 }), 'DPDK');
 const KILLS = Number(process.env.MEMSCOPE_HOLDER_KILLS ?? 20);
 let p: DemoPrimary;
 
@@ -170,7 +171,7 @@ test('a hugetlb-backed buffer with its own malloc heap: the heap and its element
 test('udmabuf and dma-heap backings', { skip }, async (t) => {
   const have = ['/dev/udmabuf', '/dev/dma_heap/system'].filter((d) => fs.existsSync(d));
   if (!have.length) {
-    t.skip('no /dev/udmabuf and no /dev/dma_heap/system on this host (CONFIG_UDMABUF, CONFIG_DMABUF_HEAPS unset): the memfd fallback ran instead');
+    hostSkip(t, 'no /dev/udmabuf and no /dev/dma_heap/system on this host (CONFIG_UDMABUF, CONFIG_DMABUF_HEAPS unset): the memfd fallback ran instead');
     return;
   }
   for (const dev of have) {

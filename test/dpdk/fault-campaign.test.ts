@@ -22,9 +22,10 @@ import { readTable } from '../../native-agent/dmabuf/registry';
 import { attachedAgent, CLI, runCli, startAgent, type AgentHandle } from '../helpers/cli';
 import { heldLocks, hugepageMappers, hugePagesFree, memscopeProcesses, runtimeFiles, unmappedPageFiles, until } from '../helpers/faults';
 import { DemoPrimary, hugetlbfsMounts, stopAll, whyNoDpdk } from '../helpers/primaries';
+import { loudSkip } from '../helpers/prereq';
 import { prng } from '../helpers/prng';
 
-const skip = whyNoDpdk({ cc: true, hugepages: 400 });
+const skip = loudSkip(whyNoDpdk({ cc: true, hugepages: 400 }), 'DPDK');
 const RUNS = Number(process.env.MEMSCOPE_FAULT_RUNS ?? 200);
 after(() => stopAll());
 

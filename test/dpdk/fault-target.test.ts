@@ -10,8 +10,9 @@ import type { Snapshot } from '../../common/snapshot';
 import { attachedAgent, CLI, runCli, type AgentHandle } from '../helpers/cli';
 import { heldLocks, memscopeProcesses, runtimeFiles, until } from '../helpers/faults';
 import { DemoPrimary, hugepageFiles, stopAll, whyNoDpdk } from '../helpers/primaries';
+import { loudSkip } from '../helpers/prereq';
 
-const skip = whyNoDpdk({ cc: true, hugepages: 300 });
+const skip = loudSkip(whyNoDpdk({ cc: true, hugepages: 300 }), 'DPDK');
 after(() => stopAll());
 
 const withinMs = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>

@@ -11,8 +11,9 @@ import { after, test } from 'node:test';
 import { runCli } from '../helpers/cli';
 import { until, memscopeProcesses } from '../helpers/faults';
 import { DemoPrimary, hugepageFiles, procInfo, stopAll, whyNoDpdk } from '../helpers/primaries';
+import { loudSkip } from '../helpers/prereq';
 
-const skip = whyNoDpdk({ cc: true, procInfo: true, hugepages: 100 });
+const skip = loudSkip(whyNoDpdk({ cc: true, procInfo: true, hugepages: 100 }), 'DPDK');
 after(() => stopAll());
 
 type State = Map<string, Buffer>;

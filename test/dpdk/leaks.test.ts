@@ -13,8 +13,9 @@ import type { SnapshotDiff } from '../../common/leaks';
 import type { Suspects } from '../../common/leak-tracker';
 import { CLI, runCli } from '../helpers/cli';
 import { DemoPrimary, stopAll, whyNoDpdk } from '../helpers/primaries';
+import { loudSkip } from '../helpers/prereq';
 
-const skip = whyNoDpdk({ cc: true, hugepages: 300 });
+const skip = loudSkip(whyNoDpdk({ cc: true, hugepages: 300 }), 'DPDK');
 let p: DemoPrimary;
 let dir: string;
 

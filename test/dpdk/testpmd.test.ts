@@ -3,8 +3,9 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { hugepageFiles, procInfo, runtimeDirs, stopAll, Testpmd, whyNoDpdk } from '../helpers/primaries';
+import { loudSkip } from '../helpers/prereq';
 
-const skip = whyNoDpdk({ testpmd: true, procInfo: true, hugepages: 256 });
+const skip = loudSkip(whyNoDpdk({ testpmd: true, procInfo: true, hugepages: 256 }), 'DPDK');
 
 after(() => stopAll());
 

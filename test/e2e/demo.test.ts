@@ -11,12 +11,16 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { isAlive } from '../../native-agent/procfs';
 import { whyNoDpdk } from '../helpers/primaries';
+import { loudSkip } from '../helpers/prereq';
 import { openWorkbench, webviewFrame } from './browser';
 import { missingPrerequisite } from './code-server';
 
 const root = path.join(__dirname, '..', '..', '..');
 const missing = missingPrerequisite();
-const skip = whyNoDpdk({ cc: true, hugepages: 300 }) ?? (missing ? `code-server or Chromium is not installed (${missing} is missing): run node scripts/setup-e2e.mjs` : undefined);
+const skip = [
+  loudSkip(whyNoDpdk({ cc: true, hugepages: 300 }), 'DPDK'),
+  loudSkip(missing && `code-server or Chromium is not installed (${missing} is missing): run node scripts/setup-e2e.mjs`, 'code-server and Chromium'),
+].find((why) => why !== undefined);
 
 test('npm run demo: the printed URL shows the demo primary attached; Ctrl-C leaves nothing behind', { skip, timeout: 8 * 60_000 }, async () => {
   const prefix = `ms-demo-${process.pid}`;

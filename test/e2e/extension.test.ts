@@ -15,15 +15,17 @@ import { snapshotOf } from '../helpers/cli';
 import { DemoPrimary, procInfo, stopAll, whyNoDpdk } from '../helpers/primaries';
 import { openWorkbench, runCommand, screenshot, webviewFrame } from './browser';
 import { missingPrerequisite, payloadUrl, startCodeServer } from './code-server';
+import { loudSkip } from '../helpers/prereq';
 import { runExtensionTestsDetailed } from './run-extension-tests';
 
 const root = path.join(__dirname, '..', '..', '..');
 const missing = missingPrerequisite();
 const built = fs.existsSync(path.join(root, 'out', 'extension', 'extension.js')) && fs.existsSync(path.join(root, 'out', 'webview', 'main.js'));
-const skip =
-  whyNoDpdk({ cc: true, hugepages: 200 }) ??
-  (missing ? `code-server or Chromium is not installed (${missing} is missing): run node scripts/setup-e2e.mjs` : undefined) ??
-  (built ? undefined : 'the extension is not built: run node scripts/build-extension.mjs and node scripts/build-webview.mjs');
+const skip = [
+  loudSkip(whyNoDpdk({ cc: true, hugepages: 200 }), 'DPDK'),
+  loudSkip(missing && `code-server or Chromium is not installed (${missing} is missing): run node scripts/setup-e2e.mjs`, 'code-server and Chromium'),
+  loudSkip(!built && 'the extension is not built: run node scripts/build-extension.mjs and node scripts/build-webview.mjs', 'the built extension'),
+].find((why) => why !== undefined);
 let p: DemoPrimary;
 let victim: DemoPrimary;
 let ws: string;

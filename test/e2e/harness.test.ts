@@ -8,7 +8,8 @@
 //   - packaged as a .vsix and installed (installVsix), without the smoke-test
 //     driver, the same command shows a real toast (out/screenshots/fixture-hello-toast.png).
 // Skipped, with the reason printed, only when code-server/Chromium are missing
-// and scripts/setup-e2e.mjs never ran; when setup ran but they are missing, fails.
+// and scripts/setup-e2e.mjs never ran; when setup ran but they are missing, or
+// in CI (CI set), fails.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -16,6 +17,7 @@ import * as path from 'node:path';
 import { after, test, type TestContext } from 'node:test';
 import { notification, openWorkbench, runCommand, screenshot, showNotification, type Workbench } from './browser';
 import { e2ePaths, e2eTmpDir, folderUrl, missingPrerequisite, payloadUrl, startCodeServer, type CodeServer } from './code-server';
+import { loudSkip } from '../helpers/prereq';
 import { runExtensionTestsDetailed } from './run-extension-tests';
 
 const root = path.resolve(__dirname, '..', '..', '..');
@@ -25,11 +27,9 @@ const FILE = 'hello-fixture.txt';
 
 const missing = missingPrerequisite();
 const setupRan = e2ePaths().markers.some((m) => fs.existsSync(m));
-let skip: string | false = false;
-if (missing && !setupRan) {
-  skip = `${missing} is missing and scripts/setup-e2e.mjs has not run (npm test runs it; or: node scripts/setup-e2e.mjs)`;
-  console.log(`skipping the real-VS Code e2e tests: ${skip}`);
-}
+// in CI a missing code-server or Chromium fails (loudSkip), whether setup ran or not
+const skip = loudSkip(missing && !setupRan && `${missing} is missing and scripts/setup-e2e.mjs has not run (npm test runs it; or: node scripts/setup-e2e.mjs)`, 'code-server and Chromium');
+if (skip) console.log(`skipping the real-VS Code e2e tests: ${skip}`);
 function requirePrerequisites() {
   if (missing) throw new Error(`${missing} is missing although scripts/setup-e2e.mjs ran: run \`node scripts/setup-e2e.mjs\` again.`);
 }

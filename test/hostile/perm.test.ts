@@ -17,8 +17,9 @@ import { exitCodes } from '../../common/errors';
 import type { Snapshot } from '../../common/snapshot';
 import { attachedAgent, CLI, runArgv, runCli, startOrphanMaker } from '../helpers/cli';
 import { DemoPrimary, stopAll, whyNoDpdk } from '../helpers/primaries';
+import { loudSkip } from '../helpers/prereq';
 
-const skip = whyNoDpdk({ cc: true, hugepages: 200 });
+const skip = loudSkip(whyNoDpdk({ cc: true, hugepages: 200 }), 'DPDK');
 const NOBODY = 65534;
 
 function which(cmd: string): string | null {
@@ -46,7 +47,7 @@ const dropTo: string[] | string =
         : RUNUSER
           ? [RUNUSER, '-u', 'nobody', '--']
           : 'neither setpriv nor runuser is installed (apt-get install util-linux)';
-const skipNobody = skip ?? (typeof dropTo === 'string' ? dropTo : undefined);
+const skipNobody = skip ?? loudSkip(typeof dropTo === 'string' ? dropTo : undefined, 'a way to run as user nobody');
 const readable = (() => {
   // nobody must be able to read the agent it runs
   try {
@@ -56,9 +57,13 @@ const readable = (() => {
     return String(e);
   }
 })();
-const skipAsNobody = skipNobody ?? readable;
+// not a missing install, but CI's checkout must let these run: loud there
+const skipAsNobody = skipNobody ?? loudSkip(readable && `${readable} (chmod o+rx it, or check out elsewhere)`, 'a checkout user nobody can read');
 if (skipAsNobody) console.log(`# perm: the tests as another user are skipped: ${skipAsNobody}`);
 if (!PYTHON) console.log('# perm: python3 is not installed: the terminal prompts are not tested (only the refusal without a terminal)');
+// in CI, what these parts need must be there too
+if (!skip) loudSkip(PYTHON ? undefined : 'python3 is not installed: the terminal prompts are not tested', 'python3');
+if (!skipAsNobody) loudSkip(STRACE ? undefined : 'strace is not installed (apt-get install strace): which programs the agent starts is not traced', 'strace');
 
 let p: DemoPrimary;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'memscope-perm-'));

@@ -18,6 +18,7 @@ import type { Snapshot } from '../../common/snapshot';
 import { MAX_MESSAGE_BYTES } from '../../native-agent/rpc-gate';
 import { snapshotOf } from '../helpers/cli';
 import { DemoPrimary, stopAll, whyNoDpdk } from '../helpers/primaries';
+import { loudSkip } from '../helpers/prereq';
 import { prng } from '../helpers/prng';
 import { frame, RawAgent, type RpcMessage } from '../helpers/raw-rpc';
 
@@ -28,7 +29,7 @@ if (!Number.isSafeInteger(SEED) || !Number.isSafeInteger(RUNS) || RUNS < 1) {
 }
 console.log(`rpc fuzz: seed ${SEED} (replay with MEMSCOPE_FUZZ_SEED=${SEED}), ${RUNS} random inputs per agent`);
 
-const skipDpdk = whyNoDpdk({ cc: true, hugepages: 96 });
+const skipDpdk = loudSkip(whyNoDpdk({ cc: true, hugepages: 96 }), 'DPDK');
 /** The agent's resident memory must stay under this, whatever it was sent. */
 const RSS_LIMIT_KIB = 400 * 1024;
 const PARSE = -32700;
