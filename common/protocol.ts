@@ -8,6 +8,7 @@ import { absPath, checkInputs, HEX } from './checks';
 import type { ErrorData } from './errors';
 import type { TimelinePoint } from './leak-tracker';
 import { PAGE_SIZES, parseSize } from './units';
+import type { PackedColumns } from './columns-wire';
 import type { Snapshot, TargetInfo } from './snapshot';
 import type { SnapshotDelta } from './delta';
 
@@ -63,6 +64,22 @@ export interface SubscribeParams {
   historySamples?: number;
   /** The primary's --trace-dir: elements are named by their rte_malloc type from the trace it saves. */
   traceDir?: string;
+  /** Heap elements as packed columns (`columns` of the result) instead of `elements` arrays: the extension's form. */
+  columns?: boolean;
+}
+
+export interface SnapshotParams {
+  /** As in SubscribeParams. */
+  columns?: boolean;
+}
+
+/**
+ * A snapshot whose heaps' `elements` are empty because they travel in
+ * `columns` (common/columns-wire.ts), one entry per heap whose elements were read.
+ */
+export interface ColumnSnapshot {
+  snapshot: Snapshot;
+  columns: PackedColumns[];
 }
 
 export interface LeaksParams {
@@ -78,6 +95,8 @@ export interface TimelineResult {
 export interface SubscribeResult {
   /** The full picture the deltas start from. */
   snapshot: Snapshot;
+  /** With `columns: true`: the heaps' elements (their `elements` are then empty). */
+  columns?: PackedColumns[];
 }
 
 export interface DeltaNotification {
@@ -237,7 +256,7 @@ function intIn(v: unknown, name: string, min: number, max: number): number {
 
 export function validateSubscribe(x: unknown): SubscribeParams {
   const o = obj(x, 'subscribe params');
-  known(o, ['intervalMs', 'historySamples', 'traceDir'], 'subscribe params');
+  known(o, ['intervalMs', 'historySamples', 'traceDir', 'columns'], 'subscribe params');
   const p: SubscribeParams = { intervalMs: intIn(o.intervalMs === undefined ? 1000 : o.intervalMs, 'intervalMs', 100, 3_600_000) };
   if (o.historySamples !== undefined) p.historySamples = intIn(o.historySamples, 'historySamples', 10, 1_000_000);
   if (o.traceDir !== undefined && o.traceDir !== null && o.traceDir !== '') {
@@ -246,7 +265,19 @@ export function validateSubscribe(x: unknown): SubscribeParams {
     if (!absPath(o.traceDir)) throw new ProtocolError('traceDir must be an absolute path without ".." or NUL');
     p.traceDir = o.traceDir;
   }
+  if (o.columns !== undefined) {
+    if (typeof o.columns !== 'boolean') throw new ProtocolError('columns must be true or false');
+    p.columns = o.columns;
+  }
   return p;
+}
+
+export function validateSnapshotParams(x: unknown): SnapshotParams {
+  const o = obj(x, 'snapshot params');
+  known(o, ['columns'], 'snapshot params');
+  if (o.columns === undefined) return {};
+  if (typeof o.columns !== 'boolean') throw new ProtocolError('columns must be true or false');
+  return { columns: o.columns };
 }
 
 export function validateLeaks(x: unknown): LeaksParams {

@@ -5,6 +5,7 @@
  * snapshot too) drops the whole message, and the receiver logs it. Nothing
  * here has a runtime dependency, so the webview bundle imports it as is.
  */
+import { columnsProblem, type ElementColumnsView } from './columns';
 import type { HeapDelta, SnapshotDelta } from './delta';
 import { SNAPSHOT_SCHEMA, type Snapshot } from './snapshot';
 import { arrayOf, bool, type Check, count, dispatch, explain, explaining, fail, fieldNames, HEX, hex, inputProblem, int, keyPart, nullable, num, type Obj, oneOf, record, str, text } from './checks';
@@ -19,7 +20,9 @@ export type MapLayoutKind = 'linear' | 'compact';
 
 export interface SnapshotMessage {
   type: 'snapshot';
+  /** With `columns`, the heaps' `elements` are empty: their elements are the columns (common/columns.ts). */
   snapshot: Snapshot;
+  columns?: ElementColumnsView[];
 }
 /** `seq` counts up by one per delta after a snapshot; a gap makes the webview ask for a snapshot again (`ready`). */
 export interface DeltaMessage {
@@ -227,10 +230,36 @@ const delta = record(
   { warnings },
 );
 
+/** A heap's columns each, for heaps with empty `elements` (checked against the snapshot by the receiver). */
+const columnsList: Check = (v) => {
+  if (!Array.isArray(v) || v.length > 1024) return explaining() && fail('', 'is not a list of at most 1024 heaps\u2019 columns');
+  for (let i = 0; i < v.length; i++) {
+    const p = columnsProblem(v[i]);
+    if (p) return explaining() && fail(`[${i}]${p[0]}`, p[1]);
+  }
+  return true;
+};
+
+const snapshotMessage: Check = (v) => {
+  if (!record({ type: text, snapshot }, { columns: columnsList })(v)) return false;
+  const m = v as unknown as SnapshotMessage;
+  if (!m.columns) return true;
+  const seen = new Set<number>();
+  for (let i = 0; i < m.columns.length; i++) {
+    const id = m.columns[i]!.heapId;
+    const h = m.snapshot.heaps.find((x) => x.id === id);
+    if (!h) return explaining() && fail(`.columns[${i}].heapId`, 'names no heap of the snapshot');
+    if (seen.has(id)) return explaining() && fail(`.columns[${i}].heapId`, 'names a heap twice');
+    if (h.elements.length) return explaining() && fail(`.columns[${i}].heapId`, 'names a heap that has elements of its own');
+    seen.add(id);
+  }
+  return true;
+};
+
 const selectKind = oneOf('memsegList', 'segment', 'hole', 'heap', 'element', 'memzone', 'mempool');
 
 const toWebview: Record<ToWebview['type'], Check> = {
-  snapshot: record({ type: text, snapshot }),
+  snapshot: snapshotMessage,
   delta: record({ type: text, seq: count, delta }),
   reveal: record({ type: text, address: hex }),
   status: record({ type: text, text, level: oneOf('info', 'warning', 'error') }),

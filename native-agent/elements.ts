@@ -6,7 +6,10 @@
  * (JSON for the CLI or an RPC reply, the CLI's tables).
  */
 import { diffHeap, type HeapDelta, heapHeader, sameHeapHeader } from '../common/delta';
-import { type ElementState, type Heap, type HeapElement, hexAddr } from '../common/snapshot';
+import { columnsFromElements, type ElementColumnsView } from '../common/columns';
+import { packColumns } from '../common/columns-wire';
+import type { ColumnSnapshot } from '../common/protocol';
+import { type ElementState, type Heap, type HeapElement, hexAddr, type Snapshot } from '../common/snapshot';
 
 export const STATES: readonly ElementState[] = ['free', 'busy', 'pad'];
 
@@ -141,6 +144,30 @@ export function setColumns(heap: Heap, c: ElementColumns): Heap {
 
 export function columnsOf(heap: Heap): ElementColumns | undefined {
   return (heap as Heap & { [COLUMNS]?: ElementColumns })[COLUMNS];
+}
+
+/**
+ * A heap's elements as common/columns.ts's view: the reader's own columns
+ * while `elements` was never built (nothing renamed them), else columns made
+ * from the elements (a trace named them by type).
+ */
+function columnsView(h: Heap): ElementColumnsView {
+  const c = columnsOf(h);
+  if (c && Object.getOwnPropertyDescriptor(h, 'elements')?.get) {
+    return { heapId: h.id, n: c.count, addr: c.addr.subarray(0, c.count), len: c.len.subarray(0, c.count), pad: c.pad.subarray(0, c.count), state: c.state.subarray(0, c.count), owner: c.owner.subarray(0, c.count), owners: c.owners };
+  }
+  return columnsFromElements(h.id, h.elements);
+}
+
+/** The snapshot in the extension's form: heaps without `elements`, their elements as packed columns. */
+export function columnSnapshot(snap: Snapshot): ColumnSnapshot {
+  const columns = [];
+  const heaps: Heap[] = [];
+  for (const h of snap.heaps) {
+    if (h.elementsAvailable) columns.push(packColumns(columnsView(h)));
+    heaps.push({ ...heapHeader(h), elements: [] });
+  }
+  return { snapshot: { ...snap, heaps }, columns };
 }
 
 function sameOwner(a: ElementColumns, i: number, b: ElementColumns, j: number): boolean {

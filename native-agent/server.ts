@@ -23,6 +23,7 @@ import {
   type SubscribeResult,
   validateAttach,
   validateEmpty,
+  validateSnapshotParams,
   validateListTargets,
   validateSubscribe,
   validateLeaks,
@@ -35,7 +36,7 @@ import { nameElements, TraceWatcher } from './trace';
 /** Samples kept for the timeline: an hour at the default 1 s interval. */
 const DEFAULT_HISTORY = 3600;
 import { listTargets } from './discovery';
-import { diffHeapColumns } from './elements';
+import { columnSnapshot, diffHeapColumns } from './elements';
 import { agentVersionWord } from './eal';
 import { hardExit } from './native/libc';
 import { isAlive } from './procfs';
@@ -188,15 +189,16 @@ export async function serve(clientPid: number | null = null): Promise<void> {
   connection.onRequest(
     Methods.snapshot,
     guard((p: unknown) => {
-      validateEmpty(p, 'snapshot params');
-      return named(need().snapshot());
+      const { columns } = validateSnapshotParams(p);
+      const snap = named(need().snapshot());
+      return columns ? columnSnapshot(snap) : snap;
     }),
   );
 
   connection.onRequest(
     Methods.subscribe,
     guard((p: unknown): SubscribeResult => {
-      const { intervalMs, historySamples, traceDir } = validateSubscribe(p);
+      const { intervalMs, historySamples, traceDir, columns } = validateSubscribe(p);
       const s = need();
       if (sub) clearInterval(sub.timer);
       trace = traceDir ? new TraceWatcher(traceDir, s.target.filePrefix, (m) => console.error(`memscope agent: trace: ${m}`)) : null;
@@ -224,7 +226,7 @@ export async function serve(clientPid: number | null = null): Promise<void> {
         }
       }, intervalMs);
       sub = state;
-      return { snapshot: first };
+      return columns ? columnSnapshot(first) : { snapshot: first };
     }),
   );
 

@@ -22,6 +22,7 @@ import { applyDelta } from '../../common/delta';
 import { type ErrorData, isErrorCode } from '../../common/errors';
 import {
   type AttachResult,
+  type ColumnSnapshot,
   type DeltaNotification,
   Methods,
   Notifications,
@@ -36,6 +37,7 @@ import {
 import type { Suspects } from '../../common/leak-tracker';
 import type { Snapshot } from '../../common/snapshot';
 import { AgentError, agentCommand, checkSettings } from './launch';
+import { hydrate } from './map-message';
 import { settings } from './settings';
 
 const MAX_RESTARTS = 3;
@@ -195,12 +197,13 @@ export class Agent implements vscode.Disposable {
       allowLockingReads: s.allowLockingReads,
       extraEalArgs: s.ealExtraArgs,
     });
-    const sub = await this.request<SubscribeResult>(Methods.subscribe, { intervalMs: s.pollIntervalMs, historySamples: s.historySamples, ...(s.traceDir ? { traceDir: s.traceDir } : {}) });
+    const sub = await this.request<SubscribeResult>(Methods.subscribe, { intervalMs: s.pollIntervalMs, historySamples: s.historySamples, columns: true, ...(s.traceDir ? { traceDir: s.traceDir } : {}) });
+    const snap = this.hydrate({ snapshot: sub.snapshot, columns: sub.columns });
     this.deltaSeq = 0;
-    this.snapshot = sub.snapshot;
+    this.snapshot = snap;
     this.live = true;
-    this.events.onSnapshot(this, sub.snapshot);
-    return sub.snapshot;
+    this.events.onSnapshot(this, snap);
+    return snap;
   }
 
   /**
@@ -248,8 +251,17 @@ export class Agent implements vscode.Disposable {
     }
   }
 
+  /** The agent's column snapshot as the live snapshot; columns that do not fit are the agent's error. */
+  private hydrate(cs: { snapshot: Snapshot; columns: unknown }): Snapshot {
+    try {
+      return hydrate(cs as ColumnSnapshot);
+    } catch (e) {
+      throw new AgentError('internal', `the agent for "${this.prefix}" sent a snapshot the extension cannot read (${(e as Error).message}): see "DPDK Memscope: Show Agent Log".`);
+    }
+  }
+
   async refresh(): Promise<Snapshot> {
-    this.snapshot = await this.request<Snapshot>(Methods.snapshot, {});
+    this.snapshot = this.hydrate(await this.request<ColumnSnapshot>(Methods.snapshot, { columns: true }));
     this.events.onSnapshot(this, this.snapshot);
     return this.snapshot;
   }

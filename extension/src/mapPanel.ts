@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { type FromWebview, type ToWebview, validateFromWebview } from '../../common/webview-protocol';
 import type { Snapshot } from '../../common/snapshot';
 import { renderHtml } from '../../webview/html';
+import { snapshotMessage } from './map-message';
 
 export const MAP_VIEW_TYPE = 'memscope.memoryMap';
 
@@ -93,7 +94,7 @@ export class MapPanel implements vscode.Disposable {
         // from the live snapshot, then what was queued
         this.ready = true;
         const snap = this.latest();
-        if (snap) void this.panel.webview.postMessage({ type: 'snapshot', snapshot: snap } satisfies ToWebview);
+        if (snap) void this.panel.webview.postMessage(snapshotMessage(snap) satisfies ToWebview);
         for (const m of this.pending.splice(0)) if (m.type !== 'snapshot' && m.type !== 'delta') void this.panel.webview.postMessage(m);
         break;
       }

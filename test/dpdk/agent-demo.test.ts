@@ -8,7 +8,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { Methods, Notifications, type DeltaNotification, type SubscribeResult } from '../../common/protocol';
+import { type ColumnSnapshot, Methods, Notifications, type DeltaNotification, type SubscribeResult } from '../../common/protocol';
+import { explainToWebview, validateToWebview } from '../../common/webview-protocol';
+import { hydrate, snapshotMessage } from '../../extension/src/map-message';
 import type { Heap, Snapshot } from '../../common/snapshot';
 import { snapshotOf, attachedAgent } from '../helpers/cli';
 import { DemoPrimary, parseHeapDump, stopAll, whyNoDpdk } from '../helpers/primaries';
@@ -198,6 +200,32 @@ test('subscribe: deltas name the elements the primary allocates and frees', { sk
   } finally {
     agent.kill();
     await agent.exited;
+  }
+});
+
+test('columns (the extension\u2019s form): the same elements as the JSON form, on a quiet primary, through the extension\u2019s own decoding', { skip, timeout: 60_000 }, async () => {
+  await p.command('fill 3000 200 cols');
+  await p.command('mempool_create mpC 511 128 0');
+  const { agent } = await attachedAgent({ filePrefix: p.prefix });
+  try {
+    const plain = (await agent.rpc.sendRequest(Methods.snapshot, {})) as Snapshot;
+    const cs = (await agent.rpc.sendRequest(Methods.snapshot, { columns: true })) as ColumnSnapshot;
+    for (const h of cs.snapshot.heaps) assert.deepEqual(h.elements, [], `heap ${h.name} travels without element objects`);
+    assert.deepEqual(cs.columns.map((c) => c.heapId).sort(), plain.heaps.filter((h) => h.elementsAvailable).map((h) => h.id).sort());
+    const live = hydrate(cs);
+    const strip = (s: Snapshot) => ({ ...s, takenAt: '', retries: 0 });
+    assert.deepEqual(JSON.parse(JSON.stringify(strip(live))), JSON.parse(JSON.stringify(strip(plain))));
+    const total = live.heaps.reduce((n, h) => n + h.elements.length, 0);
+    assert.ok(total > 3000, `${total} elements`);
+    const msg = snapshotMessage(live);
+    assert.equal(validateToWebview(structuredClone(msg)) !== null, true, explainToWebview(structuredClone(msg)) ?? '');
+    // subscribe takes the same form, and deltas stay JSON
+    const sub = (await agent.rpc.sendRequest(Methods.subscribe, { intervalMs: 100, columns: true })) as SubscribeResult;
+    assert.ok(sub.columns && sub.columns.length === cs.columns.length);
+  } finally {
+    agent.kill();
+    await agent.exited;
+    await p.command('mempool_free mpC').catch(() => undefined);
   }
 });
 

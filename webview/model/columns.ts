@@ -3,6 +3,7 @@
  * the map draws from: a million elements are a few flat arrays instead of a
  * million objects, and a delta is applied by one merge over sorted runs.
  */
+import type { ElementColumnsView } from '../../common/columns';
 import type { ElementState, HeapElement } from '../../common/snapshot';
 
 /** Element states as stored in `state` (the agent's order). */
@@ -72,6 +73,21 @@ export function buildColumns(elements: readonly HeapElement[], owners: OwnerTabl
     put(c, i, e, a, owners);
   }
   return sorted ? c : sortColumns(c);
+}
+
+/**
+ * Columns from the wire's columns (common/columns.ts; checked and sorted by
+ * the sender): the address and length arrays are taken as they are, owner
+ * indexes are moved into the model's table.
+ */
+export function columnsFromView(v: ElementColumnsView, owners: OwnerTable): HeapColumns {
+  const ids = v.owners.map((name) => owners.id(name));
+  const owner = new Int32Array(v.n);
+  for (let i = 0; i < v.n; i++) {
+    const w = v.owner[i]!;
+    owner[i] = w < 0 ? -1 : ids[w]!;
+  }
+  return { n: v.n, start: v.addr, len: v.len, pad: new Float64Array(v.pad), state: v.state, owner, version: 0 };
 }
 
 function sortColumns(c: HeapColumns): HeapColumns {

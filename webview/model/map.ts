@@ -6,7 +6,8 @@
  */
 import { applyDelta, type SnapshotDelta } from '../../common/delta';
 import type { Heap, Memzone, Mempool, Snapshot } from '../../common/snapshot';
-import { applyElementChanges, buildColumns, type HeapColumns, OwnerTable } from './columns';
+import type { ElementColumnsView } from '../../common/columns';
+import { applyElementChanges, buildColumns, columnsFromView, type HeapColumns, OwnerTable } from './columns';
 import { buildList, type ListColumns } from './lists';
 
 export type HeapHeader = Omit<Heap, 'elements'>;
@@ -36,10 +37,17 @@ function withoutElements(s: Snapshot): Snapshot {
   return { ...s, heaps: s.heaps.map((h) => ({ ...header(h), elements: [] })) };
 }
 
-export function buildModel(s: Snapshot): MapModel {
+/** The model of a snapshot; `columns` (a validated SnapshotMessage's) hold the elements of heaps whose `elements` are empty. */
+export function buildModel(s: Snapshot, columns: readonly ElementColumnsView[] = []): MapModel {
   const owners = new OwnerTable();
+  const byHeap = new Map(columns.map((c) => [c.heapId, c] as const));
   const lists = [...s.memsegLists].sort((a, b) => a.index - b.index).map(buildList);
-  const heaps = [...s.heaps].sort((a, b) => a.id - b.id).map((h) => ({ id: h.id, header: header(h), cols: buildColumns(h.elements, owners) }));
+  const heaps = [...s.heaps]
+    .sort((a, b) => a.id - b.id)
+    .map((h) => {
+      const c = byHeap.get(h.id);
+      return { id: h.id, header: header(h), cols: c ? columnsFromView(c, owners) : buildColumns(h.elements, owners) };
+    });
   const snapshot = withoutElements(s);
   snapshot.memsegLists = lists.map((l) => l.list);
   return { snapshot, lists, heaps, owners, version: 1 };

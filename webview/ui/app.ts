@@ -6,6 +6,7 @@
  */
 import { type D3ZoomEvent, select, type Selection, zoom, type ZoomBehavior, zoomIdentity, type ZoomTransform } from 'd3';
 import type { SnapshotDelta } from '../../common/delta';
+import type { ElementColumnsView } from '../../common/columns';
 import type { Snapshot } from '../../common/snapshot';
 import { type MapLayoutKind, type MapViewState, type SelectKind, type StatusLevel, explainToWebview, validateToWebview } from '../../common/webview-protocol';
 import { describe, describeBin, type Description, laneLabel } from '../model/describe';
@@ -187,7 +188,7 @@ export class MapApp {
     }
     switch (msg.type) {
       case 'snapshot':
-        return this.setSnapshot(msg.snapshot, t0);
+        return this.setSnapshot(msg.snapshot, t0, msg.columns);
       case 'delta':
         return this.applyDelta(msg.seq, msg.delta, t0);
       case 'reveal':
@@ -203,9 +204,9 @@ export class MapApp {
     setStatus(byId('status'), text, level);
   }
 
-  private setSnapshot(s: Snapshot, t0: number): void {
+  private setSnapshot(s: Snapshot, t0: number, columns?: readonly ElementColumnsView[]): void {
     const firstOne = !this.model;
-    this.model = buildModel(s);
+    this.model = buildModel(s, columns);
     this.seq = null;
     this.relayout();
     if (firstOne && this.restored) {

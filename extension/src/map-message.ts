@@ -1,0 +1,77 @@
+/**
+ * The extension host's side of the element columns (no `vscode` import, so
+ * the benchmark runs exactly this code outside VS Code):
+ *  - `hydrate` turns the agent's column snapshot into the live Snapshot the
+ *    rest of the extension reads: each heap keeps its decoded columns, and
+ *    its `elements` array is built only if something asks for it (the tree
+ *    expanding a heap, an export, a diff);
+ *  - `snapshotMessage` is what the Memory Map panel posts: the snapshot with
+ *    empty `elements`, and the columns as typed arrays, which
+ *    `webview.postMessage` carries as bytes (no JSON, no per-element object).
+ */
+import { columnElements, columnsFromElements, type ElementColumnsView } from '../../common/columns';
+import { unpackColumns } from '../../common/columns-wire';
+import type { ColumnSnapshot } from '../../common/protocol';
+import type { Heap, Snapshot } from '../../common/snapshot';
+import type { SnapshotMessage } from '../../common/webview-protocol';
+
+const columnsByHeap = new WeakMap<Heap, ElementColumnsView>();
+
+/** Gives `heap` its columns; `heap.elements` becomes a getter that builds (once) the wire array. */
+function attach(heap: Heap, c: ElementColumnsView): Heap {
+  columnsByHeap.set(heap, c);
+  Object.defineProperty(heap, 'elements', {
+    enumerable: true,
+    configurable: true,
+    get(this: Heap) {
+      const v = columnElements(c);
+      Object.defineProperty(this, 'elements', { value: v, enumerable: true, writable: true, configurable: true });
+      return v;
+    },
+    set(this: Heap, v: Heap['elements']) {
+      columnsByHeap.delete(this);
+      Object.defineProperty(this, 'elements', { value: v, enumerable: true, writable: true, configurable: true });
+    },
+  });
+  return heap;
+}
+
+/**
+ * The live snapshot from a column snapshot. Throws one sentence naming the
+ * bad field when the agent sent columns that do not fit the snapshot.
+ */
+export function hydrate(cs: ColumnSnapshot): Snapshot {
+  if (typeof cs !== 'object' || cs === null || typeof cs.snapshot !== 'object' || cs.snapshot === null || !Array.isArray(cs.snapshot.heaps) || !Array.isArray(cs.columns)) {
+    throw new Error('the agent sent a column snapshot without its snapshot or columns');
+  }
+  const byId = new Map<number, Heap>();
+  for (const h of cs.snapshot.heaps) byId.set(h.id, h);
+  for (const p of cs.columns) {
+    const c = unpackColumns(p);
+    const h = byId.get(c.heapId);
+    if (!h) throw new Error(`columns.heapId ${c.heapId} names no heap of the snapshot`);
+    if (columnsByHeap.has(h)) throw new Error(`columns.heapId ${c.heapId} comes twice`);
+    attach(h, c);
+  }
+  return cs.snapshot;
+}
+
+/** A heap's columns: those it came with, or made from its elements (after a delta changed it). */
+export function heapColumns(h: Heap): ElementColumnsView {
+  const own = columnsByHeap.get(h);
+  if (own && Object.getOwnPropertyDescriptor(h, 'elements')?.get) return own;
+  return columnsFromElements(h.id, h.elements);
+}
+
+/** The message the Memory Map gets for a full snapshot. */
+export function snapshotMessage(s: Snapshot): SnapshotMessage {
+  const columns: ElementColumnsView[] = [];
+  const heaps: Heap[] = [];
+  for (const h of s.heaps) {
+    const header: Record<string, unknown> = {};
+    for (const k of Object.keys(h)) if (k !== 'elements') header[k] = (h as unknown as Record<string, unknown>)[k];
+    heaps.push({ ...(header as unknown as Omit<Heap, 'elements'>), elements: [] });
+    if (h.elementsAvailable) columns.push(heapColumns(h));
+  }
+  return { type: 'snapshot', snapshot: { ...s, heaps }, columns };
+}
