@@ -14,6 +14,12 @@
 //
 //   MEMSCOPE_FUZZ_SEED=<n>  replay a run (the seed is printed)
 //   MEMSCOPE_FUZZ_RUNS=<n>  random messages per page (default 200)
+//
+// Besides the fresh seed, seed 928298686 is always replayed: it once built a
+// message the harness itself could not post (an array of a million references
+// to a multi-MB string, which the structured clone copies per occurrence). No
+// generated message exceeds what the harness can deliver (MAX_TEXT, MAX_CLONE):
+// one that would is replaced by the next the seed draws.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { after, test } from 'node:test';
@@ -21,7 +27,7 @@ import { diffForLeaks } from '../../common/leaks';
 import { validateToLeaks } from '../../common/leaks-protocol';
 import type { Snapshot } from '../../common/snapshot';
 import { validateToWebview } from '../../common/webview-protocol';
-import { EVIL, mutate } from '../helpers/hostile';
+import { cloneBytes, EVIL, mutate } from '../helpers/hostile';
 import { loudSkip } from '../helpers/prereq';
 import { prng } from '../helpers/prng';
 import { el, heap, list, mz, pool, snap } from '../helpers/snapshot-builders';
@@ -32,7 +38,24 @@ if (skip) console.log(`webview hostile: skipped: ${skip}`);
 const SEED = (process.env.MEMSCOPE_FUZZ_SEED ? Number(process.env.MEMSCOPE_FUZZ_SEED) : Date.now()) >>> 0;
 const RUNS = Math.max(1, Number(process.env.MEMSCOPE_FUZZ_RUNS) || 200);
 if (!skip) console.log(`webview hostile: seed ${SEED} (MEMSCOPE_FUZZ_SEED=${SEED} replays this run), ${RUNS} random messages a page`);
-const rnd = prng(SEED);
+/** Seed 928298686 built an undeliverable message in the Leaks panel's random part (200 runs): replayed in every run. */
+const REGRESSION_SEED = 928298686;
+const REGRESSION_RUNS = 200;
+/** The most a message may be: its JSON text crosses the DevTools socket, its revived value the page's structured clone. */
+const MAX_TEXT = 1 << 20;
+const MAX_CLONE = 64 << 20;
+/** The stream the generators below draw from: the fresh seed's (the map's test, then the Leaks panel's), or one replay's. */
+let rnd = prng(SEED);
+/** Runs f drawing from a fresh stream of seed, then goes back to the one before. */
+function replay<T>(seed: number, f: () => T): T {
+  const before = rnd;
+  rnd = prng(seed);
+  try {
+    return f();
+  } finally {
+    rnd = before;
+  }
+}
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 const tally = { inputs: 0, dropped: 0, blocked: 0, text: 0, executed: 0 };
 
@@ -84,6 +107,14 @@ function revive(root: unknown): unknown {
     return o;
   };
   return walk(root, undefined);
+}
+
+/** Why the harness could not deliver message m (its text too long, its revived value too big or deep to clone), or undefined. */
+function undeliverable(m: unknown): string | undefined {
+  const text = JSON.stringify(m === undefined ? null : m);
+  if (text.length > MAX_TEXT) return `its JSON is ${text.length} characters, over ${MAX_TEXT}`;
+  if (cloneBytes(revive(JSON.parse(text)), MAX_CLONE) === Infinity) return `revived, its structured clone is over ${MAX_CLONE} bytes or nests too deep`;
+  return undefined;
 }
 
 declare global {
@@ -250,27 +281,40 @@ function crafted(valid: () => Record<string, unknown>, knownTypes: string[]): un
   return out;
 }
 
-/** Seeded random malformed messages: a valid one broken one to three times, or a garbage object with a type. */
-function randomMessages(valid: () => Record<string, unknown>, types: string[], n: number): unknown[] {
+/**
+ * Seeded random malformed messages: a valid one broken one to three times, or
+ * a garbage object with a type. One the harness could not deliver (a huge
+ * array of a huge string, say) is replaced by the next one drawn, and why is
+ * pushed to `replaced`.
+ */
+function randomMessages(valid: () => Record<string, unknown>, types: string[], n: number, replaced: string[] = []): unknown[] {
   const out: unknown[] = [];
-  for (let i = 0; i < n; i++) {
+  while (out.length < n) {
+    let m: Record<string, unknown>;
     if (rnd() < 0.2) {
-      const m: Record<string, unknown> = { type: pick([...types, 'nope', pick(EVIL)]) };
+      m = { type: pick([...types, 'nope', pick(EVIL)]) };
       for (let k = Math.floor(rnd() * 4); k > 0; k--) m[pick(['text', 'level', 'snapshot', 'delta', 'seq', 'address', 'points', 'diff', 'list', 'x'])] = structuredClone(pick(GARBAGE));
-      out.push(m);
-      continue;
+    } else {
+      m = valid();
+      for (let k = 1 + Math.floor(rnd() * 3); k > 0; k--) mutate(m, rnd, GARBAGE);
     }
-    const m = valid();
-    for (let k = 1 + Math.floor(rnd() * 3); k > 0; k--) mutate(m, rnd, GARBAGE);
-    out.push(m);
+    const why = undeliverable(m);
+    if (why === undefined) out.push(m);
+    else if (replaced.push(`message ${out.length}: ${why}`) > n) throw new Error(`the generator replaced more messages than it made: ${replaced.slice(0, 3).join('; ')}`);
   }
   return out;
 }
 
-/** The messages as JSON text (markers in), each checked invalid here after reviving; valid ones (a mutation that changed nothing wrong) are left out. */
+/**
+ * The messages as JSON text (markers in), each checked invalid here after
+ * reviving; valid ones (a mutation that changed nothing wrong) are left out.
+ * Each must be deliverable: a crafted one that is not is the test's own bug.
+ */
 function invalidOnly(msgs: unknown[], validate: (x: unknown) => unknown): string[] {
   const out: string[] = [];
   for (const m of msgs) {
+    const why = undeliverable(m);
+    if (why) throw new Error(`the harness cannot deliver ${JSON.stringify(m)?.slice(0, 200)}: ${why}`);
     const text = JSON.stringify(m === undefined ? null : m);
     if (validate(revive(JSON.parse(text))) === null) out.push(text);
   }
@@ -313,32 +357,63 @@ const cspOf = (m: MapPage) => m.page.evaluate(() => window.cspViolations.slice()
 
 // ------------------------------------------------------------------- the map
 
-test('the Memory Map drops and logs every malformed message, and still renders a valid one', { skip }, async () => {
-  const m = await open('map');
-  const types = ['snapshot', 'delta', 'reveal', 'status', 'theme'];
-  const texts = invalidOnly([...crafted(validMapMessage, types), ...randomMessages(validMapMessage, types, RUNS)], validateToWebview);
-  assert.ok(texts.length > RUNS / 2, `${texts.length} invalid messages`);
-  const before = await m.page.evaluate(() => window.memscopeMap!.stats());
+const MAP_TYPES = ['snapshot', 'delta', 'reveal', 'status', 'theme'];
+const LEAKS_TYPES = ['timeline', 'point', 'snapshots', 'diff', 'suspects', 'status', 'target', 'theme'];
+/** One page's messages, crafted and random, as the stream draws them. */
+const mapMessages = (runs: number, replaced?: string[]) => invalidOnly([...crafted(validMapMessage, MAP_TYPES), ...randomMessages(validMapMessage, MAP_TYPES, runs, replaced)], validateToWebview);
+const leaksMessages = (runs: number, replaced?: string[]) => invalidOnly([...crafted(validLeaksMessage, LEAKS_TYPES), ...randomMessages(validLeaksMessage, LEAKS_TYPES, runs, replaced)], validateToLeaks);
+
+/** Posts texts into the page; each must be dropped and logged once, and nothing drawn. Returns the logs. */
+async function dropsAndLogsEach(m: MapPage, which: 'map' | 'leaks', texts: string[]): Promise<Log[]> {
+  const before = which === 'map' ? await m.page.evaluate(() => window.memscopeMap!.stats()) : undefined;
   const sentBefore = await sentCount(m);
   await postAll(m, texts);
-  await m.page.waitForFunction((k) => window.memscopeMap!.stats().dropped >= k, before.dropped + texts.length, { timeout: 30_000 });
-  const after = await m.page.evaluate(() => window.memscopeMap!.stats());
-  assert.equal(after.dropped, before.dropped + texts.length, 'each dropped once');
-  assert.equal(after.snapshots, before.snapshots, 'nothing was drawn');
+  if (before) {
+    await m.page.waitForFunction((k) => window.memscopeMap!.stats().dropped >= k, before.dropped + texts.length, { timeout: 30_000 });
+    const after = await m.page.evaluate(() => window.memscopeMap!.stats());
+    assert.equal(after.dropped, before.dropped + texts.length, 'each dropped once');
+    assert.equal(after.snapshots, before.snapshots, 'nothing was drawn');
+  } else {
+    await m.page.waitForFunction((k) => window.memscopeHost!.sent.length >= k, sentBefore + texts.length, { timeout: 30_000 });
+    await m.page.waitForTimeout(100);
+    assert.equal(await m.page.evaluate(() => window.memscopeLeaks!.diffRows().length), 0, 'nothing was drawn');
+  }
   const logs = await sentLogs(m, sentBefore);
   assert.equal(logs.length, texts.length, 'each logged once');
+  const said = which === 'map' ? /^dropped an invalid message \(.+\)$/ : /^leaks panel: dropped a malformed message \(.+\)$/;
   for (const l of logs) {
     assert.equal(l.level, 'warn');
-    assert.match(l.message!, /^dropped an invalid message \(.+\)$/);
+    assert.match(l.message!, said);
     assert.ok(l.message!.length <= 8192 && !/[\u0000-\u001f]/.test(l.message!), l.message);
   }
+  tally.inputs += texts.length;
+  tally.dropped += texts.length;
+  return logs;
+}
+
+test('the generator makes only messages the harness can deliver, for the fresh seed and for seed 928298686 (which once made one it could not)', () => {
+  for (const seed of [SEED, REGRESSION_SEED]) {
+    const runs = seed === REGRESSION_SEED ? REGRESSION_RUNS : RUNS;
+    const replaced: string[] = [];
+    const texts = replay(seed, () => [...mapMessages(runs, replaced), ...leaksMessages(runs, replaced)]);
+    // invalidOnly checked each; what was delivered still holds huge arrays and strings, once each
+    const biggest = Math.max(...texts.map((t) => cloneBytes(revive(JSON.parse(t)), MAX_CLONE)));
+    console.log(`webview hostile: seed ${seed}: ${texts.length} messages, the biggest clone ${(biggest / 2 ** 20).toFixed(1)} MiB, ${replaced.length} replaced${replaced.length ? ` (${replaced[0]})` : ''}`);
+    assert.ok(biggest > 8 * 2 ** 20 && biggest <= MAX_CLONE, `huge messages are still sent: ${biggest} bytes`);
+    if (seed === REGRESSION_SEED) assert.ok(replaced.length > 0, 'seed 928298686 still draws the message it once could not deliver (and it is replaced)');
+  }
+});
+
+test('the Memory Map drops and logs every malformed message, and still renders a valid one', { skip }, async () => {
+  const m = await open('map');
+  const texts = mapMessages(RUNS);
+  assert.ok(texts.length > RUNS / 2, `${texts.length} invalid messages`);
+  const logs = await dropsAndLogsEach(m, 'map', texts);
   // the log says what was wrong
   assert.ok(logs.some((l) => /the type "nuke" is unknown/.test(l.message!)));
   assert.ok(logs.some((l) => /"theme": extra is not a known field/.test(l.message!)));
   assert.ok(logs.some((l) => /"status": level has a wrong type or value/.test(l.message!)));
   assert.ok(logs.some((l) => /the message is a number, not an object/.test(l.message!)));
-  tally.inputs += texts.length;
-  tally.dropped += texts.length;
   // still working: a valid snapshot is drawn, a status shown
   await postSnapshot(m.page, JSON.stringify(snap()));
   assert.equal((await m.page.evaluate(() => window.memscopeMap!.stats())).lanes, 2);
@@ -425,27 +500,13 @@ test("the map page's CSP blocks injected inline script, handlers, javascript: UR
 
 test('the Leaks panel drops and logs every malformed message, and still renders a valid one', { skip }, async () => {
   const m = await open('leaks');
-  const types = ['timeline', 'point', 'snapshots', 'diff', 'suspects', 'status', 'target', 'theme'];
-  const texts = invalidOnly([...crafted(validLeaksMessage, types), ...randomMessages(validLeaksMessage, types, RUNS)], validateToLeaks);
+  const texts = leaksMessages(RUNS);
   assert.ok(texts.length > RUNS / 2, `${texts.length} invalid messages`);
-  const sentBefore = await sentCount(m);
-  await postAll(m, texts);
-  await m.page.waitForFunction((k) => window.memscopeHost!.sent.length >= k, sentBefore + texts.length, { timeout: 30_000 });
-  await m.page.waitForTimeout(100);
-  const logs = await sentLogs(m, sentBefore);
-  assert.equal(logs.length, texts.length, 'each logged once');
-  for (const l of logs) {
-    assert.equal(l.level, 'warn');
-    assert.match(l.message!, /^leaks panel: dropped a malformed message \(.+\)$/);
-    assert.ok(l.message!.length <= 8192 && !/[\u0000-\u001f]/.test(l.message!), l.message);
-  }
+  const logs = await dropsAndLogsEach(m, 'leaks', texts);
   assert.ok(logs.some((l) => /the type "nuke" is unknown/.test(l.message!)));
   assert.ok(logs.some((l) => /"theme": self is not a known field/.test(l.message!)), 'a cycle is described, not serialized');
   assert.ok(logs.some((l) => /the message is a bigint, not an object/.test(l.message!)));
-  tally.inputs += texts.length;
-  tally.dropped += texts.length;
-  // nothing was drawn from them; a valid message still is
-  assert.equal(await m.page.evaluate(() => window.memscopeLeaks!.diffRows().length), 0);
+  // a valid message is still drawn
   await m.page.evaluate((t) => window.postMessage({ type: 'status', text: t, level: 'info' }, '*'), 'still here');
   await m.page.waitForFunction(() => document.getElementById('status')!.textContent === 'still here', undefined, { timeout: 10_000 });
   await domIsInert(m);
@@ -591,6 +652,26 @@ async function cspProof(m: MapPage): Promise<void> {
   tally.inputs += 12;
   tally.blocked += 12;
 }
+
+test('seed 928298686 replayed (it once built a message postMessage could not clone): both pages drop and log each of its messages, and still work', { skip }, async () => {
+  // fresh pages: the CSP tests above rewrote the others
+  const map = await open('map');
+  const leaks = await open('leaks');
+  const replaced: string[] = [];
+  const [mapTexts, leaksTexts] = replay(REGRESSION_SEED, () => [mapMessages(REGRESSION_RUNS, replaced), leaksMessages(REGRESSION_RUNS, replaced)]);
+  assert.ok(replaced.length > 0, 'the replay reaches the message that once could not be delivered');
+  await dropsAndLogsEach(map, 'map', mapTexts);
+  await dropsAndLogsEach(leaks, 'leaks', leaksTexts);
+  await postSnapshot(map.page, JSON.stringify(snap()));
+  assert.equal((await map.page.evaluate(() => window.memscopeMap!.stats())).lanes, 2);
+  await leaks.page.evaluate(() => window.postMessage({ type: 'status', text: 'still here', level: 'info' }, '*'));
+  await leaks.page.waitForFunction(() => document.getElementById('status')!.textContent === 'still here', undefined, { timeout: 10_000 });
+  for (const m of [map, leaks]) {
+    await domIsInert(m);
+    assert.deepEqual(await cspOf(m), []);
+    assert.deepEqual(m.problems, []);
+  }
+});
 
 test('counts', { skip }, (t) => {
   const line = `webview hostile (seed ${SEED}): inputs ${tally.inputs}, dropped-and-logged ${tally.dropped}, blocked-by-CSP ${tally.blocked}, rendered-as-text ${tally.text}, executed ${tally.executed}`;

@@ -74,3 +74,90 @@ export function mutate(root: object, rnd: () => number, values: readonly unknown
   node[k] = value();
   return `${at}/${k} = ${show(node[k])}`;
 }
+
+/** Bytes of z as the serializer's varint. */
+function varintBytes(z: number): number {
+  let n = 1;
+  for (; z >= 128; z = Math.floor(z / 128)) n++;
+  return n;
+}
+
+/**
+ * An upper bound, in bytes, of what V8's structured clone (postMessage,
+ * structuredClone, v8.serialize) writes for `root`, or Infinity once it
+ * passes `cap` or nests deeper than `maxDepth` (where the serializer runs out
+ * of stack). The clone writes an object once and then refers to it, but a
+ * string anew at every occurrence: an array of a million references to one
+ * 1 MB string is a terabyte, however small the array is here. Stops as soon
+ * as the bound passes `cap`, so it is cheap whatever `root` would expand to.
+ * A function or symbol cannot be cloned at all: Infinity.
+ */
+export function cloneBytes(root: unknown, cap: number, maxDepth = 2000): number {
+  const seen = new Set<object>();
+  const strings = new Map<string, number>();
+  const stringBytes = (s: string): number => {
+    let n = strings.get(s);
+    if (n === undefined) {
+      // a tag, the byte length as a varint, a padding byte for a two-byte string, the characters
+      const bytes = /[^\u0000-\u00ff]/.test(s) ? 2 * s.length + 1 : s.length;
+      n = 1 + varintBytes(bytes) + bytes;
+      strings.set(s, n);
+    }
+    return n;
+  };
+  /** A small integer (a Smi) is a tag and a zigzag varint, any other number a tag and a double. */
+  const numberBytes = (x: number): number => {
+    if (!Number.isInteger(x) || Object.is(x, -0) || x < -(2 ** 30) || x >= 2 ** 30) return 9;
+    return 1 + varintBytes(x >= 0 ? 2 * x : -2 * x - 1);
+  };
+  let total = 8; // the serializer's header
+  const stack: Array<[object, number]> = [];
+  /** Adds a value: a primitive now, an object once (pushed to walk); false when it cannot be cloned. */
+  const add = (x: unknown, depth: number): boolean => {
+    switch (typeof x) {
+      case 'string':
+        total += stringBytes(x);
+        return true;
+      case 'number':
+        total += numberBytes(x);
+        return true;
+      case 'bigint':
+        total += 16 + Math.ceil(x.toString(16).length / 2);
+        return true;
+      case 'boolean':
+      case 'undefined':
+        total += 1;
+        return true;
+      case 'object':
+        if (x === null) total += 1;
+        else if (seen.has(x)) total += 6;
+        else {
+          seen.add(x);
+          total += Array.isArray(x) ? 12 : 7; // tags, length and count
+          stack.push([x, depth]);
+        }
+        return true;
+      default:
+        return false;
+    }
+  };
+  if (!add(root, 0)) return Infinity;
+  while (stack.length) {
+    const [o, depth] = stack.pop()!;
+    if (depth > maxDepth) return Infinity;
+    if (Array.isArray(o)) {
+      for (let i = 0; i < o.length; i++) {
+        if (!(i in o)) continue; // a hole is not written
+        total += numberBytes(i); // a sparse array writes its index too
+        if (!add(o[i], depth + 1) || total > cap) return Infinity;
+      }
+    } else {
+      for (const k of Object.keys(o)) {
+        total += stringBytes(k);
+        if (!add((o as Record<string, unknown>)[k], depth + 1) || total > cap) return Infinity;
+      }
+    }
+    if (total > cap) return Infinity;
+  }
+  return total > cap ? Infinity : total;
+}
