@@ -99,7 +99,9 @@ test('the agent server gets EAL extra args with metacharacters as plain strings:
         () => null,
         (e: { data?: { code?: string; message?: string } }) => e.data,
       );
-    assert.equal(err?.code, 'no-target', `a typed answer: ${JSON.stringify(err)}`);
+    // past the whitelist: no such target (or, not as root, an unreadable /var/run/dpdk that might hold it)
+    const past = process.getuid?.() === 0 ? ['no-target'] : ['no-target', 'permission'];
+    assert.ok(past.includes(err?.code ?? ''), `a typed answer: ${JSON.stringify(err)}`);
     const bad = await rpc.sendRequest('memscope/attach', { filePrefix: prefix, extraEalArgs: ['--proc-type=primary'] }).then(
       () => null,
       (e: { data?: { code?: string; message?: string } }) => e.data,
