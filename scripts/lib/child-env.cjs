@@ -9,8 +9,9 @@
 // the caller's explicit settings are put back.
 'use strict';
 
-// Names npm and npx set for the scripts they run (npm 7 to 11).
-const NPM_EXACT = new Set(['INIT_CWD', 'NODE', 'NODE_ENV_NPM', 'npm_execpath', 'npm_node_execpath', 'npm_command', 'npx_exec']);
+// Names npm and npx set for the scripts they run (npm 7 to 11). COLOR is
+// npm's own ("0" or "1", set for every script, over whatever the caller had).
+const NPM_EXACT = new Set(['INIT_CWD', 'NODE', 'NODE_ENV_NPM', 'npm_execpath', 'npm_node_execpath', 'npm_command', 'npx_exec', 'COLOR']);
 const NPM_PREFIXES = ['npm_config_', 'npm_package_', 'npm_lifecycle_'];
 
 function isFromNpm(name) {
