@@ -58,7 +58,7 @@ async function bundle() {
       format: 'iife',
       platform: 'browser',
       target: ['chrome114'],
-      minify: true,
+      minify: !process.env.MEMSCOPE_NO_MINIFY,
       sourcemap: false,
       legalComments: 'none',
       logLevel: 'silent',

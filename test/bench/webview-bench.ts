@@ -69,10 +69,10 @@ async function firstRender(page: Page, elements: number, target: number): Promis
   for (let i = 0; i < REPEAT; i++) again.push((await renderSnapshot(page)).ms);
   const label = elements >= 1e6 ? `${elements / 1e6}M` : `${elements / 1e3}k`;
   return {
-    name: `Memory Map: first render, ${label} elements (${total.toLocaleString('en-US')} in all)`,
-    measured: `${ms(first.ms)} (again: median ${ms(median(again))}; with postMessage's copy ${ms(first.endToEnd)})`,
-    target: `≤ ${target} ms`,
-    pass: first.ms <= target,
+    name: `Memory Map: first render in the page only, ${label} elements as objects (${total.toLocaleString('en-US')} in all; for the record: the figure that counts is end to end, above)`,
+    measured: `${ms(first.ms)} (again: median ${ms(median(again))}; with postMessage's copy of the objects ${ms(first.endToEnd)})`,
+    target: `— (end to end ≤ ${target} ms)`,
+    pass: null,
   };
 }
 

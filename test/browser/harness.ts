@@ -79,7 +79,12 @@ function serve(initialState?: MapViewState, which: 'map' | 'leaks' = 'map'): Pro
   });
 }
 
-export async function openMap(opts: { width?: number; height?: number; initialState?: MapViewState; page?: 'map' | 'leaks' } = {}): Promise<MapPage> {
+/**
+ * `bypassCsp`: only for the end-to-end benchmark, whose stand-in for VS Code's
+ * message channel fetches the message's bytes from a local server (the page's
+ * CSP allows no connection; VS Code's channel is outside the page's CSP too).
+ */
+export async function openMap(opts: { width?: number; height?: number; initialState?: MapViewState; page?: 'map' | 'leaks'; bypassCsp?: boolean } = {}): Promise<MapPage> {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium is not at ${CHROMIUM}: install it (apt-get install -y chromium) or set MEMSCOPE_CHROMIUM.`);
   ensureBundle();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memscope-map-'));
@@ -103,6 +108,7 @@ export async function openMap(opts: { width?: number; height?: number; initialSt
       args: ARGS,
       viewport: { width: opts.width ?? 1440, height: opts.height ?? 860 },
       deviceScaleFactor: 1,
+      bypassCSP: opts.bypassCsp ?? false,
     });
     const page = context.pages()[0] ?? (await context.newPage());
     const problems: string[] = [];
