@@ -17,6 +17,7 @@ import type { Snapshot } from '../../common/snapshot';
 import { checkBufferSizes, PAGE_SIZES, parseSize } from '../../common/units';
 import { Agent, AgentError } from './agent';
 import { LeaksPanel } from './leaksPanel';
+import { snapshotMessage } from './map-message';
 import { MAP_VIEW_TYPE, MapPanel } from './mapPanel';
 import { type SavedSnapshot, SnapshotStore } from './snapshots';
 import { checkSettings } from './launch';
@@ -133,7 +134,7 @@ async function attach(arg?: unknown): Promise<Snapshot | undefined> {
   const agent = new Agent(prefix, s.ctx.extensionPath, s.log, {
     onSnapshot: (a, snap, delta) => {
       s.changed();
-      MapPanel.get(a.prefix)?.post(delta ? { type: 'delta', seq: delta.seq, delta: delta.delta } : { type: 'snapshot', snapshot: snap });
+      MapPanel.get(a.prefix)?.post(delta ? { type: 'delta', seq: delta.seq, delta: delta.delta } : snapshotMessage(snap));
       LeaksPanel.get(a.prefix)?.onSnapshot(snap);
     },
     onExited: (a, message) => {
