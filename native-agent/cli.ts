@@ -5,6 +5,7 @@
  *   memscope snapshot --file-prefix P [--json] [--out FILE] [--allow-locking-reads] [--dpdk-lib PATH] [--timeout MS]
  *   memscope watch --file-prefix P [--interval MS] [--count N] [--json]
  *   memscope serve [--file-prefix P]   JSON-RPC over stdio, for the VS Code extension
+ *   memscope install [--prefix DIR]    (the one-file build) put memscope on PATH
  * Every failure is one sentence on stderr and a distinct exit status.
  */
 import * as fs from 'node:fs';
@@ -35,6 +36,8 @@ const USAGE = `usage:
   memscope leaks --file-prefix PREFIX [--duration 60s] [--interval 1s] [--min-age 30s] [--json] [--trace DIR]
                     (samples for the duration, then lists suspected leaks)
   memscope serve [--file-prefix PREFIX] [--runtime-dir DIR]...   (JSON-RPC over stdio; used by the VS Code extension; a prefix given here has its address ranges held from the start)
+  memscope install [--prefix DIR]   copy this CLI and koffi to DIR/lib/memscope, link DIR/bin/memscope
+                    (DIR: /usr/local for root, ~/.local otherwise; from the one-file build: npm run install-cli)
 exit status: 0 ok, 2 bad arguments, 10 no such target, 11 primary dead, 12 version mismatch,
   13 not attachable (--in-memory/--no-huge), 14 permission, 15 orphaned external memory,
   16 attach timed out, 17 attach failed, 18 address conflict, 19 layout unverified,
@@ -42,8 +45,13 @@ exit status: 0 ok, 2 bad arguments, 10 no such target, 11 primary dead, 12 versi
   34 confirmation required (--yes, or "y" at a terminal), 35 backing unavailable, 36 EBUSY, 37 registration failed,
   70 internal error`;
 
-/** Memscope's version, from the package.json above this script (checkout or .vsix). */
+/** Set by scripts/build-cli.mjs in the one-file build; undeclared in the tsc build. */
+declare const __MEMSCOPE_VERSION__: string | undefined;
+const BUNDLED = typeof __MEMSCOPE_VERSION__ === 'string';
+
+/** Memscope's version: built into the one-file CLI, else from the package.json above this script. */
 function version(): string {
+  if (typeof __MEMSCOPE_VERSION__ === 'string') return __MEMSCOPE_VERSION__;
   for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
     try {
       const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
@@ -87,6 +95,8 @@ function finish(code: number): never {
   // have attached ends without library destructors
   if ((globalThis as Record<symbol, unknown>)[Symbol.for('memscope.nativeLoaded')]) {
     (require('./session') as typeof import('./session')).removeOwnSecondaryFiles();
+    // the one-file build's code cache (scripts/build-cli.mjs): _exit skips exit handlers
+    ((globalThis as Record<symbol, unknown>)[Symbol.for('memscope.beforeExit')] as (() => void) | undefined)?.();
     const { hardExit } = require('./native/libc') as typeof import('./native/libc');
     hardExit(code);
   }
@@ -107,7 +117,8 @@ function usage(msg?: string): never {
  */
 async function confirm(question: string, refusal: string): Promise<void> {
   if (!process.stdin.isTTY || !process.stderr.isTTY) throw new MemscopeError(ErrorCode.ConfirmationRequired, refusal);
-  const readline = await import('node:readline');
+  // require, not import(): the one-file CLI runs its code through vm.Script, which has no module loader
+  const readline = require('node:readline') as typeof import('node:readline');
   const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
   const answer = await new Promise<string>((resolve) => {
     rl.question(`${question} [y/N] `, resolve);
@@ -133,8 +144,10 @@ async function attachFromArgs(o: Opts, runtimeDirs: string[]) {
   // look the target up and start warming the loader before loading the rest
   const { findTarget } = await import('./discovery');
   const { preloadPlugins, agentVersionWord } = await import('./eal');
+  // koffi is loaded for the snapshot anyway: F_GETLK costs less than reading /proc/locks
+  const { lockHolderOf } = await import('./native/libc');
   const dpdkLib = (o['dpdk-lib'] as string | undefined) ?? null;
-  const found = findTarget(prefix, { runtimeDirs, agentVersionWord: () => agentVersionWord(dpdkLib) });
+  const found = findTarget(prefix, { runtimeDirs, agentVersionWord: () => agentVersionWord(dpdkLib), lockHolder: lockHolderOf });
   const lib = dpdkLib ?? (found.ealLibrary && !found.ealLibrary.endsWith(' (deleted)') ? found.ealLibrary : null);
   // peeking needs no EAL; warming its loader would only cost time
   const warm = found.attachable && via === 'secondary' ? preloadPlugins(lib) : undefined;
@@ -212,6 +225,7 @@ async function main(argv: string[]): Promise<number> {
         duration: { type: 'string' },
         trace: { type: 'string' },
         'min-age': { type: 'string' },
+        prefix: { type: 'string' },
       },
       strict: true,
       allowPositionals: true,
@@ -222,6 +236,7 @@ async function main(argv: string[]): Promise<number> {
   const o = parsed.values;
   const runtimeDirs = o['runtime-dir'] ?? [];
   if (cmd !== 'diff' && parsed.positionals.length) usage(`unexpected argument "${shown(parsed.positionals[0])}".`);
+  if (o.prefix !== undefined && cmd !== 'install') usage('--prefix is for `memscope install`; a target is named with --file-prefix.');
   // every prefix, path and name, before any file is touched (common/checks.ts)
   checkInputs('cli', {
     filePrefix: o['file-prefix'],
@@ -236,8 +251,9 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'list': {
       const { listTargets } = await import('./discovery');
-      const { agentVersionWord } = await import('./eal');
-      const targets = listTargets({ runtimeDirs, agentVersionWord: () => agentVersionWord(o['dpdk-lib']) });
+      // librte_eal (through koffi) only for a target whose own library is gone
+      const agentVersionWord = () => (require('./eal') as typeof import('./eal')).agentVersionWord(o['dpdk-lib']);
+      const targets = listTargets({ runtimeDirs, agentVersionWord });
       const { otherUser, unreadableRoots } = await import('./discovery');
       for (const r of unreadableRoots(runtimeDirs)) err(`memscope: ${otherUser(`the DPDK processes in ${r} are not listed because it is not readable by uid ${process.geteuid?.()}`)}`);
       if (o.json) out(JSON.stringify(targets, null, 2) + '\n');
@@ -452,6 +468,17 @@ async function main(argv: string[]): Promise<number> {
       const client = Number(o.clientProcessId);
       await serve(Number.isInteger(client) && client > 0 ? client : null);
       return -1; // the server ends the process itself
+    }
+    case 'install': {
+      if (!BUNDLED) throw new MemscopeError(ErrorCode.BadArguments, 'install copies the one-file CLI, and this is the tsc build: run `npm run install-cli` in the checkout (it builds out/cli/cli.js and installs that).');
+      const { install } = await import('./install');
+      const r = install(fs.realpathSync(__filename), version(), o.prefix);
+      out(
+        `installed memscope ${r.version}: ${r.link} -> ${r.script} (koffi beside it), run by ${r.node} (Node ${r.nodeVersion})\n` +
+          (r.onPath ? '' : `${path.dirname(r.link)} is not on PATH: add it (export PATH=${path.dirname(r.link)}:$PATH) to run \`memscope\` by name\n`) +
+          `remove it with: rm -r ${r.link} ${path.dirname(r.script)}\n`,
+      );
+      return 0;
     }
     default:
       usage(`unknown command "${cmd}".`);

@@ -9,8 +9,7 @@ import { checkInputs, inputMessage, inputProblem, PREFIX_RE } from '../common/ch
 import { ErrorCode, MemscopeError } from '../common/errors';
 import { decodeMemConfig, fbarrayMask, type MemConfig, usedIndexes } from './dpdk/memconfig';
 import { decodeVersion, layoutFor, MEMCONFIG_MAGIC } from './dpdk/layout';
-import { lockHolder } from './native/libc';
-import { isAlive, listPids, readCmdline, readMaps } from './procfs';
+import { devName, isAlive, listPids, parseMaps, posixLockHolder, readCmdline, readLocks } from './procfs';
 
 export type TargetMode = 'hugepages' | 'in-memory' | 'no-huge' | 'unknown';
 
@@ -163,16 +162,32 @@ function hugepageBytes(runtimeDir: string, cfg: MemConfig): number {
 }
 
 function ealLibraryOf(pid: number): string | null {
-  const maps = readMaps(pid);
-  if (!maps) return null;
-  const m = maps.find((r) => /\/librte_eal\.so[.\d]*( \(deleted\))?$/.test(r.path));
-  return m ? m.path : null;
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
+  } catch {
+    return null;
+  }
+  // a primary maps hundreds of ranges (a line per hugepage): parse only the lines that can be it
+  for (let at = text.indexOf('/librte_eal.so'); at >= 0; at = text.indexOf('/librte_eal.so', at + 1)) {
+    const start = text.lastIndexOf('\n', at) + 1;
+    const end = text.indexOf('\n', at);
+    const m = parseMaps(text.slice(start, end < 0 ? undefined : end)).find((r) => /\/librte_eal\.so[.\d]*( \(deleted\))?$/.test(r.path));
+    if (m) return m.path;
+  }
+  return null;
 }
 
 export interface ListOptions {
   runtimeDirs?: readonly string[];
   /** The version word of the librte_eal the agent would load, when known. */
   agentVersionWord?: () => number | null;
+  /**
+   * Who holds a POSIX lock on `file` (F_GETLK through koffi, for a caller
+   * that loads koffi anyway); else /proc/locks is read, which needs no native
+   * code but costs a first read of 5-20 ms on some kernels.
+   */
+  lockHolder?: (file: string) => number | null;
 }
 
 export function inspectTarget(runtimeDir: string, filePrefix: string, opts: ListOptions = {}): TargetSummary {
@@ -230,16 +245,8 @@ export function inspectTarget(runtimeDir: string, filePrefix: string, opts: List
     throw e;
   }
   const { cfg, versionWord, magic } = cfgRead;
-  try {
-    const fd = fs.openSync(configPath, 'r');
-    try {
-      t.pid = lockHolder(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    t.pid = null;
-  }
+  // the primary's write lock on its config (from /proc/locks unless told: no koffi for `memscope list`)
+  t.pid = opts.lockHolder ? opts.lockHolder(configPath) : posixLockHolder(readLocks(), devName(BigInt(st.dev)), st.ino);
   t.alive = t.pid !== null && isAlive(t.pid);
   if (t.pid === null) {
     // a primary that is still starting has not locked its config yet

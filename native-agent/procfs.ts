@@ -110,6 +110,24 @@ export function readLocks(): LockEntry[] {
   }
 }
 
+/** A st_dev as /proc/locks prints it: hex major:minor ("fe:00"), glibc's encoding. */
+export function devName(dev: bigint): string {
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  return `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}`;
+}
+
+/**
+ * The pid F_GETLK would name for a write lock over the whole file (dev, ino):
+ * a process other than `self` holding a POSIX lock on it, a write lock
+ * first. Read from /proc/locks, so no native call is needed (DPDK's primary
+ * write-locks part of its `config`).
+ */
+export function posixLockHolder(locks: readonly LockEntry[], dev: string, ino: number, self = process.pid): number | null {
+  const on = locks.filter((k) => k.kind === 'POSIX' && !k.blocked && k.inode === ino && k.dev === dev && k.pid > 0 && k.pid !== self);
+  return (on.find((k) => k.type === 'WRITE') ?? on[0])?.pid ?? null;
+}
+
 /** Parses a cpu list such as "0-3,8,10-11". */
 export function parseCpuList(s: string): number[] {
   const out: number[] = [];

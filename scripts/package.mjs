@@ -4,10 +4,10 @@
 // agent's only native dependency, ships beside the agent bundle with its
 // linux-x64 binary. Sources, tests and the demo primary stay out.
 import { spawnSync } from 'node:child_process';
-import * as esbuild from 'esbuild';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildCli } from './build-cli.mjs';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const out = (...p) => path.join(root, 'out', ...p);
@@ -25,22 +25,12 @@ const run = (cmd, args) => {
 run(process.execPath, ['scripts/build-extension.mjs', '--minify']);
 if (fs.existsSync(path.join(root, 'scripts', 'build-webview.mjs'))) run(process.execPath, ['scripts/build-webview.mjs']);
 
-// the agent: one bundle, koffi beside it
+// the agent: the one-file CLI (scripts/build-cli.mjs, the same file `npm run
+// install-cli` installs), koffi beside it; `memscope install` copies both
 try {
-  await esbuild.build({
-    entryPoints: [path.join(root, 'native-agent', 'cli.ts')],
-    outfile: out('agent', 'cli.js'),
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node18',
-    external: ['koffi'],
-    minify: true,
-    sourcemap: false,
-    logLevel: 'warning',
-  });
+  await buildCli(out('agent', 'cli.js'));
 } catch (e) {
-  die(`bundling the agent failed (${e.message.split('\n')[0]}).`);
+  die(e.sentence ?? `bundling the agent failed (${e.message.split('\n')[0]}).`);
 }
 const nm = out('agent', 'node_modules');
 fs.rmSync(nm, { recursive: true, force: true });

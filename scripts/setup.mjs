@@ -100,8 +100,8 @@ if (!run(process.execPath, [path.join(root, 'scripts', 'build-primary.mjs')], { 
   die(68, 'the demo primary did not build (node scripts/build-primary.mjs): fix the errors it printed.');
 }
 fs.chmodSync(path.join(root, 'out', 'native-agent', 'cli.js'), 0o755);
-// the webview and extension bundles (esbuild)
-for (const script of ['build-webview.mjs', 'build-extension.mjs']) {
+// the webview and extension bundles, and the one-file CLI out/cli/cli.js (esbuild)
+for (const script of ['build-webview.mjs', 'build-extension.mjs', 'build-cli.mjs']) {
   if (!run(process.execPath, [path.join(root, 'scripts', script)], { cwd: root })) die(68, `scripts/${script} failed: fix the errors it printed.`);
 }
 // a real VS Code for the e2e tests (code-server, Node 24, Chromium) in $MEMSCOPE_E2E_CACHE

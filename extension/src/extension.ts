@@ -5,6 +5,7 @@
  * (extension/src/agent.ts); the extension host loads no native code.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { checkInputs, inputProblem, MAX_SNAPSHOT_NAME } from '../../common/checks';
@@ -16,6 +17,7 @@ import type { TargetSummaryWire, TestBufferInfo } from '../../common/protocol';
 import type { Snapshot } from '../../common/snapshot';
 import { checkBufferSizes, PAGE_SIZES, parseSize } from '../../common/units';
 import { Agent, AgentError } from './agent';
+import { cliBundle, installChoices, nodeOnPath } from './install-cli';
 import { LeaksPanel } from './leaksPanel';
 import { snapshotMessage } from './map-message';
 import { MAP_VIEW_TYPE, MapPanel } from './mapPanel';
@@ -454,6 +456,26 @@ async function exportSnapshot(arg?: { prefix?: string; path?: string }): Promise
   return target;
 }
 
+/**
+ * "Install CLI on PATH": `memscope install` from the CLI this extension
+ * carries, in a terminal (sudo may ask there); returns the prefix chosen.
+ */
+async function installCli(): Promise<string | undefined> {
+  const bundle = cliBundle(state!.ctx.extensionPath);
+  if (!bundle) throw new AgentError('bad-arguments', `this copy of the extension carries no one-file CLI (out/agent/cli.js): in a checkout, run \`npm run install-cli\` instead.`);
+  const node = nodeOnPath(process.env.PATH ?? '');
+  if (!node) throw new AgentError('bad-arguments', 'no `node` on PATH here, and the installed memscope runs the first node on PATH: install Node.js 20 or later, then run this command again.');
+  const choices = installChoices(bundle, node, process.getuid?.() ?? -1, os.homedir());
+  const pick =
+    choices.length === 1
+      ? choices[0]
+      : (await vscode.window.showQuickPick(choices.map((c) => ({ label: c.label, detail: c.detail, choice: c })), { title: 'Install the memscope CLI into' }))?.choice;
+  if (!pick) return undefined;
+  const term = vscode.window.createTerminal({ name: 'memscope install', shellPath: pick.command, shellArgs: pick.args });
+  term.show();
+  return pick.args[pick.args.length - 1];
+}
+
 export function activate(ctx: vscode.ExtensionContext): void {
   state = new State(ctx);
   const s = state;
@@ -488,6 +510,7 @@ export function activate(ctx: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('memscope.showLeaks', command(showLeaks)),
     vscode.commands.registerCommand('memscope.resetLeakBaseline', command(resetLeakBaseline)),
     vscode.commands.registerCommand('memscope.showAgentLog', () => s.log.show()),
+    vscode.commands.registerCommand('memscope.installCli', command(installCli)),
     vscode.commands.registerCommand(
       'memscope.revealAddress',
       command(async (prefix: string, address: string) => {

@@ -106,8 +106,9 @@ export function decodeMemConfig(L: Layout, b: Buffer, base?: bigint): MemConfig 
   const at = base ?? memCfgAddr;
   const lists: MemsegListHdr[] = [];
   for (let i = 0; i < L.maxMemsegLists; i++) {
-    const hdr = decodeMemsegList(L, b, i, c.memsegs + i * L.memsegList.size);
-    if (hdr.baseVa !== 0n) lists.push(hdr);
+    // most of the 128 slots are unused (base_va 0): not worth decoding
+    const off = c.memsegs + i * L.memsegList.size;
+    if (b.readBigUInt64LE(off + L.memsegList.baseVa) !== 0n) lists.push(decodeMemsegList(L, b, i, off));
   }
   const heaps: HeapHdr[] = [];
   const H = L.heap;

@@ -3,6 +3,7 @@
  * only ever read through process_vm_readv, which reports EFAULT instead of
  * faulting: a page the primary unmaps under us cannot crash the agent.
  */
+import * as fs from 'node:fs';
 import koffi from 'koffi';
 
 let lib: ReturnType<typeof bind> | undefined;
@@ -61,6 +62,21 @@ export function lockHolder(fd: number): number | null {
   if (libc().fcntlLock(fd, F_GETLK, fl) !== 0) return null;
   if (fl.readInt16LE(0) === F_UNLCK) return null;
   return fl.readInt32LE(24);
+}
+
+/** lockHolder of the file at `file`, or null when it cannot be opened. */
+export function lockHolderOf(file: string): number | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    return lockHolder(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Ends the process at once, skipping atexit handlers and library destructors. */

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { isAlive, parseCpuList, parseLocks, parseMaps, processState, readCmdline, readLocks, readMaps, startTime } from '../../native-agent/procfs';
+import { devName, isAlive, parseCpuList, parseLocks, parseMaps, posixLockHolder, processState, readCmdline, readLocks, readMaps, startTime } from '../../native-agent/procfs';
 
 const MAPS = [
   '55d4c2a00000-55d4c2a21000 rw-p 00000000 00:00 0                          [heap]',
@@ -81,6 +81,32 @@ test('readLocks returns what parseLocks makes of /proc/locks', () => {
     assert.ok(Number.isInteger(k.pid) && Number.isInteger(k.inode));
     assert.match(k.dev, /^[0-9a-f]+:[0-9a-f]+$/);
   }
+});
+
+test('posixLockHolder names what F_GETLK would: a POSIX lock on that device and inode by another process, a write lock first', () => {
+  const locks = parseLocks(
+    [
+      '1: FLOCK  ADVISORY  READ 700 fe:00:1565621 0 EOF',
+      '2: POSIX  ADVISORY  READ 800 fe:00:1565621 0 EOF',
+      '3: POSIX  ADVISORY  WRITE 900 fe:00:1565621 136 17543',
+      '4: -> POSIX  ADVISORY  WRITE 950 fe:00:1565621 0 EOF',
+      '5: POSIX  ADVISORY  WRITE 990 fe:01:1565621 0 EOF',
+      '6: POSIX  ADVISORY  WRITE 42 fe:00:777 0 EOF',
+    ].join('\n'),
+  );
+  assert.equal(posixLockHolder(locks, 'fe:00', 1565621, 1), 900);
+  assert.equal(posixLockHolder(locks, 'fe:00', 1565621, 900), 800, 'its own locks are not reported to a process');
+  assert.equal(posixLockHolder(locks, 'fe:01', 1565621, 1), 990, 'the device counts');
+  assert.equal(posixLockHolder(locks, 'fe:00', 777, 42), null);
+  assert.equal(posixLockHolder(locks, 'fe:00', 12345, 1), null);
+});
+
+test('devName prints a st_dev as /proc/locks does (hex major:minor, glibc encoding)', () => {
+  assert.equal(devName(65024n), 'fe:00'); // makedev(254, 0)
+  assert.equal(devName(0x1an), '00:1a');
+  assert.equal(devName((259n << 8n) | 3n), '103:03');
+  assert.equal(devName(0x45n | (0x300n << 12n)), '00:345'); // makedev(0, 0x345): minor above 255
+  assert.equal(devName(BigInt(fs.statSync('/proc/self/exe').dev)), devName(fs.statSync('/proc/self/exe', { bigint: true }).dev));
 });
 
 test('startTime and isAlive on this process', () => {
