@@ -79,7 +79,13 @@ try {
       console.log(`\nVS Code (code-server) with the extension attached to the demo primary: ${url}`);
       console.log('(on a remote machine, forward the port: ssh -L <port>:127.0.0.1:<port> …)');
     }
-    console.log(`Also try: node ${path.relative(process.cwd(), cli)} watch --file-prefix ${primary.prefix}   — Ctrl-C stops the demo.`);
+    // the CLI as a user runs it: by name once installed, else how to install it
+    const watch = `memscope watch --file-prefix ${primary.prefix}`;
+    console.log(
+      onPath('memscope')
+        ? `Also try: ${watch}   — Ctrl-C stops the demo.`
+        : `Also try: ${watch}, once memscope is on PATH (npm run install-cli; until then node ${path.relative(process.cwd(), path.join(root, 'out', 'cli', 'cli.js'))} watch …)   — Ctrl-C stops the demo.`,
+    );
     const keepAlive = setInterval(() => undefined, 1 << 30); // the children are unref'd
     await stopped;
     console.log('stopping the demo…');
