@@ -2,21 +2,49 @@
  * Suspected leaks from a series of snapshots of one target, and the live
  * timeline behind them.
  *
- * Elements: a busy rte_malloc element (not a memzone's or a mempool's; same
- * address and length) first seen after the
- * baseline, seen at every sample since (one sample where it is missing ends
- * it: what comes back at that address is another allocation), older than
- * `minAgeMs`, in a heap size class whose floor keeps growing (the fewest busy
- * elements of the class over the last third of the samples exceeds the fewest
- * over the first third: churn only adds on top of the floor, leaks raise it).
+ * Elements: a busy rte_malloc element (not a memzone's or a mempool's)
+ * first seen after the baseline, seen at every sample since (one sample
+ * where it is missing ends it: what comes back at that address is another
+ * allocation), older than `minAgeMs`, in a heap size class whose floor keeps
+ * growing (the fewest busy elements of the class over the last third of the
+ * samples exceeds the fewest over the first third: churn only adds on top of
+ * the floor, leaks raise it), and one that has outlived its peers.
  *
- * Mempools: in use never falls over the window, rises at three samples or
- * more, and ends at least `minPoolGrowth` above where the window began (a
- * pool that lends in bursts falls back between them).
+ * The same element is the same address, length and pad: DPDK gives a request
+ * that a free element holds with less than a header and a cache line to
+ * spare the whole element, padded, so an allocation of another size can take
+ * the address and length of one just freed; only its pad tells them apart.
+ *
+ * Outlived its peers: where at least `MIN_DEATHS` elements of its class (heap
+ * and size class) were seen to die, it must be older than `LIFETIME_FACTOR`
+ * (2) times the lifetime that `LIFETIME_QUANTILE` (98 %) of those deaths did
+ * not exceed. Churn, however long it lives, dies at the ages its peers die
+ * at; a leak never dies, so it ends up older than all of them, and it never
+ * lengthens the class's lifetimes. The quantile leaves out a few outliers;
+ * the factor of 2 keeps under the bar the commonest artefact of sampling,
+ * two lives chained into one (the same address, length and pad freed and
+ * taken again between two samples), which lasts at most twice the longest
+ * life; where chains are more than 2 % of the deaths, they are the class's
+ * lifetimes and the bar is higher still. A class with fewer deaths goes by
+ * its heap's (every class's deaths together); a heap with fewer has no
+ * lifetimes to go by: `minAgeMs` and the floor decide. A leak younger than
+ * twice its class's lifetimes is not told from churn yet: watch for longer
+ * than twice the longest.
+ *
+ * Mempools: a floor of objects in use that keeps rising. A pool whose in use
+ * never falls over the window must rise at three samples or more and end at
+ * least `minPoolGrowth` above where the window began; a pool that carries
+ * traffic (in use falls at three samples or more) is judged by its floor, the
+ * fewest in use over each third of the window: the floors must not fall
+ * from one third to the next, and the last must be at least `minPoolGrowth`
+ * above the first (traffic lends and takes back on top of the floor; lost
+ * objects raise it). A pool that fell only once or twice is neither: it gave
+ * back, and too few troughs show no floor.
  *
  * Sampling cannot tell an element kept from one freed and allocated again at
- * the same address between two samples; churn that holds an address at every
- * sample for longer than `minAgeMs` looks like a leak (see README: Limits).
+ * the same address, length and pad between two samples; churn that does that
+ * at every sample for longer than its peers live looks like a leak (see
+ * README: Limits).
  *
  * History is bounded (`maxSamples`): old samples fall off the timeline, and
  * the baseline moves with the window.
@@ -25,6 +53,45 @@ import type { HeapElement, Snapshot } from './snapshot';
 import { cmpAddr, inAddressOrder, sizeClassOf } from './leaks';
 
 const MIN_POOL_RISES = 3;
+/** In use must fall at this many samples for a pool to be judged by its floor. */
+const MIN_POOL_FALLS = 3;
+/** A class's lifetimes count once this many of its elements were seen to die. */
+export const MIN_DEATHS = 5;
+/** The share of a class's deaths whose lifetime bounds its churn (the rest are outliers). */
+export const LIFETIME_QUANTILE = 0.98;
+/** A suspect must be older than this many times that lifetime (two lives chained last at most twice the longest). */
+export const LIFETIME_FACTOR = 2;
+/** Lifetime histogram bins per doubling: a bin is about 4.4 % wide. */
+const BINS_PER_OCTAVE = 16;
+
+/**
+ * The lifetimes of a class's elements that died, in logarithmic bins (memory
+ * stays bounded however much churn is seen). A lifetime is from first seen to
+ * last seen; an element that was there at the baseline counts what was seen
+ * of it (its life was at least that long).
+ */
+export class Lifetimes {
+  private readonly bins = new Map<number, number>();
+  count = 0;
+
+  add(ms: number): void {
+    const b = ms <= 1 ? 0 : Math.ceil(Math.log2(ms) * BINS_PER_OCTAVE);
+    this.bins.set(b, (this.bins.get(b) ?? 0) + 1);
+    this.count++;
+  }
+
+  /** The lifetime that a share `q` of the deaths did not exceed: its bin's upper edge (at most a bin long). */
+  quantile(q: number): number {
+    if (this.count === 0) return 0;
+    const want = Math.ceil(q * this.count);
+    let seen = 0;
+    for (const b of [...this.bins.keys()].sort((x, y) => x - y)) {
+      seen += this.bins.get(b)!;
+      if (seen >= want) return b === 0 ? 1 : 2 ** (b / BINS_PER_OCTAVE);
+    }
+    return Infinity;
+  }
+}
 
 export interface TrackerOptions {
   /** Samples kept on the timeline (a ring): the default keeps an hour at 1 Hz. */
@@ -54,6 +121,7 @@ export interface SuspectElement {
 
 export interface SuspectPool {
   name: string;
+  /** In use where the window began and ended; for a pool carrying traffic, the floors of its first and last thirds. */
   from: number;
   to: number;
   growth: number;
@@ -98,8 +166,11 @@ interface Tracked {
   heap: string;
   addr: string;
   len: number;
+  pad: number;
   owner: string | null;
   firstSeen: number;
+  /** When it was last seen. */
+  lastSeen: number;
   /** Seen in the baseline sample: not a suspect (it predates the window). */
   atBaseline: boolean;
   /** The sample index it was last seen at. */
@@ -113,6 +184,8 @@ export class LeakTracker {
   private readonly classCounts: Map<string, number>[] = [];
   /** Per heap, the busy elements of the last sample, in its order. */
   private live = new Map<number, Tracked[]>();
+  /** Per "heapId/class" and per "heapId", the lifetimes of the elements seen to die (since the last reset). */
+  private readonly lifetimes = new Map<string, Lifetimes>();
   private sampleNo = -1;
   private baselineT: number | null = null;
 
@@ -133,6 +206,7 @@ export class LeakTracker {
     this.points.length = 0;
     this.classCounts.length = 0;
     this.live.clear();
+    this.lifetimes.clear();
     this.sampleNo = -1;
     this.baselineT = null;
   }
@@ -150,6 +224,15 @@ export class LeakTracker {
       const byClass = new Map<number, number>();
       heaps.set(h.id, this.follow(h.id, h.name, h.elements, n, t, first, byClass));
       for (const [cls, k] of byClass) counts.set(`${h.id}/${cls}`, k);
+      // the last sample's elements that this one did not continue died: their lives are the class's lifetimes
+      for (const v of this.live.get(h.id) ?? []) {
+        if (v.lastSample === n) continue;
+        for (const key of [`${h.id}/${sizeClassOf(v.len)}`, `${h.id}`]) {
+          let l = this.lifetimes.get(key);
+          if (!l) this.lifetimes.set(key, (l = new Lifetimes()));
+          l.add(v.lastSeen - v.firstSeen);
+        }
+      }
     }
     // what is not in this sample is gone: freed (or not the same allocation any more)
     this.live = heaps;
@@ -167,7 +250,7 @@ export class LeakTracker {
 
   /**
    * This sample's busy elements of one heap, each continuing the record of
-   * the same element (address and length) in the last sample, or a new one:
+   * the same element (address, length and pad) in the last sample, or a new one:
    * one merge walk when the elements are in address order (as snapshots list
    * them), else a match by key.
    */
@@ -186,17 +269,18 @@ export class LeakTracker {
         return prev[j];
       };
     } else {
-      const byKey = new Map(prev.map((p) => [`${p.addr}/${p.len}`, p] as const));
-      find = (e) => byKey.get(`${e.addr}/${e.len}`);
+      const byKey = new Map(prev.map((p) => [`${p.addr}/${p.len}/${p.pad}`, p] as const));
+      find = (e) => byKey.get(`${e.addr}/${e.len}/${e.pad}`);
     }
     return busy.map((e) => {
       const known = find(e);
-      if (known && known.addr === e.addr && known.len === e.len && known.lastSample === n - 1) {
+      if (known && known.addr === e.addr && known.len === e.len && known.pad === e.pad && known.lastSample === n - 1) {
         known.lastSample = n;
+        known.lastSeen = t;
         known.owner = e.owner;
         return known;
       }
-      return { heapId: id, heap: name, addr: e.addr, len: e.len, owner: e.owner, firstSeen: t, atBaseline: first, lastSample: n };
+      return { heapId: id, heap: name, addr: e.addr, len: e.len, pad: e.pad, owner: e.owner, firstSeen: t, lastSeen: t, atBaseline: first, lastSample: n };
     });
   }
 
@@ -218,16 +302,35 @@ export class LeakTracker {
     return out;
   }
 
+  /**
+   * The age an element of a class must exceed to have outlived its churn,
+   * once per class: from the class's deaths, else its heap's, else 0 (no
+   * lifetimes to go by).
+   */
+  private outlives(key: string, heapKey: string, memo: Map<string, number>): number {
+    let a = memo.get(key);
+    if (a === undefined) {
+      const life = [this.lifetimes.get(key), this.lifetimes.get(heapKey)].find((l) => l !== undefined && l.count >= MIN_DEATHS);
+      a = life ? LIFETIME_FACTOR * life.quantile(LIFETIME_QUANTILE) : 0;
+      memo.set(key, a);
+    }
+    return a;
+  }
+
   suspects(opts: SuspectOptions): Suspects {
     const last = this.points[this.points.length - 1];
     const now = last?.t ?? 0;
     const growing = this.growingClasses();
+    const outlive = new Map<string, number>();
     const elements: SuspectElement[] = [];
     for (const v of [...this.live.values()].flat()) {
       // memzone and mempool memory is named and reserved on purpose: new ones show in diffs, not here
       if (v.atBaseline || isReserved(v.owner) || now - v.firstSeen < opts.minAgeMs) continue;
       const cls = sizeClassOf(v.len);
-      if (!growing.has(`${v.heapId}/${cls}`)) continue;
+      const key = `${v.heapId}/${cls}`;
+      if (!growing.has(key)) continue;
+      // it must have outlived its class's churn (when the class has lifetimes to go by)
+      if (now - v.firstSeen <= this.outlives(key, `${v.heapId}`, outlive)) continue;
       elements.push({ heapId: v.heapId, heap: v.heap, addr: v.addr, len: v.len, owner: v.owner, sizeClass: cls, firstSeen: new Date(v.firstSeen).toISOString(), ageMs: now - v.firstSeen });
     }
     elements.sort((a, b) => b.len - a.len || a.firstSeen.localeCompare(b.firstSeen) || (a.addr < b.addr ? -1 : 1));
@@ -250,9 +353,20 @@ export class LeakTracker {
           if (ns[i]! > ns[i - 1]!) rises++;
           else if (ns[i]! < ns[i - 1]!) falls++;
         }
+        const windowMs = win[win.length - 1]!.t - win[from]!.t;
         const growth = ns[ns.length - 1]! - ns[0]!;
         if (falls === 0 && rises >= MIN_POOL_RISES && growth >= minGrowth) {
-          pools.push({ name, from: ns[0]!, to: ns[ns.length - 1]!, growth, windowMs: win[win.length - 1]!.t - win[from]!.t });
+          pools.push({ name, from: ns[0]!, to: ns[ns.length - 1]!, growth, windowMs });
+        } else if (falls >= MIN_POOL_FALLS && ns.length >= 3) {
+          // traffic: the floors (fewest in use) of the window's thirds must not fall, and must rise overall
+          const third = Math.floor(ns.length / 3);
+          const floor = (a: number, b: number) => {
+            let m = Infinity;
+            for (let i = a; i < b; i++) m = Math.min(m, ns[i]!);
+            return m;
+          };
+          const [f1, f2, f3] = [floor(0, third), floor(third, ns.length - third), floor(ns.length - third, ns.length)];
+          if (f1 <= f2 && f2 <= f3 && f3 - f1 >= minGrowth) pools.push({ name, from: f1, to: f3, growth: f3 - f1, windowMs });
         }
       }
       pools.sort((a, b) => b.growth - a.growth);

@@ -3,7 +3,7 @@
 // (common/leak-tracker.ts) on hand-built series.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LeakTracker } from '../../common/leak-tracker';
+import { LIFETIME_FACTOR, LeakTracker, Lifetimes } from '../../common/leak-tracker';
 import { diffForLeaks, diffIsEmpty, diffToCsv, diffToMarkdown, sizeClassLabel, sizeClassOf } from '../../common/leaks';
 import type { HeapElement, Snapshot } from '../../common/snapshot';
 import { el, heap, mz, pool, snap } from '../helpers/snapshot-builders';
@@ -162,4 +162,118 @@ test('tracker: samples whose elements are out of address order give the same sus
   const inOrder = build(false);
   assert.ok(inOrder.length >= 5);
   assert.deepEqual(build(true), inOrder);
+});
+
+/** Elements alive over samples: each [first sample, last sample] (inclusive; Infinity: never freed), at its own address. */
+function lives(spans: { from: number; to: number; len: number; n: number }[], samples: number): HeapElement[][] {
+  return Array.from({ length: samples }, (_, i) => spans.filter((x) => x.from <= i && i <= x.to).sort((a, b) => a.n - b.n).map((x) => el(addr(x.n), x.len)));
+}
+
+test('lifetimes: quantiles are bin upper edges, a few outliers are left out', () => {
+  const l = new Lifetimes();
+  assert.equal(l.quantile(0.98), 0);
+  for (let i = 0; i < 100; i++) l.add(10_000);
+  l.add(100_000); // one long "life": the same length taken again at the same address
+  const q = l.quantile(0.98);
+  assert.ok(q >= 10_000 && q <= 10_000 * 1.045, `${q}`);
+  assert.ok(l.quantile(1) >= 100_000);
+  l.add(0);
+  assert.equal(l.count, 102);
+});
+
+test('tracker, long-lived churn: blocks that live 5 to 30 s are not suspected; leaks older than every peer\u2019s life are', () => {
+  // 1 s a sample; one churn block a second, each living 5..30 s; leaks of the same length at 2..10 s and one at 100 s
+  const step = 1000;
+  const samples = 120;
+  const spans: { from: number; to: number; len: number; n: number }[] = [];
+  let n = 0;
+  let r = 7;
+  for (let i = 1; i < samples; i++) {
+    r = (r * 1103515245 + 12345) % 2 ** 31;
+    spans.push({ from: i, to: i + 5 + (r % 26), len: 1000, n: n++ });
+  }
+  spans.push({ from: 3, to: 83, len: 1000, n: n++ }); // an outlier that died: left out by the quantile
+  const leaks = [2, 4, 6, 8, 10].map((i) => ({ from: i, to: Infinity, len: 1000, n: n++ }));
+  const late = { from: 100, to: Infinity, len: 1000, n: n++ };
+  // a class no element died in goes by its heap's lifetimes: a 9000 B block made at 100 s is young, one made at 5 s is not
+  const lone = [{ from: 5, to: Infinity, len: 9000, n: n++ }];
+  const loneYoung = { from: 100, to: Infinity, len: 9000, n: n++ };
+  leaks.push(...lone);
+  spans.push(...leaks, late, loneYoung);
+  const t = new LeakTracker();
+  for (const s of series(lives(spans, samples), [], step)) t.add(s);
+  const s = t.suspects({ minAgeMs: 3000 });
+  assert.deepEqual(s.elements.map((e) => e.addr).sort(), leaks.map((x) => addr(x.n)).sort());
+  // what the floor and the minimum age alone would let through: churn alive at the end, older than 3 s
+  const oldChurn = spans.filter((x) => x.to >= samples - 1 && x.to !== Infinity && samples - 1 - x.from > 3);
+  assert.ok(oldChurn.length > 10, `${oldChurn.length} churn blocks alive and older than the minimum age`);
+  // the late leak (19 s old) is younger than twice the class's lifetimes: not told from churn yet
+  assert.ok((samples - 1 - late.from) * step < LIFETIME_FACTOR * 30 * step);
+  assert.ok(!s.elements.some((e) => e.addr === addr(late.n)));
+  assert.ok(!s.elements.some((e) => e.addr === addr(loneYoung.n)), 'alone in its class, younger than the heap\u2019s lives');
+});
+
+test('tracker, ramp then hold: a working set that grows then holds is not suspected; leaks during and after the ramp are', () => {
+  // the working set grows by one a sample for 20 samples, then each sample frees its oldest and makes one
+  const samples = 100;
+  const spans: { from: number; to: number; len: number; n: number }[] = [];
+  let n = 0;
+  for (let i = 1; i < samples; i++) spans.push({ from: i, to: i + 19, len: 2000 + (i % 4) * 64, n: n++ });
+  const leaks = [5, 10, 15, 25, 30, 35].map((i) => ({ from: i, to: Infinity, len: 2000 + (i % 4) * 64, n: n++ }));
+  spans.push(...leaks);
+  const t = new LeakTracker();
+  for (const s of series(lives(spans, samples), [], 1000)) t.add(s);
+  const s = t.suspects({ minAgeMs: 3000 });
+  assert.deepEqual(s.elements.map((e) => e.addr).sort(), leaks.map((x) => addr(x.n)).sort());
+});
+
+test('tracker, same class: fast churn and long-lived churn of the very lengths that leak; only the leaks are suspected', () => {
+  const samples = 90;
+  const spans: { from: number; to: number; len: number; n: number }[] = [];
+  let n = 0;
+  for (let i = 1; i < samples; i++) {
+    spans.push({ from: i, to: i, len: 3000, n: n++ }, { from: i, to: i, len: 3000, n: n++ }); // caught once, gone
+    if (i % 2) spans.push({ from: i, to: i + 4 + (i % 9), len: 3000, n: n++ }); // lives 4..12 s
+  }
+  const leaks = [3, 7, 11, 20].map((i) => ({ from: i, to: Infinity, len: 3000, n: n++ }));
+  spans.push(...leaks);
+  const t = new LeakTracker();
+  for (const s of series(lives(spans, samples), [], 1000)) t.add(s);
+  assert.deepEqual(t.suspects({ minAgeMs: 2000 }).elements.map((e) => e.addr).sort(), leaks.map((x) => addr(x.n)).sort());
+});
+
+test('tracker: a pool that leaks while it carries traffic is suspected by its rising floor; traffic alone, or a floor that goes back down, is not', () => {
+  const traffic = [0, 7, 12, 4, 0, 9, 3, 0, 15, 6];
+  const pools: Record<string, number>[] = [];
+  for (let i = 0; i < 60; i++) {
+    const x = traffic[i % 10]!;
+    pools.push({
+      leaky: x + Math.floor(i / 4), // loses one object every 4 samples
+      traffic: x,
+      drains: x + (i < 30 ? Math.floor(i / 3) : Math.max(0, 20 - Math.floor(i / 3))), // fills a cache, then gives it back
+      tiny: x + (i >= 50 ? 1 : 0), // one object kept: under the minimum growth
+    });
+  }
+  const t = new LeakTracker();
+  for (const s of series(pools.map(() => []), pools)) t.add(s);
+  const s = t.suspects({ minAgeMs: 0 });
+  assert.deepEqual(s.pools.map((p) => p.name), ['leaky']);
+  assert.deepEqual([s.pools[0]!.from, s.pools[0]!.to, s.pools[0]!.growth], [0, 10, 10], 'the floors of the first and last thirds');
+});
+
+test('tracker: the same address and length with another pad is another allocation (DPDK pads a hole it does not split)', () => {
+  // a 704 B element is freed and its hole taken whole by a smaller request: same address and length, pad 128
+  const samples: HeapElement[][] = [];
+  for (let i = 0; i < 40; i++) {
+    const e: HeapElement[] = [el(addr(1), 704, 'busy', null, i < 20 ? 0 : 128)];
+    for (let k = 0; k < Math.min(i, 30); k++) e.push(el(addr(200 + k), 1000)); // its class grows: the floor lets suspects through
+    samples.push(e);
+  }
+  // in address order (the merge walk) and not (the keyed match)
+  for (const reverse of [false, true]) {
+    const t = new LeakTracker();
+    for (const s of series(samples.map((e) => (reverse ? [...e].reverse() : e)))) t.add(s);
+    const one = t.suspects({ minAgeMs: 0 }).elements.find((e) => e.addr === addr(1));
+    assert.equal(one?.firstSeen, at(2000), 'first seen when the padded allocation appeared');
+  }
 });
