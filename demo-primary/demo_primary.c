@@ -1059,8 +1059,8 @@ static int cmd_unlock(int argc, char **argv)
 
 /* ---------- leak scenarios (a background thread) ----------
  *
- * `scenario start <steady|mixed|mbuf> <seed> <leak_ms>` runs one of three
- * leak patterns on a thread of its own until `scenario stop`, which answers
+ * `scenario start <kind> <seed> <leak_ms>` runs one of the patterns below on a
+ * thread of its own until `scenario stop`, which answers
  * with the ground truth: every pointer leaked and every pool leaked from.
  * Leaks happen during the first <leak_ms> ms; churn goes on until the stop.
  * Churn is bursty, as per-burst scratch allocations are: each tick (1 ms)
@@ -1070,32 +1070,85 @@ static int cmd_unlock(int argc, char **argv)
  *           among bursts of 8 allocations of those and other sizes.
  *   mbuf:   one mbuf every 20 ms from scen_leak, never returned, while
  *           scen_churn_a and scen_churn_b lend and take back mbufs.
+ * Four more are closer to real programs: their churn outlives the sampling
+ * interval, and their leaks are timed and sized by a random stream of their
+ * own (seeded), so how many leak, when and how big depends on <seed> and
+ * <leak_ms> only; sizes are drawn in bytes, so lengths vary and the same
+ * length is seldom freed and taken again at once.
+ *   longlived: blocks of 256 B to 8 KiB, about 8 a second, each freed 5 to
+ *           30 s after it was made; one leak every 400 ms of 700 B, 1800 B
+ *           or 5000 B (classes the churn uses too).
+ *   ramp:   a working set that grows by one block of 256 B to 4 KiB every
+ *           40 ms for 9.6 s (240 blocks), then holds: every 40 ms one of its
+ *           8 oldest is freed and a new one made (so each lives about 9.6 s);
+ *           one leak every 250 ms, of the working set's sizes, during the
+ *           ramp and after it.
+ *   sameclass: bursts as in mixed and blocks living 2 to 12 s, both of
+ *           300 B to 4000 B, and one leak every 400 ms drawn from the very
+ *           same sizes.
+ *   pooltraffic: scen_leak and scen_churn_a both carry traffic (bursts of
+ *           1 to 32 mbufs held 5 to 100 ms, about 20 bursts a second, so in
+ *           use falls and rises); scen_leak also loses one mbuf every 50 ms.
+ *           The stop's answer counts the ticks at which scen_leak's in use
+ *           fell (poolFalls).
+ * Churn still alive at `scenario stop` is freed then: it is not a leak.
  * `scenario clear` frees what was leaked (and the scenario's pools).
  */
 
 #define SCEN_MAX_LEAKS 100000
+#define SCEN_MAX_LIVE 4096
+#define SCEN_MAX_FLIGHT 64
+#define SCEN_WORKING_SET 240
+
+enum { SCEN_STEADY, SCEN_MIXED, SCEN_MBUF, SCEN_LONGLIVED, SCEN_RAMP, SCEN_SAMECLASS, SCEN_POOLTRAFFIC, SCEN_KINDS };
+static const char *const scen_names[SCEN_KINDS] = { "steady", "mixed", "mbuf", "longlived", "ramp", "sameclass", "pooltraffic" };
+
+/* A block of churn: freed when its time is due. */
+struct scen_block {
+	void *p;
+	uint64_t due;
+};
+
+/* A burst of mbufs in flight, given back when due. */
+struct scen_flight {
+	struct rte_mbuf *m[32];
+	unsigned n;
+	struct rte_mempool *mp;
+	uint64_t due;
+};
 
 static struct {
 	pthread_t thread;
 	bool running;
 	volatile bool stop;
-	int kind; /* 0 steady, 1 mixed, 2 mbuf */
+	int kind; /* SCEN_* */
 	uint64_t seed;
+	uint64_t leak_seed; /* the leaks' own stream: their sizes do not depend on timing */
 	uint64_t leak_ms;
 	void *leaked[SCEN_MAX_LEAKS];
 	size_t n_leaked;
 	uint64_t churn_ops;
 	int error;
 	struct rte_mempool *pools[3]; /* leak, churn a, churn b */
+	struct scen_block live[SCEN_MAX_LIVE]; /* longlived and sameclass churn; ramp's working set, oldest first */
+	size_t n_live;
+	struct scen_flight flight[SCEN_MAX_FLIGHT];
+	size_t n_flight;
+	uint64_t pool_falls; /* pooltraffic: ticks at which scen_leak's in use fell */
 } scen;
+
+static uint64_t xorshift(uint64_t *s)
+{
+	/* xorshift64* */
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ULL;
+}
 
 static uint64_t scen_rand(void)
 {
-	/* xorshift64* */
-	scen.seed ^= scen.seed >> 12;
-	scen.seed ^= scen.seed << 25;
-	scen.seed ^= scen.seed >> 27;
-	return scen.seed * 2685821657736338717ULL;
+	return xorshift(&scen.seed);
 }
 
 static uint64_t now_ms(void)
@@ -1148,17 +1201,155 @@ static void scen_burst_mbufs(struct rte_mempool *mp, unsigned max)
 	scen.churn_ops += 2 * n;
 }
 
+/* A size of lo to hi bytes from a stream. */
+static size_t scen_size(uint64_t r, size_t lo, size_t hi)
+{
+	return lo + (size_t)(r % (hi - lo + 1));
+}
+
+static void *scen_alloc(const char *type, size_t size, int fill)
+{
+	void *p = rte_malloc(type, size, 0);
+	if (p != NULL)
+		memset(p, fill, RTE_MIN(size, (size_t)256));
+	return p;
+}
+
+/* Churn that lives a while: one block, freed <life_lo..life_hi> ms from now. */
+static void scen_keep(size_t size, uint64_t now, uint64_t life_lo, uint64_t life_hi)
+{
+	if (scen.n_live == SCEN_MAX_LIVE)
+		return;
+	void *p = scen_alloc("memscope_churn", size, 0x5a);
+	if (p == NULL) {
+		scen.error = ENOMEM;
+		return;
+	}
+	scen.live[scen.n_live++] = (struct scen_block){ p, now + life_lo + scen_rand() % (life_hi - life_lo + 1) };
+	scen.churn_ops++;
+}
+
+/* Frees the blocks whose time has come. */
+static void scen_expire(uint64_t now)
+{
+	for (size_t i = 0; i < scen.n_live;) {
+		if (scen.live[i].due <= now) {
+			rte_free(scen.live[i].p);
+			scen.live[i] = scen.live[--scen.n_live];
+			scen.churn_ops++;
+		} else {
+			i++;
+		}
+	}
+}
+
+/* Traffic: now and then a burst of 1 to 32 mbufs, given back 5 to 100 ms later. */
+static void scen_traffic(struct rte_mempool *mp, uint64_t now)
+{
+	if (scen_rand() % 50 != 0 || scen.n_flight == SCEN_MAX_FLIGHT)
+		return;
+	struct scen_flight *f = &scen.flight[scen.n_flight];
+	f->n = 1 + (unsigned)(scen_rand() % RTE_DIM(f->m));
+	f->mp = mp;
+	f->due = now + 5 + scen_rand() % 96;
+	if (rte_pktmbuf_alloc_bulk(mp, f->m, f->n) != 0)
+		return;
+	scen.n_flight++;
+	scen.churn_ops += f->n;
+}
+
+static void scen_land(uint64_t now, bool all)
+{
+	for (size_t i = 0; i < scen.n_flight;) {
+		if (all || scen.flight[i].due <= now) {
+			for (unsigned k = 0; k < scen.flight[i].n; k++)
+				rte_pktmbuf_free(scen.flight[i].m[k]);
+			scen.churn_ops += scen.flight[i].n;
+			scen.flight[i] = scen.flight[--scen.n_flight];
+		} else {
+			i++;
+		}
+	}
+}
+
+/* ramp: grow the working set to SCEN_WORKING_SET, then replace one of its 8 oldest. */
+static void scen_ramp_step(uint64_t now)
+{
+	if (scen.n_live == SCEN_WORKING_SET) {
+		size_t k = (size_t)(scen_rand() % 8);
+		rte_free(scen.live[k].p);
+		memmove(&scen.live[k], &scen.live[k + 1], (scen.n_live - k - 1) * sizeof(scen.live[0]));
+		scen.n_live--;
+		scen.churn_ops++;
+	}
+	void *p = scen_alloc("memscope_churn", scen_size(scen_rand(), 256, 4096), 0x6b);
+	if (p == NULL) {
+		scen.error = ENOMEM;
+		return;
+	}
+	scen.live[scen.n_live++] = (struct scen_block){ p, now };
+	scen.churn_ops++;
+}
+
 static void *scen_main(void *arg)
 {
 	(void)arg;
 	static const size_t one_k[] = { 1024 };
 	static const size_t mixed_leaks[] = { 200, 1500, 4000, 9000, 70000 };
 	static const size_t mixed_churn[] = { 64, 200, 700, 1500, 3000, 4000, 9000, 20000, 70000 };
+	static const size_t longlived_leaks[] = { 700, 1800, 5000 };
 	uint64_t start = now_ms(), tick = 0;
+	/* the newer scenarios leak on a clock: leak k at start + k * period, k < leak_ms / period */
+	uint64_t leak_period = scen.kind == SCEN_RAMP ? 250 : scen.kind == SCEN_POOLTRAFFIC ? 50 : 400;
+	uint64_t leaks_due = scen.leak_ms / leak_period, leaks_made = 0, next_step = start;
+	unsigned last_in_use = 0;
 	struct timespec one_ms = { 0, 1000000 };
 	while (!scen.stop && scen.error == 0) {
-		bool leaking = now_ms() - start < scen.leak_ms;
+		uint64_t now = now_ms();
+		bool leaking = now - start < scen.leak_ms;
+		bool leak_now = scen.kind >= SCEN_LONGLIVED && leaks_made < leaks_due && now >= start + leaks_made * leak_period;
+		if (leak_now)
+			leaks_made++;
 		switch (scen.kind) {
+		case SCEN_LONGLIVED:
+			scen_expire(now);
+			if (scen_rand() % 125 == 0)
+				scen_keep(scen_size(scen_rand(), 256, 8191), now, 5000, 30000);
+			if (leak_now)
+				scen_leak(scen_alloc("memscope_leak", longlived_leaks[xorshift(&scen.leak_seed) % RTE_DIM(longlived_leaks)], 0xab));
+			break;
+		case SCEN_RAMP:
+			for (; next_step <= now && scen.error == 0; next_step += 40)
+				scen_ramp_step(now);
+			if (leak_now)
+				scen_leak(scen_alloc("memscope_leak", scen_size(xorshift(&scen.leak_seed), 256, 4096), 0xab));
+			break;
+		case SCEN_SAMECLASS: {
+			static const size_t same[] = { 300, 700, 1200, 1800, 2500, 3300, 4000 };
+			scen_burst_malloc(8, same, RTE_DIM(same));
+			scen_expire(now);
+			if (scen_rand() % 125 == 0)
+				scen_keep(scen_size(scen_rand(), 300, 4000), now, 2000, 12000);
+			if (leak_now)
+				scen_leak(scen_alloc("memscope_leak", scen_size(xorshift(&scen.leak_seed), 300, 4000), 0xab));
+			break;
+		}
+		case SCEN_POOLTRAFFIC:
+			scen_land(now, false);
+			scen_traffic(scen.pools[0], now);
+			scen_traffic(scen.pools[1], now);
+			if (leak_now) {
+				struct rte_mbuf *m = rte_pktmbuf_alloc(scen.pools[0]);
+				if (m == NULL)
+					scen.error = ENOBUFS;
+				else
+					scen_leak(m);
+			}
+			unsigned in_use = rte_mempool_in_use_count(scen.pools[0]);
+			if (in_use < last_in_use)
+				scen.pool_falls++;
+			last_in_use = in_use;
+			break;
 		case 0:
 			scen_burst_malloc(16, one_k, 1);
 			if (leaking && tick % 10 == 0) {
@@ -1193,13 +1384,18 @@ static void *scen_main(void *arg)
 		tick++;
 		nanosleep(&one_ms, NULL);
 	}
+	/* churn still held is freed: only the leaks stay */
+	for (size_t i = 0; i < scen.n_live; i++)
+		rte_free(scen.live[i].p);
+	scen.n_live = 0;
+	scen_land(0, true);
 	return NULL;
 }
 
 static void scen_clear(void)
 {
 	for (size_t i = 0; i < scen.n_leaked; i++) {
-		if (scen.kind == 2)
+		if (scen.kind == SCEN_MBUF || scen.kind == SCEN_POOLTRAFFIC)
 			rte_pktmbuf_free(scen.leaked[i]);
 		else
 			rte_free(scen.leaked[i]);
@@ -1224,15 +1420,16 @@ static int cmd_scenario(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "stop") == 0) {
 		if (!scen.running)
-			return fail("No scenario runs; start one with scenario start <steady|mixed|mbuf> <seed> <leak_ms>.");
+			return fail("No scenario runs; start one with scenario start <kind> <seed> <leak_ms>.");
 		scen_stop();
-		sb_printf(&out, "{\"ok\":true,\"kind\":\"%s\",\"churnOps\":%" PRIu64 ",\"error\":%d,\"leaked\":[",
-			  scen.kind == 0 ? "steady" : scen.kind == 1 ? "mixed" : "mbuf", scen.churn_ops, scen.error);
+		sb_printf(&out, "{\"ok\":true,\"kind\":\"%s\",\"churnOps\":%" PRIu64 ",\"poolFalls\":%" PRIu64 ",\"error\":%d,\"leaked\":[",
+			  scen_names[scen.kind], scen.churn_ops, scen.pool_falls, scen.error);
 		for (size_t i = 0; i < scen.n_leaked; i++) {
 			sb_printf(&out, "%s", i ? "," : "");
 			sb_ptr(&out, scen.leaked[i]);
 		}
-		sb_printf(&out, "],\"pools\":[%s]}", scen.kind == 2 && scen.n_leaked ? "\"scen_leak\"" : "");
+		sb_printf(&out, "],\"pools\":[%s]}",
+			  (scen.kind == SCEN_MBUF || scen.kind == SCEN_POOLTRAFFIC) && scen.n_leaked ? "\"scen_leak\"" : "");
 		return 0;
 	}
 	if (argc >= 2 && strcmp(argv[1], "clear") == 0) {
@@ -1243,24 +1440,28 @@ static int cmd_scenario(int argc, char **argv)
 		return 0;
 	}
 	if (argc != 5 || strcmp(argv[1], "start") != 0)
-		return fail("Usage: scenario start <steady|mixed|mbuf> <seed> <leak_ms> | scenario stop | scenario clear.");
+		return fail("Usage: scenario start <steady|mixed|mbuf|longlived|ramp|sameclass|pooltraffic> <seed> <leak_ms> | scenario stop | scenario clear.");
 	if (scen.running)
 		return fail("A scenario already runs; scenario stop first.");
 	if (scen.n_leaked)
 		return fail("The last scenario's leaks are still held; scenario clear first.");
-	int kind = strcmp(argv[2], "steady") == 0 ? 0 : strcmp(argv[2], "mixed") == 0 ? 1 : strcmp(argv[2], "mbuf") == 0 ? 2 : -1;
+	int kind = -1;
+	for (int i = 0; i < SCEN_KINDS; i++)
+		if (strcmp(argv[2], scen_names[i]) == 0)
+			kind = i;
 	if (kind < 0)
-		return fail("Unknown scenario '%s'; use steady, mixed or mbuf.", argv[2]);
+		return fail("Unknown scenario '%s'; use steady, mixed, mbuf, longlived, ramp, sameclass or pooltraffic.", argv[2]);
 	uint64_t seed, leak_ms;
 	if (!parse_size("seed", argv[3], UINT64_MAX / 2, &seed) || !parse_size("leak_ms", argv[4], 3600000, &leak_ms))
 		return -1;
 	memset(&scen, 0, sizeof(scen));
 	scen.kind = kind;
 	scen.seed = seed | 1;
+	scen.leak_seed = (seed * 0x9e3779b97f4a7c15ULL) | 1;
 	scen.leak_ms = leak_ms;
-	if (kind == 2) {
+	if (kind == SCEN_MBUF || kind == SCEN_POOLTRAFFIC) {
 		static const char *names[3] = { "scen_leak", "scen_churn_a", "scen_churn_b" };
-		for (int i = 0; i < 3; i++) {
+		for (int i = 0; i < (kind == SCEN_MBUF ? 3 : 2); i++) {
 			/* no per-lcore cache: the scenario thread is not an lcore */
 			scen.pools[i] = rte_pktmbuf_pool_create(names[i], 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 			if (scen.pools[i] == NULL) {
