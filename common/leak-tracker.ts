@@ -49,8 +49,10 @@
  * History is bounded (`maxSamples`): old samples fall off the timeline, and
  * the baseline moves with the window.
  */
-import type { HeapElement, Snapshot } from './snapshot';
-import { cmpAddr, inAddressOrder, sizeClassOf } from './leaks';
+import { columnsFromElements, type ElementColumnsView } from './columns';
+import type { Heap, Snapshot } from './snapshot';
+import { hexAddr } from './snapshot';
+import { sizeClassOf } from './leaks';
 
 const MIN_POOL_RISES = 3;
 /** In use must fall at this many samples for a pool to be judged by its floor. */
@@ -96,6 +98,12 @@ export class Lifetimes {
 export interface TrackerOptions {
   /** Samples kept on the timeline (a ring): the default keeps an hour at 1 Hz. */
   maxSamples?: number;
+  /**
+   * A heap's elements as columns, where its holder has them (the agent's
+   * reader does: no object per element is built for a sample). Default, and
+   * where it returns undefined: columns made from `heap.elements`.
+   */
+  columns?: (heap: Heap) => ElementColumnsView | undefined;
 }
 
 export interface SuspectOptions {
@@ -161,20 +169,45 @@ export function timelinePoint(s: Snapshot): TimelinePoint {
   return point;
 }
 
-interface Tracked {
-  heapId: number;
-  heap: string;
-  addr: string;
-  len: number;
-  pad: number;
-  owner: string | null;
-  firstSeen: number;
-  /** When it was last seen. */
-  lastSeen: number;
+/**
+ * The busy elements of one heap at the last sample, in address order, as
+ * columns (two per heap, reused in turn: a sample of 100k elements builds no
+ * object per element). Entry i is one element's record: the same element
+ * (address, length and pad) continues its record from sample to sample.
+ */
+class LiveHeap {
+  n = 0;
+  name = '';
+  addr: Float64Array;
+  len: Float64Array;
+  pad: Float64Array;
+  owner: (string | null)[] = [];
+  /** When it was first and last seen. */
+  firstSeen: Float64Array;
+  lastSeen: Float64Array;
   /** Seen in the baseline sample: not a suspect (it predates the window). */
-  atBaseline: boolean;
-  /** The sample index it was last seen at. */
-  lastSample: number;
+  atBaseline: Uint8Array;
+  /** Continued by the sample being added (the rest died). */
+  continued: Uint8Array;
+
+  constructor(capacity: number) {
+    const k = Math.max(16, capacity);
+    this.addr = new Float64Array(k);
+    this.len = new Float64Array(k);
+    this.pad = new Float64Array(k);
+    this.firstSeen = new Float64Array(k);
+    this.lastSeen = new Float64Array(k);
+    this.atBaseline = new Uint8Array(k);
+    this.continued = new Uint8Array(k);
+  }
+
+  /** Emptied for `capacity` entries, its buffers kept where they are large enough. */
+  static reuse(h: LiveHeap | undefined, capacity: number): LiveHeap {
+    if (!h || h.addr.length < capacity) return new LiveHeap(capacity + (capacity >> 3));
+    h.n = 0;
+    h.owner.length = 0;
+    return h;
+  }
 }
 
 export class LeakTracker {
@@ -182,15 +215,19 @@ export class LeakTracker {
   private readonly points: TimelinePoint[] = [];
   /** Per sample: per "heapId/class", busy element count. */
   private readonly classCounts: Map<string, number>[] = [];
-  /** Per heap, the busy elements of the last sample, in its order. */
-  private live = new Map<number, Tracked[]>();
+  /** Per heap, the busy elements of the last sample, in address order. */
+  private live = new Map<number, LiveHeap>();
+  /** The records of the sample before, whose buffers the next sample fills. */
+  private spare = new Map<number, LiveHeap>();
+  private readonly columnsOf: (heap: Heap) => ElementColumnsView;
   /** Per "heapId/class" and per "heapId", the lifetimes of the elements seen to die (since the last reset). */
   private readonly lifetimes = new Map<string, Lifetimes>();
-  private sampleNo = -1;
   private baselineT: number | null = null;
 
   constructor(opts: TrackerOptions = {}) {
     this.maxSamples = Math.max(3, opts.maxSamples ?? 3600);
+    const own = opts.columns;
+    this.columnsOf = (h) => own?.(h) ?? columnsFromElements(h.id, h.elements);
   }
 
   get samples(): number {
@@ -206,35 +243,38 @@ export class LeakTracker {
     this.points.length = 0;
     this.classCounts.length = 0;
     this.live.clear();
+    this.spare.clear();
     this.lifetimes.clear();
-    this.sampleNo = -1;
     this.baselineT = null;
   }
 
   add(s: Snapshot): void {
     const t = Date.parse(s.takenAt);
-    this.sampleNo++;
-    const n = this.sampleNo;
     const first = this.points.length === 0;
     const counts = new Map<string, number>();
     const point = timelinePoint(s);
-    const heaps = new Map<number, Tracked[]>();
+    const heaps = new Map<number, LiveHeap>();
     for (const h of s.heaps) {
       if (!h.elementsAvailable) continue;
       const byClass = new Map<number, number>();
-      heaps.set(h.id, this.follow(h.id, h.name, h.elements, n, t, first, byClass));
+      const prev = this.live.get(h.id);
+      const cur = this.follow(h, prev, t, first, byClass);
+      heaps.set(h.id, cur);
       for (const [cls, k] of byClass) counts.set(`${h.id}/${cls}`, k);
       // the last sample's elements that this one did not continue died: their lives are the class's lifetimes
-      for (const v of this.live.get(h.id) ?? []) {
-        if (v.lastSample === n) continue;
-        for (const key of [`${h.id}/${sizeClassOf(v.len)}`, `${h.id}`]) {
-          let l = this.lifetimes.get(key);
-          if (!l) this.lifetimes.set(key, (l = new Lifetimes()));
-          l.add(v.lastSeen - v.firstSeen);
+      if (prev) {
+        for (let i = 0; i < prev.n; i++) {
+          if (prev.continued[i]) continue;
+          for (const key of [`${h.id}/${sizeClassOf(prev.len[i]!)}`, `${h.id}`]) {
+            let l = this.lifetimes.get(key);
+            if (!l) this.lifetimes.set(key, (l = new Lifetimes()));
+            l.add(prev.lastSeen[i]! - prev.firstSeen[i]!);
+          }
         }
       }
     }
     // what is not in this sample is gone: freed (or not the same allocation any more)
+    this.spare = this.live;
     this.live = heaps;
     this.points.push(point);
     this.classCounts.push(counts);
@@ -243,45 +283,54 @@ export class LeakTracker {
       this.points.shift();
       this.classCounts.shift();
       // the window's first sample is the new baseline: what it held predates the window
-      this.baselineT = this.points[0]!.t;
-      for (const list of this.live.values()) for (const v of list) if (v.firstSeen <= this.baselineT) v.atBaseline = true;
+      const base = (this.baselineT = this.points[0]!.t);
+      for (const v of this.live.values()) for (let i = 0; i < v.n; i++) if (v.firstSeen[i]! <= base) v.atBaseline[i] = 1;
     }
   }
 
   /**
    * This sample's busy elements of one heap, each continuing the record of
-   * the same element (address, length and pad) in the last sample, or a new one:
-   * one merge walk when the elements are in address order (as snapshots list
-   * them), else a match by key.
+   * the same element (address, length and pad) in the last sample, or a new
+   * one: one merge walk over both in address order (columns are sorted by
+   * address), into the buffers of the sample before last.
    */
-  private follow(id: number, name: string, elements: readonly HeapElement[], n: number, t: number, first: boolean, byClass: Map<number, number>): Tracked[] {
-    const prev = this.live.get(id) ?? [];
-    const busy = elements.filter((e) => e.state === 'busy');
-    for (const e of busy) {
-      const cls = sizeClassOf(e.len);
+  private follow(h: Heap, prev: LiveHeap | undefined, t: number, first: boolean, byClass: Map<number, number>): LiveHeap {
+    const c = this.columnsOf(h);
+    let busy = 0;
+    for (let i = 0; i < c.n; i++) if (c.state[i] === 1) busy++;
+    const cur = LiveHeap.reuse(this.spare.get(h.id), busy);
+    this.spare.delete(h.id);
+    cur.name = h.name;
+    const pn = prev ? prev.n : 0;
+    let j = 0;
+    let k = 0;
+    for (let i = 0; i < c.n; i++) {
+      if (c.state[i] !== 1) continue;
+      const a = c.addr[i]!;
+      const len = c.len[i]!;
+      const pad = c.pad[i]!;
+      const cls = sizeClassOf(len);
       byClass.set(cls, (byClass.get(cls) ?? 0) + 1);
-    }
-    let find: (e: HeapElement) => Tracked | undefined;
-    if (inAddressOrder(busy)) {
-      let j = 0;
-      find = (e) => {
-        while (j < prev.length && cmpAddr(prev[j]!.addr, e.addr) < 0) j++;
-        return prev[j];
-      };
-    } else {
-      const byKey = new Map(prev.map((p) => [`${p.addr}/${p.len}/${p.pad}`, p] as const));
-      find = (e) => byKey.get(`${e.addr}/${e.len}/${e.pad}`);
-    }
-    return busy.map((e) => {
-      const known = find(e);
-      if (known && known.addr === e.addr && known.len === e.len && known.pad === e.pad && known.lastSample === n - 1) {
-        known.lastSample = n;
-        known.lastSeen = t;
-        known.owner = e.owner;
-        return known;
+      while (j < pn && prev!.addr[j]! < a) j++;
+      cur.addr[k] = a;
+      cur.len[k] = len;
+      cur.pad[k] = pad;
+      const w = c.owner[i]!;
+      cur.owner.push(w < 0 ? null : c.owners[w]!);
+      cur.lastSeen[k] = t;
+      cur.continued[k] = 0;
+      if (j < pn && prev!.addr[j] === a && prev!.len[j] === len && prev!.pad[j] === pad && !prev!.continued[j]) {
+        prev!.continued[j] = 1;
+        cur.firstSeen[k] = prev!.firstSeen[j]!;
+        cur.atBaseline[k] = prev!.atBaseline[j]!;
+      } else {
+        cur.firstSeen[k] = t;
+        cur.atBaseline[k] = first ? 1 : 0;
       }
-      return { heapId: id, heap: name, addr: e.addr, len: e.len, pad: e.pad, owner: e.owner, firstSeen: t, lastSeen: t, atBaseline: first, lastSample: n };
-    });
+      k++;
+    }
+    cur.n = k;
+    return cur;
   }
 
   /** Classes ("heapId/class") whose floor rose from the first third of the samples to the last. */
@@ -323,15 +372,20 @@ export class LeakTracker {
     const growing = this.growingClasses();
     const outlive = new Map<string, number>();
     const elements: SuspectElement[] = [];
-    for (const v of [...this.live.values()].flat()) {
-      // memzone and mempool memory is named and reserved on purpose: new ones show in diffs, not here
-      if (v.atBaseline || isReserved(v.owner) || now - v.firstSeen < opts.minAgeMs) continue;
-      const cls = sizeClassOf(v.len);
-      const key = `${v.heapId}/${cls}`;
-      if (!growing.has(key)) continue;
-      // it must have outlived its class's churn (when the class has lifetimes to go by)
-      if (now - v.firstSeen <= this.outlives(key, `${v.heapId}`, outlive)) continue;
-      elements.push({ heapId: v.heapId, heap: v.heap, addr: v.addr, len: v.len, owner: v.owner, sizeClass: cls, firstSeen: new Date(v.firstSeen).toISOString(), ageMs: now - v.firstSeen });
+    for (const [heapId, v] of this.live) {
+      for (let i = 0; i < v.n; i++) {
+        const firstSeen = v.firstSeen[i]!;
+        const owner = v.owner[i]!;
+        // memzone and mempool memory is named and reserved on purpose: new ones show in diffs, not here
+        if (v.atBaseline[i] || isReserved(owner) || now - firstSeen < opts.minAgeMs) continue;
+        const len = v.len[i]!;
+        const cls = sizeClassOf(len);
+        const key = `${heapId}/${cls}`;
+        if (!growing.has(key)) continue;
+        // it must have outlived its class's churn (when the class has lifetimes to go by)
+        if (now - firstSeen <= this.outlives(key, `${heapId}`, outlive)) continue;
+        elements.push({ heapId, heap: v.name, addr: hexAddr(v.addr[i]!), len, owner, sizeClass: cls, firstSeen: new Date(firstSeen).toISOString(), ageMs: now - firstSeen });
+      }
     }
     elements.sort((a, b) => b.len - a.len || a.firstSeen.localeCompare(b.firstSeen) || (a.addr < b.addr ? -1 : 1));
 

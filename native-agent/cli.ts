@@ -371,7 +371,8 @@ async function main(argv: string[]): Promise<number> {
       const session = await attachFromArgs(o, runtimeDirs);
       const { LeakTracker } = await import('../common/leak-tracker');
       const { formatSuspects } = await import('./format');
-      const tracker = new LeakTracker({ maxSamples: Math.ceil(durationMs / intervalMs) + 2 });
+      const { ownColumns } = await import('./elements');
+      const tracker = new LeakTracker({ maxSamples: Math.ceil(durationMs / intervalMs) + 2, columns: ownColumns });
       const first = session.snapshot();
       tracker.add(first);
       err(`memscope: baseline of "${first.target.filePrefix}" at ${first.takenAt}; sampling every ${intervalMs} ms for ${durationMs} ms`);
