@@ -34,6 +34,47 @@ export function packColumns(c: ElementColumnsView): PackedColumns {
   };
 }
 
+/** Input bytes per base64 chunk: a multiple of 3, and a chunk's string (64 KiB) stays out of V8's large-object space. */
+const CHUNK = 3 * 16384;
+
+/** base64 of `a`'s bytes written into `out` at `at` (in chunks: no string of the whole column); returns the end. */
+function writeB64(a: ArrayBufferView, out: Buffer, at: number): number {
+  const whole = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  for (let i = 0; i < whole.length; i += CHUNK) at += out.write(whole.subarray(i, i + CHUNK).toString('base64'), at, 'latin1');
+  return at;
+}
+
+const b64Len = (a: ArrayBufferView) => 4 * Math.ceil(a.byteLength / 3);
+
+/**
+ * Exactly the bytes of `JSON.stringify(packColumns(c))`, built without the
+ * base64 strings: each column is coded straight into one buffer. The agent
+ * sends a column snapshot's columns this way (native-agent/wire.ts).
+ */
+export function packColumnsJson(c: ElementColumnsView): Buffer {
+  const cols: [string, ArrayBufferView][] = [
+    ['addr', c.addr.subarray(0, c.n)],
+    ['len', c.len.subarray(0, c.n)],
+    ['pad', c.pad.subarray(0, c.n)],
+    ['state', c.state.subarray(0, c.n)],
+    ['owner', c.owner.subarray(0, c.n)],
+  ];
+  const head = `{"heapId":${JSON.stringify(c.heapId)},"n":${JSON.stringify(c.n)}`;
+  const tail = `,"owners":${JSON.stringify(c.owners)}}`;
+  let size = head.length + Buffer.byteLength(tail);
+  for (const [k, a] of cols) size += k.length + 6 + b64Len(a); // ,"k":"…"
+  const out = Buffer.allocUnsafeSlow(size);
+  let at = out.write(head, 0, 'latin1');
+  for (const [k, a] of cols) {
+    at += out.write(`,"${k}":"`, at, 'latin1');
+    at = writeB64(a, out, at);
+    at += out.write('"', at, 'latin1');
+  }
+  at += out.write(tail, at, 'utf8');
+  if (at !== size) throw new Error(`packColumnsJson wrote ${at} bytes, not ${size}`);
+  return out;
+}
+
 /** Bytes of a base64 string in a fresh ArrayBuffer of its own (aligned for any typed array). */
 function bytes(s: unknown, field: string, want: number): ArrayBuffer {
   if (typeof s !== 'string') throw new Error(`columns.${field} is not a base64 string`);

@@ -7,8 +7,7 @@
  */
 import { diffHeap, type HeapDelta, heapHeader, sameHeapHeader } from '../common/delta';
 import { columnsFromElements, type ElementColumnsView } from '../common/columns';
-import { packColumns } from '../common/columns-wire';
-import type { ColumnSnapshot } from '../common/protocol';
+import { WireColumns } from './wire';
 import { type ElementState, type Heap, type HeapElement, hexAddr, type Snapshot } from '../common/snapshot';
 
 export const STATES: readonly ElementState[] = ['free', 'busy', 'pad'];
@@ -147,24 +146,35 @@ export function columnsOf(heap: Heap): ElementColumns | undefined {
 }
 
 /**
- * A heap's elements as common/columns.ts's view: the reader's own columns
- * while `elements` was never built (nothing renamed them), else columns made
- * from the elements (a trace named them by type).
+ * A heap's own columns as common/columns.ts's view (subarrays, no copy)
+ * while `elements` was never built (nothing renamed them), else undefined.
  */
-function columnsView(h: Heap): ElementColumnsView {
+export function ownColumns(h: Heap): ElementColumnsView | undefined {
   const c = columnsOf(h);
-  if (c && Object.getOwnPropertyDescriptor(h, 'elements')?.get) {
-    return { heapId: h.id, n: c.count, addr: c.addr.subarray(0, c.count), len: c.len.subarray(0, c.count), pad: c.pad.subarray(0, c.count), state: c.state.subarray(0, c.count), owner: c.owner.subarray(0, c.count), owners: c.owners };
-  }
-  return columnsFromElements(h.id, h.elements);
+  if (!c || !Object.getOwnPropertyDescriptor(h, 'elements')?.get) return undefined;
+  return { heapId: h.id, n: c.count, addr: c.addr.subarray(0, c.count), len: c.len.subarray(0, c.count), pad: c.pad.subarray(0, c.count), state: c.state.subarray(0, c.count), owner: c.owner.subarray(0, c.count), owners: c.owners };
 }
 
-/** The snapshot in the extension's form: heaps without `elements`, their elements as packed columns. */
-export function columnSnapshot(snap: Snapshot): ColumnSnapshot {
-  const columns = [];
+/** A heap's elements as columns: its own, else made from the elements (a trace named them by type). */
+function columnsView(h: Heap): ElementColumnsView {
+  return ownColumns(h) ?? columnsFromElements(h.id, h.elements);
+}
+
+export interface AgentColumnSnapshot {
+  snapshot: Snapshot;
+  columns: WireColumns[];
+}
+
+/**
+ * The snapshot in the extension's form (common/protocol.ts ColumnSnapshot
+ * once written as JSON): heaps without `elements`, their elements as
+ * columns already coded (native-agent/wire.ts).
+ */
+export function columnSnapshot(snap: Snapshot): AgentColumnSnapshot {
+  const columns: WireColumns[] = [];
   const heaps: Heap[] = [];
   for (const h of snap.heaps) {
-    if (h.elementsAvailable) columns.push(packColumns(columnsView(h)));
+    if (h.elementsAvailable) columns.push(new WireColumns(columnsView(h)));
     heaps.push({ ...heapHeader(h), elements: [] });
   }
   return { snapshot: { ...snap, heaps }, columns };

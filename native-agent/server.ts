@@ -36,12 +36,13 @@ import { nameElements, TraceWatcher } from './trace';
 /** Samples kept for the timeline: an hour at the default 1 s interval. */
 const DEFAULT_HISTORY = 3600;
 import { listTargets } from './discovery';
-import { columnSnapshot, diffHeapColumns } from './elements';
+import { type AgentColumnSnapshot, columnSnapshot, diffHeapColumns, ownColumns } from './elements';
 import { agentVersionWord } from './eal';
 import { hardExit } from './native/libc';
 import { isAlive } from './procfs';
 import { ealWedged, Session } from './session';
 import { GatedMessageReader, type GateRules, type ParamsCheck } from './rpc-gate';
+import { jsonEncoder } from './wire';
 
 /** Linux's PID_MAX_LIMIT: no pid is larger. */
 const PID_MAX = 4_194_304;
@@ -93,7 +94,7 @@ export async function serve(clientPid: number | null = null): Promise<void> {
   // Nothing but JSON-RPC may reach stdout.
   console.log = console.error;
   console.info = console.error;
-  const writer = new StreamMessageWriter(process.stdout);
+  const writer = new StreamMessageWriter(process.stdout, { contentTypeEncoder: jsonEncoder });
   const reader = new GatedMessageReader(process.stdin, {
     rules: gateRules(),
     reply: (m) => void writer.write(m).catch(() => undefined),
@@ -197,7 +198,7 @@ export async function serve(clientPid: number | null = null): Promise<void> {
 
   connection.onRequest(
     Methods.subscribe,
-    guard((p: unknown): SubscribeResult => {
+    guard((p: unknown): SubscribeResult | AgentColumnSnapshot => {
       const { intervalMs, historySamples, traceDir, columns } = validateSubscribe(p);
       const s = need();
       if (sub) clearInterval(sub.timer);
@@ -206,7 +207,7 @@ export async function serve(clientPid: number | null = null): Promise<void> {
       // the timeline and suspected leaks follow the subscription's samples
       if (!tracker || (historySamples !== undefined && historySamples !== trackerSize)) {
         trackerSize = historySamples ?? DEFAULT_HISTORY;
-        tracker = new LeakTracker({ maxSamples: trackerSize });
+        tracker = new LeakTracker({ maxSamples: trackerSize, columns: ownColumns });
       }
       tracker.add(first);
       const state = { last: first, spare: undefined as Snapshot | undefined, seq: 0, timer: undefined as unknown as NodeJS.Timeout };

@@ -1,0 +1,42 @@
+// The agent's JSON-RPC encoder (native-agent/wire.ts): a column reply's
+// bytes are the JSON that JSON.stringify writes for it, and they decode to
+// the same columns.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { columnsFromElements } from '../../common/columns';
+import { packColumns, packColumnsJson, unpackColumns } from '../../common/columns-wire';
+import { hexAddr, type HeapElement } from '../../common/snapshot';
+import { encodeMessage, WireColumns } from '../../native-agent/wire';
+
+function elements(n: number): HeapElement[] {
+  const out: HeapElement[] = [];
+  let a = 0x100200000;
+  for (let i = 0; i < n; i++) {
+    const len = 64 + ((i * 37) % 5000);
+    out.push({ addr: hexAddr(a), len, pad: i % 7, state: (['free', 'busy', 'pad'] as const)[i % 3]!, owner: i % 5 === 0 ? `memzone:zé"${i % 3}\\` : null });
+    a += len;
+  }
+  return out;
+}
+
+test('packColumnsJson is JSON.stringify(packColumns(c)), for sizes around the chunk size', () => {
+  for (const n of [0, 1, 2, 3, 100, 6143, 6144, 6145, 20_000]) {
+    const c = columnsFromElements(3, elements(n));
+    assert.equal(packColumnsJson(c).toString('utf8'), JSON.stringify(packColumns(c)), `n = ${n}`);
+  }
+});
+
+test('encodeMessage: a column reply is the bytes JSON.stringify writes, and unpacks to the same columns', () => {
+  const c0 = columnsFromElements(0, elements(9000));
+  const c1 = columnsFromElements(1, elements(5));
+  const msg = { jsonrpc: '2.0', id: 7, result: { snapshot: { takenAt: 'now', note: 'ünïcode "q"', heaps: [{ id: 0 }, { id: 1 }] }, columns: [new WireColumns(c0), new WireColumns(c1)] } };
+  const bytes = encodeMessage(msg);
+  assert.equal(bytes.toString('utf8'), JSON.stringify(msg));
+  const back = JSON.parse(bytes.toString('utf8'));
+  assert.deepEqual(unpackColumns(back.result.columns[0]), c0);
+  assert.deepEqual(unpackColumns(back.result.columns[1]), c1);
+  // anything else is plain JSON
+  for (const m of [{ jsonrpc: '2.0', id: 1, result: null }, { jsonrpc: '2.0', method: 'x', params: { columns: [1] } }, { jsonrpc: '2.0', id: 2, result: { columns: [] } }]) {
+    assert.equal(encodeMessage(m).toString('utf8'), JSON.stringify(m));
+  }
+});
