@@ -81,6 +81,8 @@ function bytes(s: unknown, field: string, want: number): ArrayBuffer {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s.length > 64 ? s.slice(-64) : s) || s.length % 4 !== 0) throw new Error(`columns.${field} is not base64`);
   const b = Buffer.from(s, 'base64');
   if (b.byteLength !== want) throw new Error(`columns.${field} holds ${b.byteLength} bytes, not the ${want} that n calls for`);
+  // a large column decodes into an ArrayBuffer of its own: no second copy
+  if (b.byteOffset === 0 && b.buffer.byteLength === want && b.buffer instanceof ArrayBuffer) return b.buffer;
   const out = new ArrayBuffer(want);
   new Uint8Array(out).set(b);
   return out;
