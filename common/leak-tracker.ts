@@ -181,7 +181,10 @@ class LiveHeap {
   addr: Float64Array;
   len: Float64Array;
   pad: Float64Array;
-  owner: (string | null)[] = [];
+  /** Index into `owners`, or -1. */
+  owner: Int32Array;
+  /** The sample's owner names (its columns' table, never changed once made). */
+  owners: readonly string[] = [];
   /** When it was first and last seen. */
   firstSeen: Float64Array;
   lastSeen: Float64Array;
@@ -195,6 +198,7 @@ class LiveHeap {
     this.addr = new Float64Array(k);
     this.len = new Float64Array(k);
     this.pad = new Float64Array(k);
+    this.owner = new Int32Array(k);
     this.firstSeen = new Float64Array(k);
     this.lastSeen = new Float64Array(k);
     this.atBaseline = new Uint8Array(k);
@@ -205,7 +209,7 @@ class LiveHeap {
   static reuse(h: LiveHeap | undefined, capacity: number): LiveHeap {
     if (!h || h.addr.length < capacity) return new LiveHeap(capacity + (capacity >> 3));
     h.n = 0;
-    h.owner.length = 0;
+    h.owners = [];
     return h;
   }
 }
@@ -301,6 +305,7 @@ export class LeakTracker {
     const cur = LiveHeap.reuse(this.spare.get(h.id), busy);
     this.spare.delete(h.id);
     cur.name = h.name;
+    cur.owners = c.owners;
     const pn = prev ? prev.n : 0;
     let j = 0;
     let k = 0;
@@ -315,8 +320,7 @@ export class LeakTracker {
       cur.addr[k] = a;
       cur.len[k] = len;
       cur.pad[k] = pad;
-      const w = c.owner[i]!;
-      cur.owner.push(w < 0 ? null : c.owners[w]!);
+      cur.owner[k] = c.owner[i]!;
       cur.lastSeen[k] = t;
       cur.continued[k] = 0;
       if (j < pn && prev!.addr[j] === a && prev!.len[j] === len && prev!.pad[j] === pad && !prev!.continued[j]) {
@@ -375,7 +379,8 @@ export class LeakTracker {
     for (const [heapId, v] of this.live) {
       for (let i = 0; i < v.n; i++) {
         const firstSeen = v.firstSeen[i]!;
-        const owner = v.owner[i]!;
+        const w = v.owner[i]!;
+        const owner = w < 0 ? null : v.owners[w]!;
         // memzone and mempool memory is named and reserved on purpose: new ones show in diffs, not here
         if (v.atBaseline[i] || isReserved(owner) || now - firstSeen < opts.minAgeMs) continue;
         const len = v.len[i]!;
