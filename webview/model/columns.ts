@@ -137,12 +137,12 @@ export interface ElementChanges {
 
 /**
  * Applies one heap's element delta in place. Changed elements are updated
- * where they are (binary search each); removals then compact the columns
- * forwards and additions open gaps backwards, each moving the untouched
- * runs between them with copyWithin (a memmove). A 1k-element delta on a
- * 100k heap costs a few hundred memmoves and no allocation; the arrays grow
- * with slack when additions outnumber their spare room. Returns the columns
- * (the same object), their version bumped.
+ * where they are (binary search each). Removals alone compact the columns
+ * forwards with copyWithin (a memmove per untouched run); removals with
+ * additions take one merge pass into a second set of arrays kept for the
+ * next delta, which then swap with the columns' own, so every element moves
+ * once and a delta allocates nothing in proportion to the heap. Returns the
+ * columns (the same object), their version bumped.
  */
 export function applyElementChanges(c: HeapColumns, d: ElementChanges, owners: OwnerTable): HeapColumns {
   // the order of common/delta.ts's applyDelta: removals win over changes,
@@ -153,29 +153,87 @@ export function applyElementChanges(c: HeapColumns, d: ElementChanges, owners: O
     const i = findStart(c, a);
     if (i >= 0) put(c, i, e, a, owners);
   }
-  const gone = new Set<number>();
+  const sc = scratch;
+  let nGone = 0;
+  sc.gone = need32(sc.gone, d.removed.length);
   for (const s of d.removed) {
     const i = findStart(c, Number(s));
-    if (i >= 0) gone.add(i);
+    if (i >= 0) sc.gone[nGone++] = i;
   }
-  let extra: { addr: number; e: HeapElement }[] = [];
-  for (const e of d.added) {
+  let gone = sc.gone.subarray(0, nGone).sort();
+  nGone = dedupe(gone);
+  let nExtra = 0;
+  sc.extraAddr = need64(sc.extraAddr, d.added.length);
+  sc.extraAt = need32(sc.extraAt, d.added.length);
+  for (let k = 0; k < d.added.length; k++) {
+    const e = d.added[k]!;
     const a = Number(e.addr);
     const i = findStart(c, a);
     if (i >= 0) {
       put(c, i, e, a, owners);
-      gone.delete(i);
-    } else extra.push({ addr: a, e });
+      // no longer removed
+      const g = lowerBoundI(gone, nGone, i);
+      if (g < nGone && gone[g] === i) {
+        gone.copyWithin(g, g + 1, nGone);
+        nGone--;
+      }
+    } else {
+      sc.extraAddr[nExtra] = a;
+      sc.extraAt[nExtra++] = k;
+    }
   }
   c.version++;
-  if (gone.size) removeAt(c, [...gone].sort((x, y) => x - y));
-  if (extra.length) {
-    // stable sort: of several additions at one address the last one stays
-    extra.sort((x, y) => x.addr - y.addr);
-    extra = extra.filter((x, k) => k + 1 === extra.length || extra[k + 1]!.addr !== x.addr);
-    insertSorted(c, extra, owners);
+  gone = gone.subarray(0, nGone);
+  if (!nExtra) {
+    if (nGone) removeAt(c, gone);
+    return c;
   }
+  // stable by address: of several additions at one address the last one stays
+  const order = sc.order.length >= nExtra ? sc.order : (sc.order = new Uint32Array(Math.max(nExtra, sc.order.length * 2)));
+  for (let k = 0; k < nExtra; k++) order[k] = k;
+  const ea = sc.extraAddr;
+  let sorted = true;
+  for (let k = 1; k < nExtra && sorted; k++) if (ea[k]! < ea[k - 1]!) sorted = false;
+  if (!sorted) {
+    const o = Array.from(order.subarray(0, nExtra)).sort((x, y) => ea[x]! - ea[y]! || x - y);
+    order.set(o);
+  }
+  let m = 0;
+  for (let k = 0; k < nExtra; k++) {
+    if (k + 1 < nExtra && ea[order[k + 1]!] === ea[order[k]!]) continue;
+    order[m++] = order[k]!;
+  }
+  mergeInto(c, gone, order.subarray(0, m), d.added, owners);
   return c;
+}
+
+/** Reused between deltas: index lists a delta needs, sized to the largest delta seen. */
+const scratch: { gone: Int32Array; extraAddr: Float64Array; extraAt: Int32Array; order: Uint32Array } = { gone: new Int32Array(64), extraAddr: new Float64Array(64), extraAt: new Int32Array(64), order: new Uint32Array(64) };
+
+function need32(a: Int32Array, n: number): Int32Array {
+  return a.length >= n ? a : new Int32Array(Math.max(n, a.length * 2));
+}
+
+function need64(a: Float64Array, n: number): Float64Array {
+  return a.length >= n ? a : new Float64Array(Math.max(n, a.length * 2));
+}
+
+/** Drops repeats from a sorted array in place; returns the count left. */
+function dedupe(a: Int32Array): number {
+  let m = 0;
+  for (let k = 0; k < a.length; k++) if (!m || a[k] !== a[m - 1]) a[m++] = a[k]!;
+  return m;
+}
+
+function lowerBoundI(a: Int32Array, n: number, x: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 type Column = 'start' | 'len' | 'pad' | 'state' | 'owner';
@@ -186,7 +244,7 @@ function move(c: HeapColumns, to: number, from: number, end: number): void {
 }
 
 /** Drops the elements at sorted, distinct indexes. */
-function removeAt(c: HeapColumns, drop: number[]): void {
+function removeAt(c: HeapColumns, drop: Int32Array): void {
   let w = drop[0]!;
   for (let k = 0; k < drop.length; k++) {
     const from = drop[k]! + 1;
@@ -199,33 +257,67 @@ function removeAt(c: HeapColumns, drop: number[]): void {
   c.n = w;
 }
 
-/** Inserts elements at addresses not yet present (sorted, distinct), from the last one back. */
-function insertSorted(c: HeapColumns, extra: { addr: number; e: HeapElement }[], owners: OwnerTable): void {
-  const need = c.n + extra.length;
-  if (need > c.start.length) reserve(c, Math.ceil(need * 1.25) + 16);
-  let hi = c.n;
-  for (let e = extra.length - 1; e >= 0; e--) {
-    const x = extra[e]!;
-    const p = lowerBound(c.start, hi, x.addr);
-    // [p, hi) moves right by the e + 1 elements still to place at or before it
-    if (hi > p) move(c, p + e + 1, p, hi);
-    put(c, p + e, x.e, x.addr, owners);
-    hi = p;
-  }
-  c.n = need;
-}
+/** The second set of arrays per columns object: the merge writes there, then the two swap. */
+const spares = new WeakMap<HeapColumns, HeapColumns>();
 
-function reserve(c: HeapColumns, capacity: number): void {
-  const grow = <T extends Float64Array | Uint8Array | Int32Array>(a: T, make: (n: number) => T): T => {
-    const b = make(capacity);
-    b.set(a.subarray(0, c.n));
-    return b;
-  };
-  c.start = grow(c.start, (n) => new Float64Array(n));
-  c.len = grow(c.len, (n) => new Float64Array(n));
-  c.pad = grow(c.pad, (n) => new Float64Array(n));
-  c.state = grow(c.state, (n) => new Uint8Array(n));
-  c.owner = grow(c.owner, (n) => new Int32Array(n));
+/**
+ * One pass: the columns without the `drop` indexes (sorted, distinct), with
+ * the additions d.added[at[k]] (sorted by address, distinct, none present)
+ * in their places, written into the spare arrays, which then become the
+ * columns' own. Runs between changes are copied with TypedArray.set.
+ */
+function mergeInto(c: HeapColumns, drop: Int32Array, at: Uint32Array, added: readonly HeapElement[], owners: OwnerTable): void {
+  const n = c.n;
+  const need = n - drop.length + at.length;
+  let b = spares.get(c);
+  if (!b || b.start.length < need) {
+    const cap = Math.max(need, c.start.length, Math.ceil(need * 1.25) + 16);
+    b = emptyColumns(cap);
+  }
+  const { start, len, pad, state, owner } = c;
+  const bs = b.start;
+  const bl = b.len;
+  const bp = b.pad;
+  const bt = b.state;
+  const bo = b.owner;
+  const ea = scratch.extraAddr;
+  const ext = scratch.extraAt;
+  let i = 0; // next old element
+  let w = 0; // next output slot
+  let g = 0; // next drop
+  let x = 0; // next addition
+  while (i < n || x < at.length) {
+    // the old elements up to the next addition (or the end)
+    const stop = x < at.length ? lowerBound(start, n, ea[at[x]!]!) : n;
+    while (i < stop) {
+      const runEnd = g < drop.length && drop[g]! < stop ? drop[g]! : stop;
+      for (; i < runEnd; i++, w++) {
+        bs[w] = start[i]!;
+        bl[w] = len[i]!;
+        bp[w] = pad[i]!;
+        bt[w] = state[i]!;
+        bo[w] = owner[i]!;
+      }
+      if (i < stop) {
+        // i is dropped
+        i++;
+        g++;
+      }
+    }
+    if (x < at.length) {
+      const k = at[x++]!;
+      const e = added[ext[k]!]!;
+      put(b, w++, e, ea[k]!, owners);
+    }
+  }
+  // swap: the old arrays are the next delta's spare
+  spares.set(c, { n: 0, start, len, pad, state, owner, version: 0 });
+  c.start = bs;
+  c.len = bl;
+  c.pad = bp;
+  c.state = bt;
+  c.owner = bo;
+  c.n = w;
 }
 
 /** The wire form of element i (for details and tests). */

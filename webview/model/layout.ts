@@ -170,10 +170,10 @@ function linearData(start: Float64Array, len: Float64Array, n: number, kind: Uin
   return { n, ws, we, kind };
 }
 
-function compactData(n: number, kind: Uint8Array, width: number): LaneData {
+function compactData(n: number, kind: Uint8Array, width: number, prev?: LaneData): LaneData {
   const u = width / Math.max(n, 1);
-  const ws = new Float64Array(n);
-  const we = new Float64Array(n);
+  const ws = room(prev?.ws, n);
+  const we = room(prev?.we, n);
   for (let i = 0; i < n; i++) {
     ws[i] = i * u;
     we[i] = (i + 1) * u;
@@ -240,7 +240,7 @@ export function computeLayout(m: LayoutInput, kind: MapLayoutKind, cache = new L
     const c = h.cols;
     const id = `heap:${h.id}:${kind}`;
     ids.add(id);
-    const data = cache.get(id, c, c.version, piecesKey, (prev) => (kind === 'linear' ? linearData(c.start, c.len, c.n, c.state, pieces, prev) : compactData(c.n, c.state, width)));
+    const data = cache.get(id, c, c.version, piecesKey, (prev) => (kind === 'linear' ? linearData(c.start, c.len, c.n, c.state, pieces, prev) : compactData(c.n, c.state, width, prev)));
     lanes.push({ kind: 'heap', ref, key: h.id, y, ...HEAP_LANE, data });
     if (kind === 'compact' && c.n) minSpan = Math.min(minSpan, (8 * width) / c.n);
     y += HEAP_LANE.h + LANE_GAP;

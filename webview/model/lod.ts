@@ -40,6 +40,9 @@ function grow<T extends Int32Array | Float64Array>(a: T, need: number, make: (n:
   return b;
 }
 
+const newI32 = (n: number) => new Int32Array(n);
+const newF64 = (n: number) => new Float64Array(n);
+
 export function newFrame(px: number): LaneFrame {
   return {
     first: 0,
@@ -92,7 +95,7 @@ export function frameLane(d: LaneData, view: View, minBarPx: number, owner?: Int
     const x0 = (a - w0) * s;
     const x1 = (we[i]! - w0) * s;
     if (x1 - x0 >= minBarPx) {
-      f.bars = grow(f.bars, f.nBars + 1, (n) => new Int32Array(n));
+      if (f.nBars >= f.bars.length) f.bars = grow(f.bars, f.nBars + 1, newI32);
       f.bars[f.nBars++] = i;
     } else {
       const k = kind[i]!;
@@ -118,8 +121,10 @@ export function frameLane(d: LaneData, view: View, minBarPx: number, owner?: Int
         if (o === lastOwner && x0 - lastEnd < 0.5) {
           f.spans[f.nSpans * 2 - 1] = x1;
         } else {
-          f.spans = grow(f.spans, f.nSpans * 2 + 2, (n) => new Float64Array(n));
-          f.spanOwner = grow(f.spanOwner, f.nSpans + 1, (n) => new Int32Array(n));
+          if (f.nSpans >= f.spanOwner.length || f.nSpans * 2 + 2 > f.spans.length) {
+            f.spans = grow(f.spans, f.nSpans * 2 + 2, newF64);
+            f.spanOwner = grow(f.spanOwner, f.nSpans + 1, newI32);
+          }
           f.spans[f.nSpans * 2] = x0;
           f.spans[f.nSpans * 2 + 1] = x1;
           f.spanOwner[f.nSpans++] = o;

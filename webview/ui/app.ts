@@ -451,12 +451,12 @@ export class MapApp {
       const a = worldToAddr(l.pieces, v.w0);
       const b = worldToAddr(l.pieces, v.w1);
       this.st.view = { from: a === null ? '' : hexOf(Math.floor(a)), to: b === null ? '' : hexOf(Math.ceil(b)), w0: v.w0, w1: v.w1 };
-      byId('axis-label').textContent = 'address';
+      setText('axis-label', 'address');
     } else {
       this.st.view = { from: String(v.w0), to: String(v.w1), w0: v.w0, w1: v.w1 };
-      byId('axis-label').textContent = focusName ? `${focusName} element #` : 'element #';
+      setText('axis-label', focusName ? `${focusName} element #` : 'element #');
     }
-    byId('range-label').textContent = this.transform.k > 1.001 ? `zoom ×${this.transform.k < 100 ? this.transform.k.toFixed(1) : fmtCount(Math.round(this.transform.k))}` : 'whole map';
+    setText('range-label', this.transform.k > 1.001 ? `zoom ×${this.transform.k < 100 ? this.transform.k.toFixed(1) : fmtCount(Math.round(this.transform.k))}` : 'whole map');
   }
 
   private placeFlash(view: View): void {
@@ -703,6 +703,12 @@ export class MapApp {
   recentFrames(): number[] {
     return [...this.frameTimes];
   }
+}
+
+/** Sets an element's text only when it differs (a write costs a style invalidation even when equal). */
+function setText(id: string, text: string): void {
+  const e = byId(id);
+  if (e.textContent !== text) e.textContent = text;
 }
 
 function sameItem(a: Item | null, b: Item | null): boolean {

@@ -92,6 +92,8 @@ export class Overview {
   private px = 0;
   private width = 1;
   private moving = false;
+  /** The brush's last programmatic position ("" after a layout or a drag): a redraw for the same view skips d3's move. */
+  private shown = '';
 
   /** `onBrush(w0, w1)`: the user moved the brush to this world range. */
   constructor(el: SVGSVGElement, onBrush: (w0: number, w1: number) => void) {
@@ -100,7 +102,9 @@ export class Overview {
     this.brushG = this.svg.append('g').attr('class', 'overview-brush');
     this.brush = brushX().on('brush end', (ev: { selection: [number, number] | null; sourceEvent?: Event }) => {
       // programmatic moves (syncing to the zoom) carry no source event
-      if (this.moving || !ev.sourceEvent || !ev.selection) return;
+      if (this.moving || !ev.sourceEvent) return;
+      this.shown = '';
+      if (!ev.selection) return;
       const [x0, x1] = ev.selection;
       if (x1 - x0 < 2) return;
       onBrush((x0 / this.px) * this.width, (x1 / this.px) * this.width);
@@ -149,6 +153,7 @@ export class Overview {
       [px, OVERVIEW_HEIGHT - 1],
     ]);
     this.brushG.call(this.brush);
+    this.shown = '';
   }
 
   /** Moves the brush to show the current view (without calling back). */
@@ -156,9 +161,13 @@ export class Overview {
     if (!this.px) return;
     const x0 = Math.max(0, (view.w0 / this.width) * this.px);
     const x1 = Math.min(this.px, (view.w1 / this.width) * this.px);
-    this.moving = true;
     // the whole map in view: no selection, so a drag anywhere starts a new one
-    this.brushG.call(this.brush.move, x0 <= 0.5 && x1 >= this.px - 0.5 ? null : [x0, Math.max(x1, x0 + 2)]);
+    const sel: [number, number] | null = x0 <= 0.5 && x1 >= this.px - 0.5 ? null : [x0, Math.max(x1, x0 + 2)];
+    const key = sel ? `${sel[0]} ${sel[1]}` : 'all';
+    if (key === this.shown) return;
+    this.shown = key;
+    this.moving = true;
+    this.brushG.call(this.brush.move, sel);
     this.moving = false;
   }
 }

@@ -76,6 +76,7 @@ export class Renderer {
   private patternPalette: Palette | null = null;
   private width = 0;
   private height = 0;
+  private owners: { names: readonly string[]; parts: { pool: boolean; name: string }[] } | null = null;
 
   constructor(private readonly canvas: HTMLCanvasElement) {
     const ctx = canvas.getContext('2d', { alpha: true });
@@ -368,32 +369,56 @@ export class Renderer {
 
   /** The overlay row: memzone and mempool runs, named where they are wide enough. */
   private ownerSpans(s: Scene, g: LaneGeom, f: LaneFrame): void {
+    if (!f.nSpans) return;
     const { ctx } = this;
     const p = s.palette;
-    const names = s.model.owners.names;
+    const parts = this.ownerParts(s.model.owners.names);
     const y = g.y + g.ovY;
     const h = g.ovH;
+    // per kind (memzone, mempool): the tinted runs, then their edges, one fill each
+    const tint = [new Path2D(), new Path2D()];
+    const edge = [new Path2D(), new Path2D()];
+    for (let k = 0; k < f.nSpans; k++) {
+      const x0 = Math.max(-2, f.spans[k * 2]!);
+      const x1 = Math.min(s.view.px + 2, f.spans[k * 2 + 1]!);
+      const w = Math.max(1, x1 - x0);
+      const kind = parts[f.spanOwner[k]!]?.pool ? 1 : 0;
+      tint[kind]!.rect(x0, y, w, h);
+      edge[kind]!.rect(x0, y + h - 2, w, 2);
+      if (w > 3) edge[kind]!.rect(x0, y, 1, h);
+    }
+    const colors = [p.memzone, p.mempool];
+    for (const kind of [0, 1]) {
+      ctx.fillStyle = alpha(colors[kind]!, p.contrast ? 0.5 : 0.28);
+      ctx.fill(tint[kind]!);
+      ctx.fillStyle = colors[kind]!;
+      ctx.fill(edge[kind]!);
+    }
     ctx.font = `10px ${p.font}`;
     ctx.textBaseline = 'middle';
+    ctx.fillStyle = p.foreground;
     const charW = 5.6;
     for (let k = 0; k < f.nSpans; k++) {
       const x0 = Math.max(-2, f.spans[k * 2]!);
       const x1 = Math.min(s.view.px + 2, f.spans[k * 2 + 1]!);
       const w = Math.max(1, x1 - x0);
-      const owner = ownerParts(names[f.spanOwner[k]!] ?? '');
-      const color = owner.kind === 'mempool' ? p.mempool : p.memzone;
-      ctx.fillStyle = alpha(color, p.contrast ? 0.5 : 0.28);
-      ctx.fillRect(x0, y, w, h);
-      ctx.fillStyle = color;
-      ctx.fillRect(x0, y + h - 2, w, 2);
-      if (w > 3) ctx.fillRect(x0, y, 1, h);
-      if (w >= 28) {
-        const room = Math.floor((w - 8) / charW);
-        const label = owner.name.length > room ? owner.name.slice(0, Math.max(1, room - 1)) + '…' : owner.name;
-        ctx.fillStyle = p.foreground;
-        ctx.fillText(label, Math.max(x0, 0) + 4, y + h / 2 - 1);
-      }
+      if (w < 28) continue;
+      const name = parts[f.spanOwner[k]!]?.name ?? '';
+      const room = Math.floor((w - 8) / charW);
+      const label = name.length > room ? name.slice(0, Math.max(1, room - 1)) + '…' : name;
+      ctx.fillText(label, Math.max(x0, 0) + 4, y + h / 2 - 1);
     }
+  }
+
+  /** Owner names split once per name ("mempool:X" → a mempool named X), not once per span per frame. */
+  private ownerParts(names: readonly string[]): { pool: boolean; name: string }[] {
+    let c = this.owners;
+    if (c?.names !== names) c = this.owners = { names, parts: [] };
+    for (let i = c.parts.length; i < names.length; i++) {
+      const o = ownerParts(names[i]!);
+      c.parts.push({ pool: o.kind === 'mempool', name: o.name });
+    }
+    return c.parts;
   }
 
   /** Collapsed gaps of the linear layout: a notch through every lane. */
