@@ -22,7 +22,7 @@ export function byId<T extends HTMLElement | SVGElement = HTMLElement>(id: strin
 }
 
 /** What each header shows now: rewriting the DOM only where it changed keeps a delta cheap. */
-const shown = new WeakMap<HTMLElement, string>();
+const shown = new WeakMap<HTMLElement, { sig: string; tip: string; title: string; sub: string; ext: string }>();
 
 /** The newest onSelect per header root: a header made for an earlier layout must not call that layout's. */
 const selectFor = new WeakMap<HTMLElement, (lane: number) => void>();
@@ -43,23 +43,31 @@ export function renderHeaders(root: HTMLElement, lanes: readonly LaneGeom[], lab
       root.append(h);
     }
     const label = labels[i]!;
-    const sig = JSON.stringify([i, g.kind, g.key, g.y, g.h, label]);
-    if (shown.get(h) === sig) return;
-    shown.set(h, sig);
-    h.dataset.lane = String(i);
-    h.dataset.kind = g.kind;
-    h.dataset.index = String(g.key);
-    h.dataset.state = label.state;
-    h.dataset.external = String(!!label.external);
-    h.className = `lane-header lane-${g.kind}${label.state === 'ok' ? '' : ' warning'}`;
-    h.style.top = `${g.y}px`;
-    h.style.height = `${g.h}px`;
-    h.title = [label.title, label.subtitle, label.external, label.warning].filter(Boolean).join('\n');
+    const prev = shown.get(h);
+    // the geometry and identity, then each text on its own: a delta usually changes one subtitle
+    const sig = `${i}|${g.kind}|${g.key}|${g.y}|${g.h}|${label.state}|${!!label.external}`;
+    if (prev?.sig !== sig) {
+      h.dataset.lane = String(i);
+      h.dataset.kind = g.kind;
+      h.dataset.index = String(g.key);
+      h.dataset.state = label.state;
+      h.dataset.external = String(!!label.external);
+      h.className = `lane-header lane-${g.kind}${label.state === 'ok' ? '' : ' warning'}`;
+      h.style.top = `${g.y}px`;
+      h.style.height = `${g.h}px`;
+    }
+    const tip = [label.title, label.subtitle, label.external, label.warning].filter(Boolean).join('\n');
+    if (prev?.tip !== tip) h.title = tip;
     const [title, sub, ext] = Array.from(h.children) as HTMLElement[];
-    title!.textContent = label.title;
-    if (label.state !== 'ok') title!.append(el('span', 'badge', label.state));
-    sub!.textContent = label.subtitle;
-    ext!.textContent = label.external ?? (label.warning && g.kind === 'heap' ? 'elements unavailable' : '');
+    const titleSig = `${label.title}|${label.state}`;
+    if (prev?.title !== titleSig) {
+      title!.textContent = label.title;
+      if (label.state !== 'ok') title!.append(el('span', 'badge', label.state));
+    }
+    if (prev?.sub !== label.subtitle) sub!.textContent = label.subtitle;
+    const extText = label.external ?? (label.warning && g.kind === 'heap' ? 'elements unavailable' : '');
+    if (prev?.ext !== extText) ext!.textContent = extText;
+    shown.set(h, { sig, tip, title: titleSig, sub: label.subtitle, ext: extText });
   });
 }
 
