@@ -180,14 +180,15 @@ class LiveHeap {
   name = '';
   addr: Float64Array;
   len: Float64Array;
-  pad: Float64Array;
+  pad: Uint32Array;
   /** Index into `owners`, or -1. */
   owner: Int32Array;
   /** The sample's owner names (its columns' table, never changed once made). */
   owners: readonly string[] = [];
-  /** When it was first and last seen. */
+  /** When the sample was taken: every element here was last seen then. */
+  t = 0;
+  /** When it was first seen. */
   firstSeen: Float64Array;
-  lastSeen: Float64Array;
   /** Seen in the baseline sample: not a suspect (it predates the window). */
   atBaseline: Uint8Array;
   /** Continued by the sample being added (the rest died). */
@@ -197,10 +198,9 @@ class LiveHeap {
     const k = Math.max(16, capacity);
     this.addr = new Float64Array(k);
     this.len = new Float64Array(k);
-    this.pad = new Float64Array(k);
+    this.pad = new Uint32Array(k);
     this.owner = new Int32Array(k);
     this.firstSeen = new Float64Array(k);
-    this.lastSeen = new Float64Array(k);
     this.atBaseline = new Uint8Array(k);
     this.continued = new Uint8Array(k);
   }
@@ -272,7 +272,7 @@ export class LeakTracker {
           for (const key of [`${h.id}/${sizeClassOf(prev.len[i]!)}`, `${h.id}`]) {
             let l = this.lifetimes.get(key);
             if (!l) this.lifetimes.set(key, (l = new Lifetimes()));
-            l.add(prev.lastSeen[i]! - prev.firstSeen[i]!);
+            l.add(prev.t - prev.firstSeen[i]!);
           }
         }
       }
@@ -306,6 +306,7 @@ export class LeakTracker {
     this.spare.delete(h.id);
     cur.name = h.name;
     cur.owners = c.owners;
+    cur.t = t;
     const pn = prev ? prev.n : 0;
     let j = 0;
     let k = 0;
@@ -321,7 +322,6 @@ export class LeakTracker {
       cur.len[k] = len;
       cur.pad[k] = pad;
       cur.owner[k] = c.owner[i]!;
-      cur.lastSeen[k] = t;
       cur.continued[k] = 0;
       if (j < pn && prev!.addr[j] === a && prev!.len[j] === len && prev!.pad[j] === pad && !prev!.continued[j]) {
         prev!.continued[j] = 1;
