@@ -38,7 +38,7 @@ const DEFAULT_HISTORY = 3600;
 import { listTargets } from './discovery';
 import { type AgentColumnSnapshot, columnSnapshot, diffHeapColumns, ownColumns } from './elements';
 import { agentVersionWord } from './eal';
-import { hardExit } from './native/libc';
+import { hardExit, mmapLargeAllocations } from './native/libc';
 import { isAlive } from './procfs';
 import { ealWedged, Session } from './session';
 import { GatedMessageReader, type GateRules, type ParamsCheck } from './rpc-gate';
@@ -94,6 +94,8 @@ export async function serve(clientPid: number | null = null): Promise<void> {
   // Nothing but JSON-RPC may reach stdout.
   console.log = console.error;
   console.info = console.error;
+  // snapshots allocate and free MBs of buffers for as long as the agent runs
+  if (!mmapLargeAllocations()) console.error('memscope agent: mallopt(M_MMAP_THRESHOLD) was refused; freed snapshot buffers may stay resident');
   const writer = new StreamMessageWriter(process.stdout, { contentTypeEncoder: jsonEncoder });
   const reader = new GatedMessageReader(process.stdin, {
     rules: gateRules(),

@@ -26,6 +26,7 @@ function bind() {
     munmap: libc.func('int munmap(void *addr, size_t len)'),
     syscallInt: libc.func('long syscall(long nr, int a, unsigned int b)'),
     poll: libc.func('int poll(void *fds, unsigned long nfds, int timeout)'),
+    mallopt: libc.func('int mallopt(int param, int value)'),
   };
 }
 
@@ -77,6 +78,19 @@ export function lockHolderOf(file: string): number | null {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+const M_MMAP_THRESHOLD = -3;
+
+/**
+ * For a long-running agent: every malloc of 256 KiB or more (the buffers of
+ * a snapshot's columns and of its replies) gets pages of its own, given
+ * back to the kernel when freed. glibc would otherwise raise that threshold
+ * after the first such free and serve them from its heap, which keeps the
+ * freed memory resident. Returns false where mallopt refused.
+ */
+export function mmapLargeAllocations(): boolean {
+  return libc().mallopt(M_MMAP_THRESHOLD, 256 * 1024) === 1;
 }
 
 /** Ends the process at once, skipping atexit handlers and library destructors. */
