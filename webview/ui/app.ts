@@ -267,13 +267,14 @@ export class MapApp {
   private showTarget(): void {
     const s = this.model!.snapshot;
     const t = s.target;
-    byId('target-title').textContent = `${t.filePrefix}${t.pid !== null ? ` · pid ${t.pid}` : ''}${t.alive ? '' : ' (exited)'}`;
+    setText('target-title', `${t.filePrefix}${t.pid !== null ? ` · pid ${t.pid}` : ''}${t.alive ? '' : ' (exited)'}`);
     const meta = byId('target-meta');
     const taken = new Date(s.takenAt);
     const time = Number.isNaN(taken.getTime()) ? s.takenAt : fmtTime(taken);
-    meta.textContent = `DPDK ${t.dpdkVersion} · ${time}${s.warnings.length ? ` · ${s.warnings.length} warning${s.warnings.length > 1 ? 's' : ''}` : ''}`;
-    meta.title = s.warnings.join('\n');
-    meta.classList.toggle('has-warnings', s.warnings.length > 0);
+    setText('target-meta', `DPDK ${t.dpdkVersion} · ${time}${s.warnings.length ? ` · ${s.warnings.length} warning${s.warnings.length > 1 ? 's' : ''}` : ''}`);
+    const tip = s.warnings.join('\n');
+    if (meta.title !== tip) meta.title = tip;
+    if (meta.classList.contains('has-warnings') !== s.warnings.length > 0) meta.classList.toggle('has-warnings', s.warnings.length > 0);
   }
 
   // ------------------------------------------------------------- layout

@@ -24,6 +24,21 @@ export class Axis {
    * lines. `focus` is the lane whose element numbers the compact axis shows.
    */
   render(layout: Layout, view: View, focus: LaneGeom | undefined): number[] {
+    // the same view of the same pieces (a delta that moved nothing): the axis already shows it
+    let key = `${layout.kind}|${view.w0}|${view.w1}|${view.px}|${layout.width}|${layout.breakWidth}|`;
+    if (layout.kind === 'linear') for (const p of layout.pieces) key += `${p.a0},${p.a1},${p.w0};`;
+    else key += focus ? focus.data.n : -1;
+    if (key === this.key) return this.ticks;
+    const ticks = this.draw(layout, view, focus);
+    this.key = key;
+    this.ticks = ticks;
+    return ticks;
+  }
+
+  private key = '';
+  private ticks: number[] = [];
+
+  private draw(layout: Layout, view: View, focus: LaneGeom | undefined): number[] {
     this.svg.attr('width', view.px).attr('height', AXIS_HEIGHT);
     const parts: { key: string; scale: ReturnType<typeof scaleLinear<number, number>>; ticks: number[]; fmt: (n: number) => string }[] = [];
     const toPx = (w: number) => ((w - view.w0) * view.px) / (view.w1 - view.w0);
