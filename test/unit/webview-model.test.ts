@@ -116,6 +116,31 @@ test('columns: deltas apply in place, growing the arrays with room to spare', ()
   assert.deepEqual([...c.state.subarray(0, c.n)], [BUSY, FREE]);
 });
 
+test('columns: one merge handles unsorted, repeated and re-added additions with removals, twice over the spare arrays', () => {
+  const owners = new OwnerTable();
+  const c = buildColumns([el(0x1000, 64), el(0x1040, 64), el(0x1080, 64), el(0x10c0, 64, 'busy', 'memzone:z')], owners);
+  const cols = () => [...c.start.subarray(0, c.n)].map((a, i) => [a, c.len[i], c.state[i], owners.name(c.owner[i]!)]);
+  applyElementChanges(
+    c,
+    { added: [el(0x1100, 64), el(0x1040, 32, 'free'), el(0x1020, 32), el(0x1100, 32, 'free')], removed: ['0x1040', '0x10c0', '0x9999'], changed: [el(0x1080, 64, 'free')] },
+    owners,
+  );
+  assert.deepEqual(cols(), [
+    [0x1000, 64, BUSY, null],
+    [0x1020, 32, BUSY, null],
+    [0x1040, 32, FREE, null],
+    [0x1080, 64, FREE, null],
+    [0x1100, 32, FREE, null],
+  ]);
+  applyElementChanges(c, { added: [el(0x0f00, 64, 'busy', 'memzone:z')], removed: ['0x1100', '0x1000'], changed: [] }, owners);
+  assert.deepEqual(cols(), [
+    [0x0f00, 64, BUSY, 'memzone:z'],
+    [0x1020, 32, BUSY, null],
+    [0x1040, 32, FREE, null],
+    [0x1080, 64, FREE, null],
+  ]);
+});
+
 test('columns: a churn of 1k elements on a 100k heap matches the rebuilt model', () => {
   const s = generateMapSnapshot({ seed: 5, elements: 100_000 });
   const { next, delta } = churn(s, 9, 1000);
