@@ -119,6 +119,8 @@ export async function serve(clientPid: number | null = null): Promise<void> {
     return snap;
   };
   let trackerSize = DEFAULT_HISTORY;
+  /** The last `memscope/snapshot` with columns: sent, so its element buffers are the next one's. */
+  let columnSpare: Snapshot | undefined;
 
   const end = (code: number) => {
     // give the writer a moment to flush the last message, then leave without
@@ -193,8 +195,13 @@ export async function serve(clientPid: number | null = null): Promise<void> {
     Methods.snapshot,
     guard((p: unknown) => {
       const { columns } = validateSnapshotParams(p);
-      const snap = named(need().snapshot());
-      return columns ? columnSnapshot(snap) : snap;
+      if (!columns) return named(need().snapshot());
+      // a column reply is coded before it is returned: the next one may reuse its buffers
+      const snap = named(need().snapshot(columnSpare));
+      columnSpare = undefined;
+      const reply = columnSnapshot(snap);
+      columnSpare = snap;
+      return reply;
     }),
   );
 
