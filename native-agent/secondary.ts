@@ -30,6 +30,7 @@ import * as path from 'node:path';
 import { ErrorCode, MemscopeError, type ErrorData } from '../common/errors';
 import { isAlive } from './procfs';
 import { selfScript } from './self';
+import { stage } from './stage';
 
 export interface SecondarySpec {
   prefix: string;
@@ -50,8 +51,8 @@ export interface SecondaryReady {
   attachMs: number;
 }
 
-/** How long a leaving helper keeps answering the primary's requests already under way. */
-const MP_GRACE_MS = 150;
+/** How long a leaving secondary keeps answering the primary's requests already under way. */
+export const MP_GRACE_MS = 150;
 const PRIMARY_EXITED = 'the primary exited';
 
 type Report = { ok: true; ready: SecondaryReady } | { ok: false; error: ErrorData };
@@ -84,6 +85,25 @@ export function removeSecondaryFiles(runtimeDir: string, pid: number): string[] 
 }
 
 /**
+ * Leaves the multi-process group: deletes this pid's mp socket, so the
+ * primary sends it nothing new, while a request already sent (a hot-plug
+ * sync) is still answered by EAL's mp thread, which keeps running while the
+ * caller waits MP_GRACE_MS. True when there was a socket.
+ */
+export function leaveMpGroup(runtimeDir: string, pid: number): boolean {
+  let left = false;
+  try {
+    for (const n of fs.readdirSync(runtimeDir).filter((f) => f.startsWith(`mp_socket_${pid}_`))) {
+      fs.rmSync(path.join(runtimeDir, n), { force: true });
+      left = true;
+    }
+  } catch {
+    /* no runtime dir any more */
+  }
+  return left;
+}
+
+/**
  * Deletes the files secondaries that died without a word left (a SIGKILL
  * leaves them all): names carrying a pid no process has any more. DPDK does
  * the same for both kinds (a secondary's init deletes fbarray files nobody
@@ -108,6 +128,7 @@ export function sweepDeadSecondaryFiles(runtimeDir: string): string[] {
 
 /** `memscope __secondary SPEC`: attach, report one JSON line, wait, clean up, exit. */
 export async function runSecondary(specJson: string): Promise<number> {
+  stage('start');
   const spec = JSON.parse(specJson) as SecondarySpec;
   const report = (r: Report) => {
     try {
@@ -133,7 +154,7 @@ export async function runSecondary(specJson: string): Promise<number> {
   process.stdin.resume();
 
   const { attachWithRetry } = await import('./reattach');
-  const { Session } = await import('./session');
+  const { Session, leaveLocked } = await import('./session');
   let session;
   try {
     session = await attachWithRetry(() =>
@@ -172,6 +193,7 @@ export async function runSecondary(specJson: string): Promise<number> {
         attachMs: session.attachMs,
       },
     });
+    stage('ready');
     // at once: a primary restarting under the same prefix must not find our
     // locks on its old files
     const { onPidExit } = await import('./native/libc');
@@ -188,12 +210,14 @@ export async function runSecondary(specJson: string): Promise<number> {
   // primary's freed hugepages allocated.
   // With the primary gone there is nobody to answer, and a primary restarted
   // under the same prefix must not find our locks on its files: leave at once.
-  if (stopping !== PRIMARY_EXITED) {
-    for (const n of fs.readdirSync(runtimeDir).filter((f) => f.startsWith(`mp_socket_${process.pid}_`))) fs.rmSync(path.join(runtimeDir, n), { force: true });
+  stage('leaving');
+  if (stopping !== PRIMARY_EXITED && !leaveLocked()) {
+    leaveMpGroup(runtimeDir, process.pid);
     await new Promise((r) => setTimeout(r, MP_GRACE_MS));
   }
   session.dispose();
   removeSecondaryFiles(runtimeDir, process.pid);
+  stage('exit');
   // detach by ending, without rte_eal_cleanup (it would tear down what the
   // primary shares) and without library destructors
   const { hardExit } = await import('./native/libc');
@@ -294,6 +318,12 @@ export class SecondaryHelper {
         resolve(new SecondaryHelper(child, r.ready, runtimeDir, spec));
       });
       child.on('close', (code, signal) => {
+        // a helper killed before it reported (inside rte_eal_init, say)
+        // cannot delete its fbarray copies, mp socket and log: its agent does
+        if (child.pid !== undefined) {
+          removeSecondaryFiles(runtimeDir, child.pid);
+          if (!spec.ealLogFile) fs.rmSync(path.join(os.tmpdir(), `memscope-eal-${child.pid}.log`), { force: true });
+        }
         const last = err.trim().split('\n').filter(Boolean).pop();
         fail(new MemscopeError(ErrorCode.AttachFailed, `the secondary helper for "${spec.prefix}" ended (${signal ?? code}) before attaching${last ? `: ${last}` : ''}; check the primary and try again.`));
       });

@@ -4,6 +4,7 @@
  * attach once (EAL's rule); detaching is ending the process.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { checkInputs } from '../common/checks';
 import { ErrorCode, MemscopeError } from '../common/errors';
 import type { Snapshot, TargetInfo } from '../common/snapshot';
@@ -16,10 +17,11 @@ import { flockShared, reserveRange, toPtr } from './native/libc';
 import { fixedRanges, releaseEarly, takeEarly } from './early-reserve';
 import { EalOps } from './dmabuf/eal-ops';
 import { VmReader } from './native/vm';
-import { removeSecondaryFiles, sweepDeadSecondaryFiles } from './secondary';
+import { leaveMpGroup, MP_GRACE_MS, removeSecondaryFiles, sweepDeadSecondaryFiles } from './secondary';
 import { isAlive, parseCpuList, processState, readCmdline, readMaps, selfCpus, startTime } from './procfs';
 import { readConfig } from './discovery';
 import { readMemConfig, readMemzones, type ReaderContext, takeSnapshot } from './reader';
+import { stage } from './stage';
 
 export interface AttachOptions {
   prefix: string;
@@ -58,16 +60,102 @@ export type Access = 'secondary' | 'peek';
 let attachedOnce = false;
 /** The runtime dir this process attached to in-process (its own files live there). */
 let ownRuntimeDir: string | null = null;
+/** The EAL log this process chose itself (none was asked for): deleted with the files above. */
+let ownLog: string | null = null;
 
 /**
  * Deletes the files this process's secondary attach created in the target's
  * runtime dir (fbarray copies, mp socket): a detach-by-exit never removes
- * them. Call right before the process ends.
+ * them. Call right before the process ends. It leaves the mp group first and
+ * waits MP_GRACE_MS (EAL's mp thread answers meanwhile): a secondary that
+ * vanished with a hot-plug free unsynced would keep its lock on those pages'
+ * files to the end, so nobody unlinks them and the primary's freed hugepages
+ * stay allocated (the secondary helper leaves the same way).
  */
 export function removeOwnSecondaryFiles(): void {
+  if (ownLog !== null) fs.rmSync(ownLog, { force: true });
+  ownLog = null;
   if (ownRuntimeDir === null) return;
+  if (!leaveLocked() && leaveMpGroup(ownRuntimeDir, process.pid)) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, MP_GRACE_MS);
   removeSecondaryFiles(ownRuntimeDir, process.pid);
   ownRuntimeDir = null;
+}
+
+/** Set by a secondary attach in this process: leaves the mp group under DPDK's hot-plug lock. */
+let leaver: (() => boolean) | null = null;
+
+/**
+ * Leaves the multi-process group between two hot-plugs, where nothing can be
+ * lost: under DPDK's memory hot-plug lock taken for reading
+ * (rte_mcfg_mem_read_lock, which the primary holds for writing through every
+ * allocation or free of pages and the syncs that go with it), deletes this
+ * process's mp socket and closes its descriptors of the prefix's page files,
+ * dropping their flocks, so a page the primary frees later is one it can
+ * unlink (a secondary that ends holding a lock on a freed page's file
+ * leaves that file, and its hugepage, to nobody). The mappings stay until
+ * the process ends; nothing is unmapped. Taken once the lock word is free
+ * (a hot-plug under way is waited for, up to LEAVE_WAIT_MS; a writer that
+ * takes it after the check finishes its hot-plug in milliseconds, one wedged
+ * would wedge this process): false when not taken,
+ * and the caller leaves as before, with a grace period instead. Call once,
+ * right before the process ends.
+ */
+export function leaveLocked(): boolean {
+  const l = leaver;
+  leaver = null;
+  return l !== null && l();
+}
+
+/** How long a leaving secondary waits for a hot-plug under way to end before it leaves without the lock. */
+const LEAVE_WAIT_MS = 2000;
+
+function makeLeaver(eal: EalLib, L: Layout, mcfgAddr: number, self: VmReader, runtimeDir: string, prefix: string): () => boolean {
+  const readLock = eal.lib.func('void rte_mcfg_mem_read_lock()');
+  const readUnlock = eal.lib.func('void rte_mcfg_mem_read_unlock()');
+  const word = mcfgAddr + L.memConfig.memoryHotplugLock;
+  const free = () => self.read(word, 4)?.readInt32LE(0) === 0;
+  return () => {
+    // a hot-plug under way (its syncs included) ends in milliseconds: wait for it
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (let i = 0; i < LEAVE_WAIT_MS && !free(); i++) Atomics.wait(pause, 0, 0, 1);
+    if (!free()) return false;
+    stage('leave-locked');
+    readLock();
+    try {
+      leaveMpGroup(runtimeDir, process.pid);
+      closePageFiles(prefix);
+    } finally {
+      readUnlock();
+      stage('left');
+    }
+    return true;
+  };
+}
+
+/** Closes this process's descriptors of the prefix's hugepage files (EAL's segment fds; the mappings stay). */
+function closePageFiles(prefix: string): void {
+  const page = `${prefix}map_`;
+  let fds: string[] = [];
+  try {
+    fds = fs.readdirSync('/proc/self/fd');
+  } catch {
+    return;
+  }
+  for (const n of fds) {
+    let target: string;
+    try {
+      target = fs.readlinkSync(`/proc/self/fd/${n}`);
+    } catch {
+      continue;
+    }
+    if (path.basename(target).startsWith(page)) {
+      try {
+        fs.closeSync(Number(n));
+      } catch {
+        /* closed meanwhile */
+      }
+    }
+  }
 }
 /** Set when rte_eal_init never returned: the process must end. */
 export let ealWedged = false;
@@ -197,6 +285,7 @@ export class Session {
     if (attachedOnce) {
       throw new MemscopeError(ErrorCode.AlreadyAttached, 'this agent is already attached as a secondary (EAL allows one attach per process): start another agent for another target.');
     }
+    stage('preflight');
     const libPath = opts.dpdkLib ?? (target.ealLibrary && !target.ealLibrary.endsWith(' (deleted)') ? target.ealLibrary : null);
     const warm = opts.warm ?? preloadPlugins(libPath);
     const eal = loadEal(libPath);
@@ -244,6 +333,7 @@ export class Session {
     // only a restart clears (hazard 3). Hold them until init is done.
     const guarded = guardFbarrays(target.runtimeDir, cfg);
     const log = redirectEalLog(eal, opts.ealLogFile);
+    if (!opts.ealLogFile) ownLog = log.path;
     attachedOnce = true;
     sweepDeadSecondaryFiles(target.runtimeDir);
     ownRuntimeDir = target.runtimeDir;
@@ -251,6 +341,7 @@ export class Session {
     const timeoutMs = opts.timeoutMs ?? 15000;
     let timer: NodeJS.Timeout | undefined;
     let rc: number;
+    stage('eal-init');
     try {
       rc = await Promise.race([
         eal.init(args),
@@ -271,6 +362,7 @@ export class Session {
       clearTimeout(timer);
       for (const fd of guarded) fs.closeSync(fd);
     }
+    stage(rc < 0 ? 'eal-init-failed' : 'eal-init-done');
     if (rc < 0) {
       const why = log.lastError();
       throw new MemscopeError(
@@ -283,7 +375,9 @@ export class Session {
     // (~156 KiB) from the primary's shared heap, and only rte_eal_cleanup
     // frees them, which a tool that detaches by exiting never calls: each
     // attach would leak them in the target. Free them now; we run no services.
+    stage('service-finalize');
     eal.lib.func('void rte_service_finalize()')();
+    stage('layout-check');
     const mcfgAddr = Number(cfg.memCfgAddr);
     const self = new VmReader(process.pid);
     const mem = self.read(mcfgAddr, L.memConfig.size);
@@ -301,6 +395,8 @@ export class Session {
       }
       lockFree = false;
     }
+    leaver = makeLeaver(eal, L, mcfgAddr, self, target.runtimeDir, target.filePrefix);
+    stage('attached');
     return new Session(target, eal, L, log, mcfgAddr, lockFree, lcore, 'secondary', self, performance.now() - t0);
   }
 

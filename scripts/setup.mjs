@@ -8,6 +8,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const { cleanInstallEnv } = createRequire(import.meta.url)('./lib/child-env.cjs');
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const quiet = process.argv.includes('--quiet');
@@ -89,7 +92,7 @@ const mtime = (p) => {
 };
 if (mtime(stamp) < 0 || mtime(stamp) < mtime(lock)) {
   say('installing npm dependencies');
-  if (!run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root })) {
+  if (!run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, env: cleanInstallEnv(process.env) })) {
     die(67, 'npm ci failed: check that the npm registry is reachable, then run this again.');
   }
 }

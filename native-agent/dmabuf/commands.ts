@@ -4,11 +4,15 @@
  * returns. Shared by the CLI and the agent server.
  */
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { ErrorCode, MemscopeError } from '../../common/errors';
 import { findTarget } from '../discovery';
 import { isAlive, readCmdline } from '../procfs';
 import { Session } from '../session';
 import { attachWithRetry } from '../reattach';
+import { removeSecondaryFiles } from '../secondary';
 import { selfScript } from '../self';
 import { PAGE_SIZES, parseSize } from '../../common/units';
 import type { BufferBacking } from './buffers';
@@ -61,9 +65,21 @@ export function registerInBackground(spec: HoldSpec, timeoutMs = 60_000): Promis
     });
     child.on('close', (code) => {
       clearTimeout(timer);
+      // a holder that died before it reported (SIGKILLed inside its attach,
+      // say) cannot delete its fbarray copies, mp socket and EAL log: we do
+      if (!out.includes('\n') && child.pid !== undefined) removeDeadHolderFiles(spec, child.pid);
       if (!out.includes('\n')) reject(new MemscopeError(ErrorCode.RegisterFailed, `the holder ended (${code}) before registering: ${errText.trim().split('\n').pop() ?? 'no message'}.`));
     });
   });
+}
+
+function removeDeadHolderFiles(spec: HoldSpec, pid: number): void {
+  try {
+    removeSecondaryFiles(findTarget(spec.prefix, { runtimeDirs: spec.runtimeDirs }).runtimeDir, pid);
+  } catch {
+    /* the target is gone: so are its files */
+  }
+  fs.rmSync(path.join(os.tmpdir(), `memscope-eal-${pid}.log`), { force: true });
 }
 
 /** `memscope __hold SPEC`: a holder in the background, reporting once on stdout. */

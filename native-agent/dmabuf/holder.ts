@@ -22,12 +22,19 @@
  * first, then the holder unregisters, then tells the guardian it is done.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { ErrorCode, MemscopeError } from '../../common/errors';
 import type { TestBufferInfo } from '../../common/protocol';
+import { libc } from '../native/libc';
+import { isAlive } from '../procfs';
 import { attachWithRetry } from '../reattach';
+import { removeSecondaryFiles, sweepDeadSecondaryFiles } from '../secondary';
 import { Session } from '../session';
 import { selfScript } from '../self';
+import { stage } from '../stage';
 import { type BufferBacking, createBuffer, mapAt, releaseBuffer, type TestBuffer } from './buffers';
 import { Registry } from './registry';
 
@@ -49,6 +56,7 @@ const STEP_MS = 30_000;
 
 /** MEMSCOPE_PROGRESS=1: one stderr line per step (tests use it to time faults). */
 function progress(step: string): void {
+  stage(step);
   if (process.env.MEMSCOPE_PROGRESS) process.stderr.write(`memscope-progress: ${step}\n`);
 }
 
@@ -93,6 +101,28 @@ class Lines {
   }
 }
 
+/**
+ * Marks every descriptor of this process close-on-exec but `keep`. EAL opens
+ * its files (fbarrays, hugepages, the mp socket) without O_CLOEXEC: a
+ * guardian started after the attach would inherit them, and with them this
+ * holder's flocks and its mp socket, which then outlive a SIGKILLed holder
+ * (the primary's hot-plug requests to that socket are neither answered nor
+ * refused until they time out).
+ */
+function closeOnExec(keep: number): void {
+  const F_SETFD = 2;
+  const FD_CLOEXEC = 1;
+  for (const name of fs.readdirSync('/proc/self/fd')) {
+    const fd = Number(name);
+    if (fd > 2 && fd !== keep) libc().fcntlInt(fd, F_SETFD, FD_CLOEXEC);
+  }
+}
+
+/** A holder's or guardian's EAL log when it chose none (session.ts, redirectEalLog). */
+function removeDefaultLog(pid: number): void {
+  fs.rmSync(path.join(os.tmpdir(), `memscope-eal-${pid}.log`), { force: true });
+}
+
 function send(child: ChildProcess, msg: object): void {
   if (child.stdin && !child.stdin.destroyed) child.stdin.write(JSON.stringify(msg) + '\n');
 }
@@ -124,11 +154,20 @@ export class Holder {
       // the guardian maps the buffer at the same address; a fresh process
       // may have something there already, so give it a few tries
       for (let attempt = 0; attempt < 3 && !lines; attempt++) {
-        const g = spawn(process.execPath, [CLI, '__guard', JSON.stringify({ prefix: spec.prefix, runtimeDirs: spec.runtimeDirs, va: buffer.va.toString(), len: buffer.len, offset: buffer.offset, heap: spec.heap })], {
+        stage('guardian-start');
+        closeOnExec(buffer.memfd ?? buffer.fd);
+        const g = spawn(process.execPath, [CLI, '__guard', JSON.stringify({ prefix: spec.prefix, runtimeDirs: spec.runtimeDirs, va: buffer.va.toString(), len: buffer.len, offset: buffer.offset, heap: spec.heap, holder: process.pid })], {
           stdio: ['pipe', 'pipe', 'inherit', buffer.memfd ?? buffer.fd],
           detached: true,
         });
+        // a guardian that was killed cannot delete its fbarray copies and mp socket
+        g.on('exit', () => {
+          removeSecondaryFiles(session.target.runtimeDir, g.pid!);
+          removeDefaultLog(g.pid!);
+        });
         const l = new Lines(g.stdout!, () => {
+          // only the guardian kept counts (one given up on has ended too)
+          if (g !== guardian) return;
           gone = true;
           if (h) h.guardianGone = true;
           if (h && !h.released) onGuardianLost('the guardian of this test buffer ended');
@@ -145,6 +184,7 @@ export class Holder {
         }
       }
       progress('guardian');
+      stage('intent');
       send(guardian!, { intent: true });
       if (!(await lines!.next())?.ack) throw new MemscopeError(ErrorCode.RegisterFailed, 'the guardian did not acknowledge: nothing was registered; try again.');
       const reg = registry.registerDmabuf(
@@ -153,6 +193,7 @@ export class Holder {
         spec.heap,
       );
       progress('registered');
+      stage('guardian-attach');
       send(guardian!, { registered: true });
       const att = await lines!.next();
       if (!att?.attached) {
@@ -184,6 +225,7 @@ export class Holder {
         gone,
       );
       session.onPrimaryExit(() => onGuardianLost('the primary has exited'));
+      stage('holding');
       return h;
     } catch (e) {
       if (guardian) {
@@ -198,6 +240,7 @@ export class Holder {
   /** Undoes the registration (once): guardian detaches, holder unregisters, guardian leaves. */
   release(): Promise<void> {
     this.released ??= (async () => {
+      stage('release');
       if (!this.guardianGone) {
         send(this.guardian, { release: true });
         await this.fromGuardian.next(5000);
@@ -208,6 +251,13 @@ export class Holder {
         send(this.guardian, { done: true });
         this.guardian.stdin?.end();
         releaseBuffer(this.buffer);
+        // a guardian that was killed cannot delete its files; this process ends right after this
+        const g = this.guardian.pid;
+        if (this.guardianGone && g !== undefined && !isAlive(g)) {
+          removeSecondaryFiles(this.registry.session.target.runtimeDir, g);
+          removeDefaultLog(g);
+        }
+        stage('released');
       }
     })();
     return this.released;
@@ -219,10 +269,11 @@ export class Holder {
  * fd 3 is the buffer. Output: one JSON line per step.
  */
 export async function runGuardian(specJson: string): Promise<number> {
-  const spec = JSON.parse(specJson) as { prefix: string; runtimeDirs: string[]; va: string; len: number; offset: number; heap: string | null };
+  const spec = JSON.parse(specJson) as { prefix: string; runtimeDirs: string[]; va: string; len: number; offset: number; heap: string | null; holder?: number };
   const va = BigInt(spec.va);
   const say = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
   // map first, before EAL reserves its ranges: the holder's address must be free here
+  stage('map');
   const mapped = mapAt(3, va, spec.len, spec.offset);
   let registry: Registry;
   try {
@@ -233,6 +284,7 @@ export async function runGuardian(specJson: string): Promise<number> {
     return 1;
   }
   say({ ready: true, mapped });
+  stage('ready');
   let state: 'idle' | 'intent' | 'attached' | 'released' = 'idle';
   const heap = spec.heap;
   const ops = registry.ops;
@@ -241,6 +293,7 @@ export async function runGuardian(specJson: string): Promise<number> {
 
   /** The holder is gone: undo whatever it left registered. */
   const cleanup = (): number => {
+    stage('cleanup');
     if (state === 'idle') return 0;
     const list = registry.session.memConfig().lists.find((l) => l.external && l.baseVa === va && l.len === spec.len);
     if (!list) return 0;
@@ -269,17 +322,22 @@ export async function runGuardian(specJson: string): Promise<number> {
         return;
       }
       if (m.intent) {
+        stage('intent');
         state = 'intent';
         say({ ack: true });
       } else if (m.registered) {
+        stage(heap !== null ? 'heap-attach' : 'extmem-attach');
         const r = attach();
         if (r.rc < 0) say({ attached: false, error: `attach failed (errno ${r.errno})` });
         else {
           state = 'attached';
           say({ attached: true });
         }
+        stage('attached-memory');
       } else if (m.release) {
+        stage(heap !== null ? 'heap-detach' : 'extmem-detach');
         if (state === 'attached') detach();
+        stage('detached');
         state = 'released';
         say({ detached: true });
       } else if (m.done || m.abort) {
@@ -288,6 +346,16 @@ export async function runGuardian(specJson: string): Promise<number> {
         rl.close();
       }
     });
-    rl.on('close', () => resolve(finished ? 0 : cleanup()));
+    rl.on('close', async () => {
+      const code = finished ? 0 : cleanup();
+      // the holder ends right after it lets go of us, or it was killed: once
+      // it is gone, delete what a killed one left (its fbarray copies, mp
+      // socket and EAL log; a holder that ended well deleted its own)
+      const holder = Number.isSafeInteger(spec.holder) && spec.holder! > 1 ? spec.holder! : null;
+      for (let i = 0; holder !== null && isAlive(holder) && i < 200; i++) await new Promise((r) => setTimeout(r, 10));
+      sweepDeadSecondaryFiles(registry.session.target.runtimeDir);
+      if (holder !== null && !isAlive(holder)) removeDefaultLog(holder);
+      resolve(code);
+    });
   });
 }

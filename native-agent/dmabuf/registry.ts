@@ -9,6 +9,7 @@
 import { ErrorCode, MemscopeError } from '../../common/errors';
 import type { MemConfig } from '../dpdk/memconfig';
 import { startTime } from '../procfs';
+import { stage } from '../stage';
 import type { Session } from '../session';
 import { checkRegisterArgs, checkWithinBuffer, type Errno, errnoName, type RegisterArgs } from './contract';
 import { EalOps } from './eal-ops';
@@ -61,6 +62,7 @@ export class Registry {
   /** The shared table, reserving its memzone on first use. */
   private ensureTable(): { addr: bigint; view: DataView } {
     if (this.table) return this.table;
+    stage('memzone-reserve');
     const mz = this.ops.memzone(TABLE_MEMZONE, TABLE_SIZE);
     if (!mz) throw new DmabufError(errnoName(this.ops.errno()), `cannot reserve the ${TABLE_SIZE}-byte memzone "${TABLE_MEMZONE}" for the shared table: free some memory in the target.`);
     const view = this.ops.view(mz.addr, TABLE_SIZE);
@@ -93,29 +95,36 @@ export class Registry {
     }
     let via: Registration['via'];
     if (heap !== null) {
+      stage('heap-create');
       const c = this.ops.heapCreate(heap);
       if (c.rc < 0) {
         const e = errnoName(c.errno);
         throw new DmabufError(e, e === 'EEXIST' ? `a malloc heap named "${heap}" already exists: pick another name.` : e === 'ENOSPC' ? 'no free malloc heap slot is left in the target (RTE_MAX_HEAPS): destroy a heap first.' : `rte_malloc_heap_create("${heap}") failed: check the name (at most 31 characters).`);
       }
+      stage('heap-add');
       const r = this.ops.heapAdd(heap, a.va, a.len, a.iovaAddrs ? [...a.iovaAddrs] : null, a.nPages || a.len / a.pageSz, a.pageSz);
       if (r.rc < 0) {
+        stage('heap-destroy');
         this.ops.heapDestroy(heap);
         throw this.regError(r.errno, a);
       }
       via = 'heap';
     } else if (this.ops.native) {
+      stage('native-register');
       const rc = this.ops.native.register(a.va, a.len, a.dmabufFd, a.dmabufOffset, a.iovaAddrs ? [...a.iovaAddrs] : null, a.nPages, a.pageSz);
       if (rc < 0) throw this.regError(this.ops.errno(), a);
       via = 'native';
     } else {
+      stage('extmem-register');
       const r = this.ops.extmemRegister(a.va, a.len, a.iovaAddrs ? [...a.iovaAddrs] : null, a.nPages, a.pageSz);
       if (r.rc < 0) throw this.regError(r.errno, a);
       via = 'extmem';
     }
+    stage('registered');
     const list = this.listAt(this.session.memConfig(), a.va, a.len);
     if (!list) throw new MemscopeError(ErrorCode.RegisterFailed, `the registration at 0x${a.va.toString(16)} succeeded but no memseg list holds it: this DPDK build differs from the one Memscope knows.`);
     const { view } = this.ensureTable();
+    stage('table-write');
     writeSlot(view, list.index, {
       mslIndex: list.index,
       fd: a.dmabufFd,
@@ -130,6 +139,7 @@ export class Registry {
       exporter: describe.exporter,
       pageSize: a.pageSz,
     });
+    stage('published');
     return { mslIndex: list.index, socketId: list.socketId, heap, via };
   }
 
@@ -153,20 +163,24 @@ export class Registry {
     const list = this.listAt(cfg, va, len);
     if (!list) throw new DmabufError('ENOENT', `nothing is registered at 0x${va.toString(16)} with ${len} bytes: check \`memscope snapshot\` for the address.`);
     if (heap !== null) {
+      stage('heap-remove');
       const r = this.ops.heapRemove(heap, va, len);
       if (r.rc < 0) {
         const e = errnoName(r.errno);
         throw new DmabufError(e, e === 'EBUSY' ? `heap "${heap}" still has allocations in this memory: free them in the target first.` : `removing the memory from heap "${heap}" failed: see the agent log.`);
       }
+      stage('heap-destroy');
       const d = this.ops.heapDestroy(heap);
       if (d.rc < 0) throw new DmabufError(errnoName(d.errno), `heap "${heap}" could not be destroyed after its memory was removed: it may still have memory added by another process.`);
     } else {
+      stage('extmem-unregister');
       const r = this.ops.extmemUnregister(va, len);
       if (r.rc < 0) {
         const e = errnoName(r.errno);
         throw new DmabufError(e, e === 'EBUSY' ? 'another process is still attached to this memory: it must call rte_extmem_detach first.' : `rte_extmem_unregister failed: see the agent log.`);
       }
     }
+    stage('unregistered');
     this.clearSlot(list.index);
   }
 

@@ -17,10 +17,19 @@ const LOCKS: [string, number][] = [
   ...Array.from({ length: 128 }, (_, i) => [`memseg list ${i} fbarray lock`, 136 + i * 136 + 40 + 88] as [string, number]),
 ];
 
-/** The shared lock words of a prefix that are not free ("name=value"). */
+/** malloc_heaps[32]@19136, 192 bytes each: the heap's spinlock @0, its name[32] @144. */
+const HEAPS = 19136;
+const HEAP_SIZE = 192;
+
+/** The shared lock words of a prefix that are not free ("name=value"), the malloc heaps' own locks included. */
 export function heldLocks(runtimeDir: string): string[] {
   const b = fs.readFileSync(`${runtimeDir}/config`);
-  return LOCKS.filter(([, off]) => b.readInt32LE(off) !== 0).map(([name, off]) => `${name}=${b.readInt32LE(off)}`);
+  const held = LOCKS.filter(([, off]) => b.readInt32LE(off) !== 0).map(([name, off]) => `${name}=${b.readInt32LE(off)}`);
+  for (let i = 0; i < 32; i++) {
+    const at = HEAPS + i * HEAP_SIZE;
+    if (b.readInt32LE(at) !== 0) held.push(`heap ${i} (${b.toString('latin1', at + 144, at + 176).replace(/\0.*$/s, '') || 'unnamed'}) lock=${b.readInt32LE(at)}`);
+  }
+  return held;
 }
 
 /** Pids of Memscope's own background processes (helper, holder, guardian) for a prefix. */
