@@ -46,12 +46,8 @@ function writeB64(a: ArrayBufferView, out: Buffer, at: number): number {
 
 const b64Len = (a: ArrayBufferView) => 4 * Math.ceil(a.byteLength / 3);
 
-/**
- * Exactly the bytes of `JSON.stringify(packColumns(c))`, built without the
- * base64 strings: each column is coded straight into one buffer. The agent
- * sends a column snapshot's columns this way (native-agent/wire.ts).
- */
-export function packColumnsJson(c: ElementColumnsView): Buffer {
+/** The parts of `JSON.stringify(packColumns(c))`: its text before, between and after the coded columns, and its size in bytes. */
+function packedParts(c: ElementColumnsView): { head: string; cols: [string, ArrayBufferView][]; tail: string; size: number } {
   const cols: [string, ArrayBufferView][] = [
     ['addr', c.addr.subarray(0, c.n)],
     ['len', c.len.subarray(0, c.n)],
@@ -63,15 +59,38 @@ export function packColumnsJson(c: ElementColumnsView): Buffer {
   const tail = `,"owners":${JSON.stringify(c.owners)}}`;
   let size = head.length + Buffer.byteLength(tail);
   for (const [k, a] of cols) size += k.length + 6 + b64Len(a); // ,"k":"…"
-  const out = Buffer.allocUnsafeSlow(size);
-  let at = out.write(head, 0, 'latin1');
+  return { head, cols, tail, size };
+}
+
+/** The size in bytes of `JSON.stringify(packColumns(c))`. */
+export function packedColumnsJsonSize(c: ElementColumnsView): number {
+  return packedParts(c).size;
+}
+
+/**
+ * Writes exactly the bytes of `JSON.stringify(packColumns(c))` into `out` at
+ * `at`, without building the base64 strings (each column is coded straight
+ * into `out`); returns the end. The agent sends a column snapshot's columns
+ * this way (native-agent/wire.ts).
+ */
+export function writePackedColumnsJson(c: ElementColumnsView, out: Buffer, at: number): number {
+  const { head, cols, tail, size } = packedParts(c);
+  const from = at;
+  at += out.write(head, at, 'latin1');
   for (const [k, a] of cols) {
     at += out.write(`,"${k}":"`, at, 'latin1');
     at = writeB64(a, out, at);
     at += out.write('"', at, 'latin1');
   }
   at += out.write(tail, at, 'utf8');
-  if (at !== size) throw new Error(`packColumnsJson wrote ${at} bytes, not ${size}`);
+  if (at - from !== size) throw new Error(`writePackedColumnsJson wrote ${at - from} bytes, not ${size}`);
+  return at;
+}
+
+/** `JSON.stringify(packColumns(c))` as bytes in a buffer of their own. */
+export function packColumnsJson(c: ElementColumnsView): Buffer {
+  const out = Buffer.allocUnsafeSlow(packedColumnsJsonSize(c));
+  writePackedColumnsJson(c, out, 0);
   return out;
 }
 

@@ -7,7 +7,7 @@
  */
 import { diffHeap, type HeapDelta, heapHeader, sameHeapHeader } from '../common/delta';
 import { columnsFromElements, type ElementColumnsView } from '../common/columns';
-import { WireColumns } from './wire';
+import { SENT, WireColumns } from './wire';
 import { type ElementState, type Heap, type HeapElement, hexAddr, type Snapshot } from '../common/snapshot';
 
 export const STATES: readonly ElementState[] = ['free', 'busy', 'pad'];
@@ -170,14 +170,16 @@ export interface AgentColumnSnapshot {
  * once written as JSON): heaps without `elements`, their elements as
  * columns already coded (native-agent/wire.ts).
  */
-export function columnSnapshot(snap: Snapshot): AgentColumnSnapshot {
+export function columnSnapshot(snap: Snapshot, sent?: () => void): AgentColumnSnapshot {
   const columns: WireColumns[] = [];
   const heaps: Heap[] = [];
   for (const h of snap.heaps) {
-    if (h.elementsAvailable) columns.push(new WireColumns(columnsView(h)));
+    if (h.elementsAvailable) columns.push(new WireColumns(columnsView(h), sent !== undefined));
     heaps.push({ ...heapHeader(h), elements: [] });
   }
-  return { snapshot: { ...snap, heaps }, columns };
+  const out: AgentColumnSnapshot = { snapshot: { ...snap, heaps }, columns };
+  if (sent) Object.defineProperty(out, SENT, { value: sent });
+  return out;
 }
 
 function sameOwner(a: ElementColumns, i: number, b: ElementColumns, j: number): boolean {

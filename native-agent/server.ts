@@ -119,7 +119,7 @@ export async function serve(clientPid: number | null = null): Promise<void> {
     return snap;
   };
   let trackerSize = DEFAULT_HISTORY;
-  /** The last `memscope/snapshot` with columns: sent, so its element buffers are the next one's. */
+  /** A `memscope/snapshot` with columns whose reply was written: its element buffers are the next one's. */
   let columnSpare: Snapshot | undefined;
 
   const end = (code: number) => {
@@ -196,12 +196,11 @@ export async function serve(clientPid: number | null = null): Promise<void> {
     guard((p: unknown) => {
       const { columns } = validateSnapshotParams(p);
       if (!columns) return named(need().snapshot());
-      // a column reply is coded before it is returned: the next one may reuse its buffers
+      // the columns are coded straight into the reply's message; once that is
+      // written, the next snapshot may reuse this one's buffers
       const snap = named(need().snapshot(columnSpare));
       columnSpare = undefined;
-      const reply = columnSnapshot(snap);
-      columnSpare = snap;
-      return reply;
+      return columnSnapshot(snap, () => (columnSpare = snap));
     }),
   );
 

@@ -10,29 +10,44 @@
  */
 import type { ContentTypeEncoder, Message } from 'vscode-languageserver/node';
 import { type ElementColumnsView } from '../common/columns';
-import { packColumnsJson, type PackedColumns } from '../common/columns-wire';
+import { packColumnsJson, packedColumnsJsonSize, type PackedColumns, writePackedColumnsJson } from '../common/columns-wire';
 
 /**
- * One heap's columns, coded: the JSON text of its PackedColumns. Holds no
- * reference to the snapshot's buffers (they may be reused by the next
- * snapshot before the reply is written).
+ * One heap's columns in a reply. Coded when made (`json`), so that they hold
+ * no reference to the snapshot's buffers; or, with `sent`, coded straight
+ * into the message when it is written, and `sent` called after: only then
+ * may the snapshot's buffers be reused.
  */
 export class WireColumns {
   readonly heapId: number;
   readonly n: number;
-  readonly json: Buffer;
+  readonly json: Buffer | null;
 
-  constructor(c: ElementColumnsView) {
-    this.heapId = c.heapId;
-    this.n = c.n;
-    this.json = packColumnsJson(c);
+  constructor(
+    readonly view: ElementColumnsView,
+    lazy = false,
+  ) {
+    this.heapId = view.heapId;
+    this.n = view.n;
+    this.json = lazy ? null : packColumnsJson(view);
   }
 
-  /** What JSON.stringify writes (the same bytes as `json`). */
+  get size(): number {
+    return this.json ? this.json.length : packedColumnsJsonSize(this.view);
+  }
+
+  write(out: Buffer, at: number): number {
+    return this.json ? at + this.json.copy(out, at) : writePackedColumnsJson(this.view, out, at);
+  }
+
+  /** What JSON.stringify writes (the same bytes as `write`). */
   toJSON(): PackedColumns {
-    return JSON.parse(this.json.toString('utf8')) as PackedColumns;
+    return JSON.parse((this.json ?? packColumnsJson(this.view)).toString('utf8')) as PackedColumns;
   }
 }
+
+/** On a reply's result: called once its columns are written into the message. */
+export const SENT = Symbol('memscope.columnsSent');
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const END = '"columns":[]}}';
@@ -47,15 +62,17 @@ export function encodeMessage(msg: unknown): Buffer {
     if (head.endsWith(END)) {
       const open = head.slice(0, -3); // …"columns":[
       let size = Buffer.byteLength(open) + 3 + cols.length - 1;
-      for (const c of cols) size += c.json.length;
+      for (const c of cols) size += c.size;
       const out = Buffer.allocUnsafeSlow(size);
       let at = out.write(open, 0, 'utf8');
       cols.forEach((c, i) => {
         if (i > 0) at += out.write(',', at, 'latin1');
-        at += c.json.copy(out, at);
+        at = c.write(out, at);
       });
       at += out.write(']}}', at, 'latin1');
       if (at !== size) throw new Error(`encodeMessage wrote ${at} bytes, not ${size}`);
+      const sent = (r as { [SENT]?: () => void })[SENT];
+      if (sent) sent();
       return out;
     }
   }

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { columnsFromElements } from '../../common/columns';
 import { packColumns, packColumnsJson, unpackColumns } from '../../common/columns-wire';
 import { hexAddr, type HeapElement } from '../../common/snapshot';
-import { encodeMessage, WireColumns } from '../../native-agent/wire';
+import { encodeMessage, SENT, WireColumns } from '../../native-agent/wire';
 
 function elements(n: number): HeapElement[] {
   const out: HeapElement[] = [];
@@ -39,4 +39,17 @@ test('encodeMessage: a column reply is the bytes JSON.stringify writes, and unpa
   for (const m of [{ jsonrpc: '2.0', id: 1, result: null }, { jsonrpc: '2.0', method: 'x', params: { columns: [1] } }, { jsonrpc: '2.0', id: 2, result: { columns: [] } }]) {
     assert.equal(encodeMessage(m).toString('utf8'), JSON.stringify(m));
   }
+});
+
+test('encodeMessage: columns coded when the message is written give the same bytes, and the reply says when', () => {
+  const c0 = columnsFromElements(0, elements(7000));
+  let sent = 0;
+  const result = { snapshot: { heaps: [{ id: 0 }] }, columns: [new WireColumns(c0, true)] };
+  Object.defineProperty(result, SENT, { value: () => sent++ });
+  const msg = { jsonrpc: '2.0', id: 9, result };
+  assert.equal(sent, 0);
+  const bytes = encodeMessage(msg);
+  assert.equal(sent, 1);
+  assert.equal(bytes.toString('utf8'), JSON.stringify(msg));
+  assert.deepEqual(unpackColumns(JSON.parse(bytes.toString('utf8')).result.columns[0]), c0);
 });
