@@ -13,7 +13,7 @@ import { decodeVersion, type Layout, layoutFor } from './dpdk/layout';
 import { decodeMemConfig, type MemConfig } from './dpdk/memconfig';
 import { agentVersionWord, type EalLib, type EalLog, loadEal, preloadPlugins, redirectEalLog } from './eal';
 import { lockedSnapshot } from './locking-reader';
-import { flockShared, reserveRange, toPtr } from './native/libc';
+import { flockShared, reserveRange, toPtr, unlockFlock } from './native/libc';
 import { fixedRanges, releaseEarly, takeEarly } from './early-reserve';
 import { EalOps } from './dmabuf/eal-ops';
 import { VmReader } from './native/vm';
@@ -121,25 +121,30 @@ function makeLeaver(eal: EalLib, L: Layout, mcfgAddr: number, self: VmReader, ru
     if (!free()) return false;
     stage('leave-locked');
     readLock();
+    let closed = 0;
     try {
       leaveMpGroup(runtimeDir, process.pid);
-      closePageFiles(prefix);
+      closed = closePageFiles(prefix);
     } finally {
       readUnlock();
-      stage('left');
+      stage(closed > 0 ? `left` : `left-no-pages`);
     }
     return true;
   };
 }
 
-/** Closes this process's descriptors of the prefix's hugepage files (EAL's segment fds; the mappings stay). */
-function closePageFiles(prefix: string): void {
+/**
+ * Unlocks and closes this process's descriptors of the prefix's hugepage
+ * files (EAL's segment fds; the mappings stay). Returns how many.
+ */
+function closePageFiles(prefix: string): number {
   const page = `${prefix}map_`;
+  let closed = 0;
   let fds: string[] = [];
   try {
     fds = fs.readdirSync('/proc/self/fd');
   } catch {
-    return;
+    return 0;
   }
   for (const n of fds) {
     let target: string;
@@ -150,12 +155,16 @@ function closePageFiles(prefix: string): void {
     }
     if (path.basename(target).startsWith(page)) {
       try {
+        // the page stays mapped, which keeps the open file (and its lock) alive past the close
+        unlockFlock(Number(n));
         fs.closeSync(Number(n));
+        closed++;
       } catch {
         /* closed meanwhile */
       }
     }
   }
+  return closed;
 }
 /** Set when rte_eal_init never returned: the process must end. */
 export let ealWedged = false;

@@ -231,6 +231,14 @@ export class Holder {
       if (guardian) {
         send(guardian, { abort: true });
         guardian.stdin?.end();
+        // this process ends right after: a guardian that was killed (its
+        // files are left) must be seen gone first; one that ends now deletes its own
+        const g = guardian.pid!;
+        for (let i = 0; i < 200 && isAlive(g); i++) await new Promise((r) => setTimeout(r, 10));
+        if (!isAlive(g)) {
+          removeSecondaryFiles(session.target.runtimeDir, g);
+          removeDefaultLog(g);
+        }
       }
       releaseBuffer(buffer);
       throw e;

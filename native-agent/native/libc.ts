@@ -162,6 +162,15 @@ export function flockShared(fd: number): boolean {
 }
 
 /**
+ * Drops this open file's flock. Closing the descriptor is not enough while
+ * the file is mapped: the mapping keeps the open file, and its lock, alive.
+ */
+export function unlockFlock(fd: number): boolean {
+  const LOCK_UN = 8;
+  return libc().flock(fd, LOCK_UN) === 0;
+}
+
+/**
  * Calls back as soon as process `pid` ends (a pidfd polled on a worker
  * thread: no polling interval, no pid-reuse race). Returns false when the
  * kernel has no pidfd_open (before 5.3); the caller then polls /proc.
