@@ -11,6 +11,7 @@ import koffi from 'koffi';
 import { ErrorCode, MemscopeError } from '../common/errors';
 import { encodeVersion } from './dpdk/layout';
 import { libc } from './native/libc';
+import { defaultEalLog } from './secondary';
 
 const SYSTEM_EAL = 'librte_eal.so.23';
 
@@ -83,7 +84,7 @@ export interface EalLog {
  */
 export function redirectEalLog(eal: EalLib, file?: string): EalLog {
   const own = !file;
-  const p = file ?? path.join(os.tmpdir(), `memscope-eal-${process.pid}.log`);
+  const p = file ?? defaultEalLog(process.pid);
   const c = libc();
   const stream = c.fopen(p, 'w');
   if (!stream) throw new MemscopeError(ErrorCode.Internal, `cannot open the EAL log file ${p}: check that ${path.dirname(p)} is writable.`);

@@ -71,6 +71,12 @@ export function isAlive(pid: number): boolean {
   return s !== null && s !== 'Z' && s !== 'X';
 }
 
+/** Resolves once `pid` has ended or `timeoutMs` has passed: true when it has ended. */
+export async function untilGone(pid: number, timeoutMs: number): Promise<boolean> {
+  for (const end = Date.now() + timeoutMs; isAlive(pid) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
+  return !isAlive(pid);
+}
+
 export function listPids(): number[] {
   try {
     return fs

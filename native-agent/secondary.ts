@@ -84,6 +84,21 @@ export function removeSecondaryFiles(runtimeDir: string, pid: number): string[] 
   return removed;
 }
 
+/** The EAL log a Memscope process writes when it was given none (eal.ts, redirectEalLog). */
+export function defaultEalLog(pid: number): string {
+  return path.join(os.tmpdir(), `memscope-eal-${pid}.log`);
+}
+
+/**
+ * Deletes what a secondary of ours that ended left: its files in the
+ * runtime dir (when known) and, unless it was given a log of its own, its
+ * default EAL log. A killed one cleans up nothing itself.
+ */
+export function removeEndedSecondary(runtimeDir: string | null, pid: number, ownLog = false): void {
+  if (runtimeDir !== null) removeSecondaryFiles(runtimeDir, pid);
+  if (!ownLog) fs.rmSync(defaultEalLog(pid), { force: true });
+}
+
 /**
  * Leaves the multi-process group: deletes this pid's mp socket, so the
  * primary sends it nothing new, while a request already sent (a hot-plug
@@ -154,7 +169,7 @@ export async function runSecondary(specJson: string): Promise<number> {
   process.stdin.resume();
 
   const { attachWithRetry } = await import('./reattach');
-  const { Session, leaveLocked } = await import('./session');
+  const { Session, leaveGroup } = await import('./session');
   let session;
   try {
     session = await attachWithRetry(() =>
@@ -211,10 +226,7 @@ export async function runSecondary(specJson: string): Promise<number> {
   // With the primary gone there is nobody to answer, and a primary restarted
   // under the same prefix must not find our locks on its files: leave at once.
   stage('leaving');
-  if (stopping !== PRIMARY_EXITED && !leaveLocked()) {
-    leaveMpGroup(runtimeDir, process.pid);
-    await new Promise((r) => setTimeout(r, MP_GRACE_MS));
-  }
+  if (stopping !== PRIMARY_EXITED) leaveGroup(runtimeDir);
   session.dispose();
   removeSecondaryFiles(runtimeDir, process.pid);
   stage('exit');
@@ -237,8 +249,7 @@ export class SecondaryHelper {
   ) {
     child.on('exit', (code, signal) => {
       // a helper that was killed cannot clean up after itself
-      removeSecondaryFiles(this.runtimeDir, ready.pid);
-      if (!spec.ealLogFile) fs.rmSync(path.join(os.tmpdir(), `memscope-eal-${ready.pid}.log`), { force: true });
+      removeEndedSecondary(this.runtimeDir, ready.pid, !!spec.ealLogFile);
       this.gone = signal ? `was ended by ${signal}` : `exited (${code})`;
       for (const h of this.exitHandlers) h(this.gone);
     });
@@ -320,10 +331,7 @@ export class SecondaryHelper {
       child.on('close', (code, signal) => {
         // a helper killed before it reported (inside rte_eal_init, say)
         // cannot delete its fbarray copies, mp socket and log: its agent does
-        if (child.pid !== undefined) {
-          removeSecondaryFiles(runtimeDir, child.pid);
-          if (!spec.ealLogFile) fs.rmSync(path.join(os.tmpdir(), `memscope-eal-${child.pid}.log`), { force: true });
-        }
+        if (child.pid !== undefined) removeEndedSecondary(runtimeDir, child.pid, !!spec.ealLogFile);
         const last = err.trim().split('\n').filter(Boolean).pop();
         fail(new MemscopeError(ErrorCode.AttachFailed, `the secondary helper for "${spec.prefix}" ended (${signal ?? code}) before attaching${last ? `: ${last}` : ''}; check the primary and try again.`));
       });

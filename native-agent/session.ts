@@ -65,20 +65,31 @@ let ownLog: string | null = null;
 
 /**
  * Deletes the files this process's secondary attach created in the target's
- * runtime dir (fbarray copies, mp socket): a detach-by-exit never removes
- * them. Call right before the process ends. It leaves the mp group first and
- * waits MP_GRACE_MS (EAL's mp thread answers meanwhile): a secondary that
- * vanished with a hot-plug free unsynced would keep its lock on those pages'
- * files to the end, so nobody unlinks them and the primary's freed hugepages
- * stay allocated (the secondary helper leaves the same way).
+ * runtime dir (fbarray copies, mp socket) and its own EAL log: a
+ * detach-by-exit never removes them. It leaves the mp group first
+ * (leaveGroup). Call right before the process ends.
  */
 export function removeOwnSecondaryFiles(): void {
   if (ownLog !== null) fs.rmSync(ownLog, { force: true });
   ownLog = null;
   if (ownRuntimeDir === null) return;
-  if (!leaveLocked() && leaveMpGroup(ownRuntimeDir, process.pid)) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, MP_GRACE_MS);
+  leaveGroup(ownRuntimeDir);
   removeSecondaryFiles(ownRuntimeDir, process.pid);
   ownRuntimeDir = null;
+}
+
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * Leaves the multi-process group right before this process ends: under the
+ * hot-plug lock when it can (leaveLocked), else by deleting its mp socket
+ * and waiting MP_GRACE_MS while EAL's mp thread answers requests already
+ * under way. A secondary that vanished with a hot-plug free unsynced would
+ * keep its lock on those pages' files, so nobody unlinks them and the
+ * primary's freed hugepages stay allocated.
+ */
+export function leaveGroup(runtimeDir: string): void {
+  if (!leaveLocked() && leaveMpGroup(runtimeDir, process.pid)) sleepSync(MP_GRACE_MS);
 }
 
 /** Set by a secondary attach in this process: leaves the mp group under DPDK's hot-plug lock. */
@@ -89,18 +100,16 @@ let leaver: (() => boolean) | null = null;
  * lost: under DPDK's memory hot-plug lock taken for reading
  * (rte_mcfg_mem_read_lock, which the primary holds for writing through every
  * allocation or free of pages and the syncs that go with it), deletes this
- * process's mp socket and closes its descriptors of the prefix's page files,
- * dropping their flocks, so a page the primary frees later is one it can
+ * process's mp socket and unlocks and closes its descriptors of the prefix's
+ * page files, so a page the primary frees later is one it can
  * unlink (a secondary that ends holding a lock on a freed page's file
  * leaves that file, and its hugepage, to nobody). The mappings stay until
  * the process ends; nothing is unmapped. Taken once the lock word is free
  * (a hot-plug under way is waited for, up to LEAVE_WAIT_MS; a writer that
  * takes it after the check finishes its hot-plug in milliseconds, one wedged
- * would wedge this process): false when not taken,
- * and the caller leaves as before, with a grace period instead. Call once,
- * right before the process ends.
+ * would wedge this process): false when not taken. Once, at the end.
  */
-export function leaveLocked(): boolean {
+function leaveLocked(): boolean {
   const l = leaver;
   leaver = null;
   return l !== null && l();
@@ -116,35 +125,29 @@ function makeLeaver(eal: EalLib, L: Layout, mcfgAddr: number, self: VmReader, ru
   const free = () => self.read(word, 4)?.readInt32LE(0) === 0;
   return () => {
     // a hot-plug under way (its syncs included) ends in milliseconds: wait for it
-    const pause = new Int32Array(new SharedArrayBuffer(4));
-    for (let i = 0; i < LEAVE_WAIT_MS && !free(); i++) Atomics.wait(pause, 0, 0, 1);
+    for (let i = 0; i < LEAVE_WAIT_MS && !free(); i++) sleepSync(1);
     if (!free()) return false;
     stage('leave-locked');
     readLock();
-    let closed = 0;
     try {
       leaveMpGroup(runtimeDir, process.pid);
-      closed = closePageFiles(prefix);
+      closePageFiles(prefix);
     } finally {
       readUnlock();
-      stage(closed > 0 ? `left` : `left-no-pages`);
+      stage('left');
     }
     return true;
   };
 }
 
-/**
- * Unlocks and closes this process's descriptors of the prefix's hugepage
- * files (EAL's segment fds; the mappings stay). Returns how many.
- */
-function closePageFiles(prefix: string): number {
+/** Unlocks and closes this process's descriptors of the prefix's hugepage files (EAL's segment fds; the mappings stay). */
+function closePageFiles(prefix: string): void {
   const page = `${prefix}map_`;
-  let closed = 0;
   let fds: string[] = [];
   try {
     fds = fs.readdirSync('/proc/self/fd');
   } catch {
-    return 0;
+    return;
   }
   for (const n of fds) {
     let target: string;
@@ -158,13 +161,11 @@ function closePageFiles(prefix: string): number {
         // the page stays mapped, which keeps the open file (and its lock) alive past the close
         unlockFlock(Number(n));
         fs.closeSync(Number(n));
-        closed++;
       } catch {
         /* closed meanwhile */
       }
     }
   }
-  return closed;
 }
 /** Set when rte_eal_init never returned: the process must end. */
 export let ealWedged = false;

@@ -4,15 +4,12 @@
  * returns. Shared by the CLI and the agent server.
  */
 import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { ErrorCode, MemscopeError } from '../../common/errors';
 import { findTarget } from '../discovery';
 import { isAlive, readCmdline } from '../procfs';
 import { Session } from '../session';
 import { attachWithRetry } from '../reattach';
-import { removeSecondaryFiles } from '../secondary';
+import { removeEndedSecondary } from '../secondary';
 import { selfScript } from '../self';
 import { PAGE_SIZES, parseSize } from '../../common/units';
 import type { BufferBacking } from './buffers';
@@ -74,12 +71,13 @@ export function registerInBackground(spec: HoldSpec, timeoutMs = 60_000): Promis
 }
 
 function removeDeadHolderFiles(spec: HoldSpec, pid: number): void {
+  let runtimeDir: string | null = null;
   try {
-    removeSecondaryFiles(findTarget(spec.prefix, { runtimeDirs: spec.runtimeDirs }).runtimeDir, pid);
+    runtimeDir = findTarget(spec.prefix, { runtimeDirs: spec.runtimeDirs }).runtimeDir;
   } catch {
     /* the target is gone: so are its files */
   }
-  fs.rmSync(path.join(os.tmpdir(), `memscope-eal-${pid}.log`), { force: true });
+  removeEndedSecondary(runtimeDir, pid);
 }
 
 /** `memscope __hold SPEC`: a holder in the background, reporting once on stdout. */

@@ -23,15 +23,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { ErrorCode, MemscopeError } from '../../common/errors';
 import type { TestBufferInfo } from '../../common/protocol';
 import { libc } from '../native/libc';
-import { isAlive } from '../procfs';
+import { isAlive, untilGone } from '../procfs';
 import { attachWithRetry } from '../reattach';
-import { removeSecondaryFiles, sweepDeadSecondaryFiles } from '../secondary';
+import { removeEndedSecondary, sweepDeadSecondaryFiles } from '../secondary';
 import { Session } from '../session';
 import { selfScript } from '../self';
 import { stage } from '../stage';
@@ -118,11 +116,6 @@ function closeOnExec(keep: number): void {
   }
 }
 
-/** A holder's or guardian's EAL log when it chose none (session.ts, redirectEalLog). */
-function removeDefaultLog(pid: number): void {
-  fs.rmSync(path.join(os.tmpdir(), `memscope-eal-${pid}.log`), { force: true });
-}
-
 function send(child: ChildProcess, msg: object): void {
   if (child.stdin && !child.stdin.destroyed) child.stdin.write(JSON.stringify(msg) + '\n');
 }
@@ -161,10 +154,7 @@ export class Holder {
           detached: true,
         });
         // a guardian that was killed cannot delete its fbarray copies and mp socket
-        g.on('exit', () => {
-          removeSecondaryFiles(session.target.runtimeDir, g.pid!);
-          removeDefaultLog(g.pid!);
-        });
+        g.on('exit', () => removeEndedSecondary(session.target.runtimeDir, g.pid!));
         const l = new Lines(g.stdout!, () => {
           // only the guardian kept counts (one given up on has ended too)
           if (g !== guardian) return;
@@ -233,12 +223,7 @@ export class Holder {
         guardian.stdin?.end();
         // this process ends right after: a guardian that was killed (its
         // files are left) must be seen gone first; one that ends now deletes its own
-        const g = guardian.pid!;
-        for (let i = 0; i < 200 && isAlive(g); i++) await new Promise((r) => setTimeout(r, 10));
-        if (!isAlive(g)) {
-          removeSecondaryFiles(session.target.runtimeDir, g);
-          removeDefaultLog(g);
-        }
+        if (await untilGone(guardian.pid!, 2000)) removeEndedSecondary(session.target.runtimeDir, guardian.pid!);
       }
       releaseBuffer(buffer);
       throw e;
@@ -261,10 +246,7 @@ export class Holder {
         releaseBuffer(this.buffer);
         // a guardian that was killed cannot delete its files; this process ends right after this
         const g = this.guardian.pid;
-        if (this.guardianGone && g !== undefined && !isAlive(g)) {
-          removeSecondaryFiles(this.registry.session.target.runtimeDir, g);
-          removeDefaultLog(g);
-        }
+        if (this.guardianGone && g !== undefined && !isAlive(g)) removeEndedSecondary(this.registry.session.target.runtimeDir, g);
         stage('released');
       }
     })();
@@ -360,9 +342,9 @@ export async function runGuardian(specJson: string): Promise<number> {
       // it is gone, delete what a killed one left (its fbarray copies, mp
       // socket and EAL log; a holder that ended well deleted its own)
       const holder = Number.isSafeInteger(spec.holder) && spec.holder! > 1 ? spec.holder! : null;
-      for (let i = 0; holder !== null && isAlive(holder) && i < 200; i++) await new Promise((r) => setTimeout(r, 10));
+      const holderGone = holder !== null && (await untilGone(holder, 2000));
       sweepDeadSecondaryFiles(registry.session.target.runtimeDir);
-      if (holder !== null && !isAlive(holder)) removeDefaultLog(holder);
+      if (holderGone) removeEndedSecondary(null, holder!);
       resolve(code);
     });
   });

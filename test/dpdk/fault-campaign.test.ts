@@ -50,6 +50,7 @@ import { after, test } from 'node:test';
 import { Session } from '../../native-agent/session';
 import { readTable } from '../../native-agent/dmabuf/registry';
 import { isAlive, readCmdline } from '../../native-agent/procfs';
+import { defaultEalLog } from '../../native-agent/secondary';
 import { inStageDuring, median, readStage, stageDurations, stageRecords, Tally, type StageRecord } from '../helpers/campaign';
 import { attachedAgent, CLI, runCli, startAgent, type AgentHandle } from '../helpers/cli';
 import { heldLocks, hugepageMappers, hugePagesFree, memscopeProcesses, runtimeFiles, unmappedPageFiles, until } from '../helpers/faults';
@@ -207,7 +208,7 @@ async function judge(tally: Tally, c: RunContext, opts: { procInfo: boolean; pag
     if (midInit.length > 0 && orphans.length === missing) opts.pagesLeft(missing, midInit.map((x) => `${x.role}:${x.pid}`).join('+'));
     else tally.fail(`${at}: HugePages_Free is short by ${missing} (unmapped page files of the prefix ${orphans.length}: ${orphans.map((f) => path.basename(f).slice(t.prefix.length)).sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).join(' ').slice(0, 300)}; processes of the run inside rte_eal_init during the hot-plug: ${midInit.length}; the hot-plug at ${c.grow[0]}-${c.grow[1]} ns; hugetlb now mapped by: ${hugepageMappers()})`);
   } else tally.check(missing === 0, `${at}: HugePages_Free went up by ${-missing} during the run`);
-  const logs = stageRecords(c.dir).filter((r) => fs.existsSync(path.join(os.tmpdir(), `memscope-eal-${r.pid}.log`)));
+  const logs = stageRecords(c.dir).filter((r) => fs.existsSync(defaultEalLog(r.pid)));
   tally.check(logs.length === 0, () => `${at}: EAL logs of the run's processes left in ${os.tmpdir()}: ${logs.map((r) => `${r.role} ${r.pid}`).join(', ')}`);
   const files = runtimeFiles(t.runtimeDir);
   tally.check(JSON.stringify(files) === JSON.stringify(t.files), () => `${at}: the runtime dir holds what it held (extra: ${files.filter((f) => !t.files.includes(f)).join(' ') || 'none'}; missing: ${t.files.filter((f) => !files.includes(f)).join(' ') || 'none'})`);
@@ -642,7 +643,7 @@ test(`SIGKILL of the secondary helper, holders and guardians inside rte_eal_init
       kills++;
       tally.count(`kill:${v.role.replace(/^__/, '')} ${kind}`);
       tally.count(`stage:${v.role.replace(/^__/, '')} ${killedIn}`);
-    } else if (aimed.ok && v && ['released', 'left', 'left-no-pages', 'exit'].includes(readStage(dir, v.pid)?.stage ?? '')) {
+    } else if (aimed.ok && v && ['released', 'left', 'exit'].includes(readStage(dir, v.pid)?.stage ?? '')) {
       // it finished its work and ended before the aimed moment: not a kill, and another run is run
       missed++;
     } else if (aimed.ok && v) {

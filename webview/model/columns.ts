@@ -105,13 +105,13 @@ function copyOne(a: HeapColumns, i: number, b: HeapColumns, j: number): void {
   b.owner[j] = a.owner[i]!;
 }
 
-/** Index of the first element whose start is ≥ addr (n when none). */
-export function lowerBound(a: Float64Array, n: number, addr: number): number {
+/** Index of the first of a's first n (sorted) values that is ≥ x (n when none): an element's start, an index. */
+export function lowerBound(a: Float64Array | Int32Array, n: number, x: number): number {
   let lo = 0;
   let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (a[mid]! < addr) lo = mid + 1;
+    if (a[mid]! < x) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -172,7 +172,7 @@ export function applyElementChanges(c: HeapColumns, d: ElementChanges, owners: O
     if (i >= 0) {
       put(c, i, e, a, owners);
       // no longer removed
-      const g = lowerBoundI(gone, nGone, i);
+      const g = lowerBound(gone, nGone, i);
       if (g < nGone && gone[g] === i) {
         gone.copyWithin(g, g + 1, nGone);
         nGone--;
@@ -223,17 +223,6 @@ function dedupe(a: Int32Array): number {
   let m = 0;
   for (let k = 0; k < a.length; k++) if (!m || a[k] !== a[m - 1]) a[m++] = a[k]!;
   return m;
-}
-
-function lowerBoundI(a: Int32Array, n: number, x: number): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 type Column = 'start' | 'len' | 'pad' | 'state' | 'owner';
