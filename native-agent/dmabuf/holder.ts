@@ -286,7 +286,13 @@ export async function runGuardian(specJson: string): Promise<number> {
     stage('cleanup');
     if (state === 'idle') return 0;
     const list = registry.session.memConfig().lists.find((l) => l.external && l.baseVa === va && l.len === spec.len);
-    if (!list) return 0;
+    if (!list) {
+      // a holder that died between removing its memory from its heap and
+      // destroying the heap left the heap, empty: finish (a heap that still
+      // has memory, or none of that name, is refused and left as it is)
+      if (heap !== null && state === 'released') ops.heapDestroy(heap);
+      return 0;
+    }
     if (state !== 'attached') attach();
     if (heap !== null && !mapped) {
       process.stderr.write(`memscope guardian: the holder died; heap "${heap}" cannot be removed safely because its memory is not mapped here: restart the primary.\n`);
