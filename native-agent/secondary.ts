@@ -225,7 +225,7 @@ export async function runSecondary(specJson: string): Promise<number> {
   // primary's freed hugepages allocated.
   // With the primary gone there is nobody to answer, and a primary restarted
   // under the same prefix must not find our locks on its files: leave at once.
-  stage('leaving');
+  stage(stopping === PRIMARY_EXITED ? 'leaving-primary-gone' : 'leaving');
   if (stopping !== PRIMARY_EXITED) leaveGroup(runtimeDir);
   session.dispose();
   removeSecondaryFiles(runtimeDir, process.pid);

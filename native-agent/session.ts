@@ -124,9 +124,19 @@ function makeLeaver(eal: EalLib, L: Layout, mcfgAddr: number, self: VmReader, ru
   const word = mcfgAddr + L.memConfig.memoryHotplugLock;
   const free = () => self.read(word, 4)?.readInt32LE(0) === 0;
   return () => {
-    // a hot-plug under way (its syncs included) ends in milliseconds: wait for it
-    for (let i = 0; i < LEAVE_WAIT_MS && !free(); i++) sleepSync(1);
-    if (!free()) return false;
+    // a hot-plug under way (its syncs included) ends in milliseconds: wait
+    // for the word to be free once, then take the lock at once (a primary's
+    // grow takes and drops it twice, alloc then free: a second look after
+    // the wait could find the free's hold and give up)
+    stage('leave-wait');
+    const end = performance.now() + LEAVE_WAIT_MS;
+    while (!free()) {
+      if (performance.now() > end) {
+        stage('leave-busy');
+        return false;
+      }
+      sleepSync(1);
+    }
     stage('leave-locked');
     readLock();
     try {

@@ -51,7 +51,7 @@ import { Session } from '../../native-agent/session';
 import { readTable } from '../../native-agent/dmabuf/registry';
 import { isAlive, readCmdline } from '../../native-agent/procfs';
 import { defaultEalLog } from '../../native-agent/secondary';
-import { inStageDuring, median, readStage, stageDurations, stageRecords, Tally, type StageRecord } from '../helpers/campaign';
+import { inStageDuring, median, readStage, stageDurations, stageRecords, stageTimeline, Tally, type StageRecord } from '../helpers/campaign';
 import { attachedAgent, CLI, runCli, startAgent, type AgentHandle } from '../helpers/cli';
 import { heldLocks, hugepageMappers, hugePagesFree, memscopeProcesses, runtimeFiles, unmappedPageFiles, until } from '../helpers/faults';
 import { mallocEveryHeap, procInfoProblem, readConfigView, strayLocks, type Heap } from '../helpers/judge';
@@ -206,7 +206,7 @@ async function judge(tally: Tally, c: RunContext, opts: { procInfo: boolean; pag
     const midInit = inStageDuring(c.dir, 'eal-init', c.grow[0], c.grow[1], (pid) => c.deaths.get(pid) ?? null);
     const orphans = unmappedPageFiles(t.prefix, hugetlbfsMounts());
     if (midInit.length > 0 && orphans.length === missing) opts.pagesLeft(missing, midInit.map((x) => `${x.role}:${x.pid}`).join('+'));
-    else tally.fail(`${at}: HugePages_Free is short by ${missing} (unmapped page files of the prefix ${orphans.length}: ${orphans.map((f) => path.basename(f).slice(t.prefix.length)).sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).join(' ').slice(0, 300)}; processes of the run inside rte_eal_init during the hot-plug: ${midInit.length}; the hot-plug at ${c.grow[0]}-${c.grow[1]} ns; hugetlb now mapped by: ${hugepageMappers()})`);
+    else tally.fail(`${at}: HugePages_Free is short by ${missing} (unmapped page files of the prefix ${orphans.length}: ${orphans.map((f) => path.basename(f).slice(t.prefix.length)).sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).join(' ').slice(0, 300)}; processes of the run inside rte_eal_init during the hot-plug: ${midInit.length}; the hot-plug at ${c.grow[0]}-${c.grow[1]} ns; hugetlb now mapped by: ${hugepageMappers()}; steps of the run's processes, ms from the hot-plug's start: ${stageTimeline(c.dir, c.grow[0])})`);
   } else tally.check(missing === 0, `${at}: HugePages_Free went up by ${-missing} during the run`);
   const logs = stageRecords(c.dir).filter((r) => fs.existsSync(defaultEalLog(r.pid)));
   tally.check(logs.length === 0, () => `${at}: EAL logs of the run's processes left in ${os.tmpdir()}: ${logs.map((r) => `${r.role} ${r.pid}`).join(', ')}`);

@@ -160,3 +160,10 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 }
+
+/** Every process's steps in `dir` as "role:pid stage@ms …", times in ms relative to `t0` (for a failure's message). */
+export function stageTimeline(dir: string, t0: bigint): string {
+  return stageRecords(dir)
+    .map((r) => `${r.role}:${r.pid} ${stageHistory(dir, r.pid).map((e) => `${e.stage}@${(Number(e.ns - t0) / 1e6).toFixed(1)}`).join(' ')}`)
+    .join('; ');
+}
