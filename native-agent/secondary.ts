@@ -28,6 +28,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode, MemscopeError, type ErrorData } from '../common/errors';
+import { SECONDARY_NODE_FLAGS } from '../common/node-flags';
 import { isAlive } from './procfs';
 import { selfScript } from './self';
 import { stage } from './stage';
@@ -279,7 +280,7 @@ export class SecondaryHelper {
   static start(spec: SecondarySpec, runtimeDir: string): Promise<SecondaryHelper> {
     sweepDeadSecondaryFiles(runtimeDir);
     // own session: a signal to the agent's process group does not reach it
-    const child = spawn(process.execPath, [selfScript(), '__secondary', JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(process.execPath, [...SECONDARY_NODE_FLAGS, selfScript(), '__secondary', JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     // started processes take a while to load on a busy host; EAL's own timeout
     // is inside the helper, this one only covers a helper that never answers
     const limitMs = spec.timeoutMs + 20_000;

@@ -42,7 +42,7 @@ import { hardExit, mmapLargeAllocations } from './native/libc';
 import { isAlive } from './procfs';
 import { ealWedged, Session } from './session';
 import { GatedMessageReader, type GateRules, type ParamsCheck } from './rpc-gate';
-import { jsonEncoder } from './wire';
+import { jsonEncoder, ReplyBuffer } from './wire';
 
 /** Linux's PID_MAX_LIMIT: no pid is larger. */
 const PID_MAX = 4_194_304;
@@ -96,7 +96,9 @@ export async function serve(clientPid: number | null = null): Promise<void> {
   console.info = console.error;
   // snapshots allocate and free MBs of buffers for as long as the agent runs
   if (!mmapLargeAllocations()) console.error('memscope agent: mallopt(M_MMAP_THRESHOLD) was refused; freed snapshot buffers may stay resident');
-  const writer = new StreamMessageWriter(process.stdout, { contentTypeEncoder: jsonEncoder });
+  // a column reply's buffer is reused once nothing waits in stdout
+  const replies = new ReplyBuffer(() => process.stdout.writableLength === 0);
+  const writer = new StreamMessageWriter(process.stdout, { contentTypeEncoder: jsonEncoder(replies) });
   const reader = new GatedMessageReader(process.stdin, {
     rules: gateRules(),
     reply: (m) => void writer.write(m).catch(() => undefined),
@@ -119,8 +121,20 @@ export async function serve(clientPid: number | null = null): Promise<void> {
     return snap;
   };
   let trackerSize = DEFAULT_HISTORY;
-  /** A `memscope/snapshot` with columns whose reply was written: its element buffers are the next one's. */
-  let columnSpare: Snapshot | undefined;
+  /**
+   * Snapshots nobody reads any more (a column reply that was written, the
+   * subscription's one before last): their element buffers are the next
+   * snapshots', whichever asks first. One pool for both, two deep (a
+   * subscription's tick and a snapshot request in flight together): a
+   * snapshot's buffers made anew leave the old ones as garbage outside V8's
+   * heap, resident until a GC that tens of MB of it trigger (~2.5 MB a set
+   * at 100k elements).
+   */
+  const spares: Snapshot[] = [];
+  const takeSpare = (): Snapshot | undefined => spares.pop();
+  const giveSpare = (s: Snapshot): void => {
+    if (spares.length < 2) spares.push(s);
+  };
 
   const end = (code: number) => {
     // give the writer a moment to flush the last message, then leave without
@@ -198,9 +212,8 @@ export async function serve(clientPid: number | null = null): Promise<void> {
       if (!columns) return named(need().snapshot());
       // the columns are coded straight into the reply's message; once that is
       // written, the next snapshot may reuse this one's buffers
-      const snap = named(need().snapshot(columnSpare));
-      columnSpare = undefined;
-      return columnSnapshot(snap, () => (columnSpare = snap));
+      const snap = named(need().snapshot(takeSpare()));
+      return columnSnapshot(snap, () => giveSpare(snap));
     }),
   );
 
@@ -218,13 +231,13 @@ export async function serve(clientPid: number | null = null): Promise<void> {
         tracker = new LeakTracker({ maxSamples: trackerSize, columns: ownColumns });
       }
       tracker.add(first);
-      const state = { last: first, spare: undefined as Snapshot | undefined, seq: 0, timer: undefined as unknown as NodeJS.Timeout };
+      const state = { last: first, seq: 0, timer: undefined as unknown as NodeJS.Timeout };
       state.timer = setInterval(() => {
         try {
           // two snapshots alive at a time: the one diffed against, the new one
-          const next = named(s.snapshot(state.spare));
+          const next = named(s.snapshot(takeSpare()));
           const delta = diffSnapshots(state.last, next, diffHeapColumns);
-          state.spare = state.last;
+          giveSpare(state.last);
           state.last = next;
           tracker?.add(next);
           if (isEmptyDelta(delta)) return;

@@ -52,8 +52,39 @@ export const SENT = Symbol('memscope.columnsSent');
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const END = '"columns":[]}}';
 
-/** A message's JSON as UTF-8 bytes; a reply whose `result.columns` are WireColumns has them copied in as they are. */
-export function encodeMessage(msg: unknown): Buffer {
+/**
+ * The buffer column replies are coded into, kept for the next one. A
+ * 100k-element reply is ~5 MB; a fresh one each time is garbage outside V8's
+ * heap that V8 collects only once tens of MB of it have piled up, all
+ * resident meanwhile. The kept buffer is reused only while `idle()` says no
+ * earlier message waits in the stream (vscode-jsonrpc's writer encodes a
+ * message only after the one before was written, so it always is); a reply
+ * under half its size gets a buffer of its own size instead, so one huge
+ * reply does not stay resident.
+ */
+export class ReplyBuffer {
+  private kept: Buffer | null = null;
+  /** Buffers made (for tests). */
+  made = 0;
+
+  constructor(private readonly idle: () => boolean) {}
+
+  take(size: number): Buffer {
+    const k = this.kept;
+    if (k && k.length >= size && k.length <= 2 * size && this.idle()) return k.subarray(0, size);
+    // room for a heap that grows a little between two replies
+    this.kept = Buffer.allocUnsafeSlow(Math.ceil(size * 1.125));
+    this.made++;
+    return this.kept.subarray(0, size);
+  }
+}
+
+/**
+ * A message's JSON as UTF-8 bytes; a reply whose `result.columns` are
+ * WireColumns has them copied in as they are, into `into` when given (the
+ * bytes are then valid until the next message is encoded).
+ */
+export function encodeMessage(msg: unknown, into?: ReplyBuffer): Buffer {
   const r = isObj(msg) ? msg.result : undefined;
   if (isObj(r) && Array.isArray(r.columns) && r.columns.length > 0 && r.columns.every((c) => c instanceof WireColumns)) {
     const cols = r.columns as WireColumns[];
@@ -63,7 +94,7 @@ export function encodeMessage(msg: unknown): Buffer {
       const open = head.slice(0, -3); // …"columns":[
       let size = Buffer.byteLength(open) + 3 + cols.length - 1;
       for (const c of cols) size += c.size;
-      const out = Buffer.allocUnsafeSlow(size);
+      const out = into ? into.take(size) : Buffer.allocUnsafeSlow(size);
       let at = out.write(open, 0, 'utf8');
       cols.forEach((c, i) => {
         if (i > 0) at += out.write(',', at, 'latin1');
@@ -79,14 +110,16 @@ export function encodeMessage(msg: unknown): Buffer {
   return Buffer.from(JSON.stringify(msg), 'utf8');
 }
 
-/** vscode-jsonrpc's content-type encoder for StreamMessageWriter (UTF-8 JSON, as its own). */
-export const jsonEncoder: ContentTypeEncoder = {
-  name: 'application/json',
-  encode(msg: Message): Promise<Uint8Array> {
-    try {
-      return Promise.resolve(encodeMessage(msg));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  },
-};
+/** vscode-jsonrpc's content-type encoder for StreamMessageWriter (UTF-8 JSON, as its own), column replies coded into `into`. */
+export function jsonEncoder(into?: ReplyBuffer): ContentTypeEncoder {
+  return {
+    name: 'application/json',
+    encode(msg: Message): Promise<Uint8Array> {
+      try {
+        return Promise.resolve(encodeMessage(msg, into));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+  };
+}

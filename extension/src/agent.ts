@@ -36,6 +36,7 @@ import {
 } from '../../common/protocol';
 import type { Suspects } from '../../common/leak-tracker';
 import type { Snapshot } from '../../common/snapshot';
+import { AGENT_NODE_FLAGS } from '../../common/node-flags';
 import { AgentError, agentCommand, checkSettings } from './launch';
 import { hydrate } from './map-message';
 import { settings } from './settings';
@@ -104,7 +105,7 @@ export class Agent implements vscode.Disposable {
     if (s.launchPrefix.length) {
       // e.g. ["sudo", "-n"]: an argument vector, never a shell string (an
       // Executable without options.shell is spawned with execve)
-      const { command, args } = agentCommand(s.launchPrefix, process.execPath, script, serve);
+      const { command, args } = agentCommand(s.launchPrefix, process.execPath, script, serve, AGENT_NODE_FLAGS);
       return {
         command,
         args,
@@ -112,7 +113,7 @@ export class Agent implements vscode.Disposable {
         options: { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
       };
     }
-    return { module: script, args: serve, transport: TransportKind.stdio };
+    return { module: script, args: serve, transport: TransportKind.stdio, options: { execArgv: [...AGENT_NODE_FLAGS] } };
   }
 
   private clientOptions(): LanguageClientOptions {

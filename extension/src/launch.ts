@@ -42,9 +42,9 @@ export function checkLaunchPrefix(prefix: readonly unknown[]): void {
 }
 
 /** The command and arguments that start the agent (`launchPrefix` may be empty). */
-export function agentCommand(launchPrefix: readonly string[], execPath: string, script: string, args: readonly string[]): AgentCommand {
+export function agentCommand(launchPrefix: readonly string[], execPath: string, script: string, args: readonly string[], nodeFlags: readonly string[] = []): AgentCommand {
   checkLaunchPrefix(launchPrefix);
-  const [command, ...rest] = [...launchPrefix, execPath, script, ...args];
+  const [command, ...rest] = [...launchPrefix, execPath, ...nodeFlags, script, ...args];
   return { command: command!, args: rest };
 }
 

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { after } from 'node:test';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import type { Snapshot } from '../../common/snapshot';
+import { AGENT_NODE_FLAGS } from '../../common/node-flags';
 
 export const CLI = path.join(__dirname, '..', '..', 'native-agent', 'cli.js');
 
@@ -120,7 +121,7 @@ export async function attachedAgent<R = unknown>(params: { filePrefix: string } 
 
 /** `memscope serve` with a JSON-RPC connection to it. */
 export function startAgent(args: string[] = []): AgentHandle {
-  const child = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, CLI, 'serve', ...args], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   live.add(child);
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));

@@ -150,3 +150,8 @@ test('no code path of the agent or the extension runs a shell, a command string,
   }
   assert.deepEqual(offences, []);
 });
+
+test('agentCommand: node flags go between node and the script, behind a launch prefix too', () => {
+  assert.deepEqual(agentCommand([], '/usr/bin/node', '/x/cli.js', ['serve'], ['--max-semi-space-size=1']), { command: '/usr/bin/node', args: ['--max-semi-space-size=1', '/x/cli.js', 'serve'] });
+  assert.deepEqual(agentCommand(['sudo', '-n'], '/usr/bin/node', '/x/cli.js', ['serve'], ['--a']), { command: 'sudo', args: ['-n', '/usr/bin/node', '--a', '/x/cli.js', 'serve'] });
+});

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { columnsFromElements } from '../../common/columns';
 import { packColumns, packColumnsJson, unpackColumns } from '../../common/columns-wire';
 import { hexAddr, type HeapElement } from '../../common/snapshot';
-import { encodeMessage, SENT, WireColumns } from '../../native-agent/wire';
+import { encodeMessage, ReplyBuffer, SENT, WireColumns } from '../../native-agent/wire';
 
 function elements(n: number): HeapElement[] {
   const out: HeapElement[] = [];
@@ -52,4 +52,29 @@ test('encodeMessage: columns coded when the message is written give the same byt
   assert.equal(sent, 1);
   assert.equal(bytes.toString('utf8'), JSON.stringify(msg));
   assert.deepEqual(unpackColumns(JSON.parse(bytes.toString('utf8')).result.columns[0]), c0);
+});
+
+test('ReplyBuffer: column replies reuse one buffer while the stream is idle, never while a message waits, and a much smaller reply gets its own', () => {
+  let idle = true;
+  const into = new ReplyBuffer(() => idle);
+  const reply = (n: number, id: number) => ({ jsonrpc: '2.0', id, result: { snapshot: { heaps: [{ id: 0 }] }, columns: [new WireColumns(columnsFromElements(0, elements(n)))] } });
+  const m1 = reply(5000, 1);
+  const b1 = encodeMessage(m1, into);
+  assert.equal(b1.toString('utf8'), JSON.stringify(m1));
+  const m2 = reply(5000, 2);
+  const b2 = encodeMessage(m2, into);
+  assert.equal(b2.toString('utf8'), JSON.stringify(m2));
+  assert.equal(b2.buffer, b1.buffer, 'reused while idle');
+  assert.equal(into.made, 1);
+  idle = false;
+  const m3 = reply(5000, 3);
+  const b3 = encodeMessage(m3, into);
+  assert.notEqual(b3.buffer, b2.buffer, 'a message still waiting keeps its bytes');
+  assert.equal(b2.toString('utf8'), JSON.stringify(m2), 'and they are unchanged');
+  idle = true;
+  const m4 = reply(1000, 4);
+  const b4 = encodeMessage(m4, into);
+  assert.notEqual(b4.buffer, b3.buffer, 'a reply under half the kept size gets a buffer of its own');
+  assert.equal(b4.toString('utf8'), JSON.stringify(m4));
+  assert.equal(into.made, 3);
 });
