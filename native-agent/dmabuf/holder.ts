@@ -120,6 +120,9 @@ function send(child: ChildProcess, msg: object): void {
   if (child.stdin && !child.stdin.destroyed) child.stdin.write(JSON.stringify(msg) + '\n');
 }
 
+/** rte_errno of an attach whose memseg list's array cannot be mapped at its address in the guardian (eal_get_virtual_area). */
+const EADDRNOTAVAIL = 99;
+
 export class Holder {
   private released: Promise<void> | null = null;
 
@@ -143,53 +146,72 @@ export class Holder {
     let h: Holder | null = null;
     let gone = false;
     try {
+      let reg: ReturnType<Registry['registerDmabuf']> | null = null;
       let lines: Lines | null = null;
-      // the guardian maps the buffer at the same address; a fresh process
-      // may have something there already, so give it a few tries
-      for (let attempt = 0; attempt < 3 && !lines; attempt++) {
-        stage('guardian-start');
-        closeOnExec(buffer.memfd ?? buffer.fd);
-        const g = spawn(process.execPath, [CLI, '__guard', JSON.stringify({ prefix: spec.prefix, runtimeDirs: spec.runtimeDirs, va: buffer.va.toString(), len: buffer.len, offset: buffer.offset, heap: spec.heap, holder: process.pid })], {
-          stdio: ['pipe', 'pipe', 'inherit', buffer.memfd ?? buffer.fd],
-          detached: true,
-        });
-        // a guardian that was killed cannot delete its fbarray copies and mp socket
-        g.on('exit', () => removeEndedSecondary(session.target.runtimeDir, g.pid!));
-        const l = new Lines(g.stdout!, () => {
-          // only the guardian kept counts (one given up on has ended too)
-          if (g !== guardian) return;
-          gone = true;
-          if (h) h.guardianGone = true;
-          if (h && !h.released) onGuardianLost('the guardian of this test buffer ended');
-        });
-        const ready = await l.next();
-        if (ready?.ready && (ready.mapped || spec.heap === null)) {
-          guardian = g;
-          lines = l;
-        } else {
-          g.kill('SIGKILL');
-          if (attempt === 2) {
-            throw new MemscopeError(ErrorCode.RegisterFailed, `the guardian could not ${ready?.ready ? 'map the buffer at its address' : `attach (${String(ready?.error ?? 'no answer')})`}: nothing was registered; try again.`);
+      for (let round = 0; round < 2 && !reg; round++) {
+        lines = null;
+        // the guardian maps the buffer at the same address; a fresh process
+        // may have something there already, so give it a few tries
+        for (let attempt = 0; attempt < 3 && !lines; attempt++) {
+          stage('guardian-start');
+          closeOnExec(buffer.memfd ?? buffer.fd);
+          const g = spawn(process.execPath, [CLI, '__guard', JSON.stringify({ prefix: spec.prefix, runtimeDirs: spec.runtimeDirs, va: buffer.va.toString(), len: buffer.len, offset: buffer.offset, heap: spec.heap, holder: process.pid })], {
+            stdio: ['pipe', 'pipe', 'inherit', buffer.memfd ?? buffer.fd],
+            detached: true,
+          });
+          // a guardian that was killed cannot delete its fbarray copies and mp socket
+          g.on('exit', () => removeEndedSecondary(session.target.runtimeDir, g.pid!));
+          const l = new Lines(g.stdout!, () => {
+            // only the guardian kept counts (one given up on has ended too)
+            if (g !== guardian) return;
+            gone = true;
+            if (h) h.guardianGone = true;
+            if (h && !h.released) onGuardianLost('the guardian of this test buffer ended');
+          });
+          const ready = await l.next();
+          if (ready?.ready && (ready.mapped || spec.heap === null)) {
+            guardian = g;
+            lines = l;
+          } else {
+            g.kill('SIGKILL');
+            if (attempt === 2) {
+              throw new MemscopeError(ErrorCode.RegisterFailed, `the guardian could not ${ready?.ready ? 'map the buffer at its address' : `attach (${String(ready?.error ?? 'no answer')})`}: nothing was registered; try again.`);
+            }
           }
         }
+        progress('guardian');
+        stage('intent');
+        send(guardian!, { intent: true });
+        if (!(await lines!.next())?.ack) throw new MemscopeError(ErrorCode.RegisterFailed, 'the guardian did not acknowledge: nothing was registered; try again.');
+        reg = registry.registerDmabuf(
+          { va: buffer.va, len: buffer.len, dmabufFd: buffer.fd, dmabufOffset: buffer.offset, iovaAddrs: null, nPages: buffer.len / buffer.pageSize, pageSz: buffer.pageSize },
+          { kind: buffer.kind === 'memfd' ? 'memfd' : 'dmabuf', exporter: buffer.exporter ?? '', size: buffer.size, inode: buffer.inode },
+          spec.heap,
+        );
+        progress('registered');
+        stage('guardian-attach');
+        send(guardian!, { registered: true });
+        const att = await lines!.next();
+        if (!att?.attached) {
+          registry.unregister(buffer.va, buffer.len, spec.heap);
+          // EADDRNOTAVAIL: the guardian has something of its own where the
+          // holder's registration put the memseg list's array (each process
+          // lays its address space out at random); registered again, it gets
+          // another address, and a fresh guardian another layout
+          if (round === 0 && att?.errno === EADDRNOTAVAIL && !gone) {
+            const g = guardian!;
+            guardian = null;
+            send(g, { abort: true });
+            g.stdin?.end();
+            if (!(await untilGone(g.pid!, 2000))) g.kill('SIGKILL');
+            stage('register-again');
+            reg = null;
+            continue;
+          }
+          throw new MemscopeError(ErrorCode.RegisterFailed, `the guardian could not attach to the registered memory (${String(att?.error ?? 'no answer')}), twice: the registration was undone; try again.`);
+        }
       }
-      progress('guardian');
-      stage('intent');
-      send(guardian!, { intent: true });
-      if (!(await lines!.next())?.ack) throw new MemscopeError(ErrorCode.RegisterFailed, 'the guardian did not acknowledge: nothing was registered; try again.');
-      const reg = registry.registerDmabuf(
-        { va: buffer.va, len: buffer.len, dmabufFd: buffer.fd, dmabufOffset: buffer.offset, iovaAddrs: null, nPages: buffer.len / buffer.pageSize, pageSz: buffer.pageSize },
-        { kind: buffer.kind === 'memfd' ? 'memfd' : 'dmabuf', exporter: buffer.exporter ?? '', size: buffer.size, inode: buffer.inode },
-        spec.heap,
-      );
-      progress('registered');
-      stage('guardian-attach');
-      send(guardian!, { registered: true });
-      const att = await lines!.next();
-      if (!att?.attached) {
-        registry.unregister(buffer.va, buffer.len, spec.heap);
-        throw new MemscopeError(ErrorCode.RegisterFailed, `the guardian could not attach to the registered memory (${String(att?.error ?? 'no answer')}): the registration was undone; try again.`);
-      }
+      if (!reg) throw new MemscopeError(ErrorCode.RegisterFailed, 'the registration did not complete: nothing is registered; try again.');
       h = new Holder(
         {
           prefix: spec.prefix,
@@ -281,16 +303,22 @@ export async function runGuardian(specJson: string): Promise<number> {
   const attach = () => (heap !== null ? ops.heapAttach(heap, va, spec.len) : ops.extmemAttach(va, spec.len));
   const detach = () => (heap !== null ? ops.heapDetach(heap, va, spec.len) : ops.extmemDetach(va, spec.len));
 
+  const heapNamed = (name: string) => registry.session.memConfig().heaps.find((h) => h.name === name);
+  /** A heap of the registration's name existed before the holder's intent: never the holder's to destroy. */
+  let heapWasThere = true;
+
   /** The holder is gone: undo whatever it left registered. */
   const cleanup = (): number => {
     stage('cleanup');
     if (state === 'idle') return 0;
     const list = registry.session.memConfig().lists.find((l) => l.external && l.baseVa === va && l.len === spec.len);
     if (!list) {
-      // a holder that died between removing its memory from its heap and
-      // destroying the heap left the heap, empty: finish (a heap that still
-      // has memory, or none of that name, is refused and left as it is)
-      if (heap !== null && state === 'released') ops.heapDestroy(heap);
+      // a holder that died between creating its heap and adding memory to
+      // it, or between removing the memory and destroying the heap, left the
+      // heap empty: finish. Only a heap that did not exist when the holder
+      // said what it would do is the holder's (rte_malloc_heap_destroy
+      // refuses one that has memory)
+      if (heap !== null && !heapWasThere && heapNamed(heap)?.totalSize === 0) ops.heapDestroy(heap);
       return 0;
     }
     if (state !== 'attached') attach();
@@ -319,12 +347,14 @@ export async function runGuardian(specJson: string): Promise<number> {
       }
       if (m.intent) {
         stage('intent');
+        // before the holder creates it (it waits for the ack)
+        heapWasThere = heap === null || heapNamed(heap) !== undefined;
         state = 'intent';
         say({ ack: true });
       } else if (m.registered) {
         stage(heap !== null ? 'heap-attach' : 'extmem-attach');
         const r = attach();
-        if (r.rc < 0) say({ attached: false, error: `attach failed (errno ${r.errno})` });
+        if (r.rc < 0) say({ attached: false, errno: r.errno, error: `attach failed (errno ${r.errno})` });
         else {
           state = 'attached';
           say({ attached: true });
