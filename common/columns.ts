@@ -72,8 +72,25 @@ export function columnsProblem(x: unknown): [part: string, why: string] | null {
   const len = o.len as Float64Array;
   const state = o.state as Uint8Array;
   const owner = o.owner as Int32Array;
+  // one comparison chain per element, the reason looked for only once one
+  // fails: a page's first message runs this loop before V8 has compiled it
+  const count = n as number;
+  const nOwners = owners.length;
+  const states = ELEMENT_STATES.length;
   let end = 0;
-  for (let i = 0; i < (n as number); i++) {
+  let i = 0;
+  for (; i < count; i++) {
+    const a = addr[i]!;
+    const l = len[i]!;
+    const e = a + l;
+    const w = owner[i]!;
+    // NaN fails every comparison; Math.floor keeps whole numbers only
+    if (!(a >= end && l >= 0 && e <= Number.MAX_SAFE_INTEGER && Math.floor(a) === a && Math.floor(l) === l && state[i]! < states && w >= -1 && w < nOwners)) break;
+    end = e;
+  }
+  if (i === count) return null;
+  end = i > 0 ? addr[i - 1]! + len[i - 1]! : 0;
+  {
     const a = addr[i]!;
     const l = len[i]!;
     if (!Number.isSafeInteger(a) || a < 0) return [`.addr[${i}]`, `is not an address below 2^53`];
@@ -85,7 +102,8 @@ export function columnsProblem(x: unknown): [part: string, why: string] | null {
     const w = owner[i]!;
     if (w < -1 || w >= owners.length) return [`.owner[${i}]`, `is not -1 or an index into owners`];
   }
-  return null;
+  // the fast check and the reasons disagree: refuse all the same
+  return [`.addr[${i}]`, 'fails the columns check'];
 }
 
 /** Why `x` is not a valid ElementColumnsView ("columns.addr[3] is not …"), or null when it is one. */
