@@ -31,6 +31,16 @@ const MAX_RETRIES = 8;
 /** Element counts of the last snapshot, per heap: the next one allocates its columns once. */
 const sizeHint = new Map<number, number>();
 
+/**
+ * Room for a heap's elements before its first walk: its busy ones (the
+ * heap's alloc count) and a quarter more for the free ones between them, so
+ * that a 100k-element heap's first snapshot does not grow its columns by
+ * doubling and leave the smaller ones behind as garbage.
+ */
+function firstSize(allocCount: number): number {
+  return Math.min(1 << 22, 1024 + allocCount + (allocCount >> 2));
+}
+
 export { ptr };
 
 export interface ReaderContext {
@@ -557,7 +567,7 @@ function readHeap(ctx: ReaderContext, h: HeapHdr, cfg: MemConfig, external: Map<
   let hdr = h;
   for (let attempt = 0; ; attempt++) {
     try {
-      const cols = walkElements(ctx, reader, hdr, spare?.reset() ?? new ElementColumns(sizeHint.get(hdr.index) ?? 1024));
+      const cols = walkElements(ctx, reader, hdr, spare?.reset() ?? new ElementColumns(sizeHint.get(hdr.index) ?? firstSize(hdr.allocCount)));
       // the heap must not have moved while we walked it
       const again = ctx.shared.borrow(hdr.addr, ctx.L.heap.size);
       if (!again) throw new Inconsistent();

@@ -231,13 +231,16 @@ export async function serve(clientPid: number | null = null): Promise<void> {
         tracker = new LeakTracker({ maxSamples: trackerSize, columns: ownColumns });
       }
       tracker.add(first);
-      const state = { last: first, seq: 0, timer: undefined as unknown as NodeJS.Timeout };
+      // the first snapshot's columns are coded straight into the reply as it
+      // is written (no copy of them that is garbage after); its buffers are
+      // recycled only once that happened
+      const state = { last: first, firstSent: !columns, seq: 0, timer: undefined as unknown as NodeJS.Timeout };
       state.timer = setInterval(() => {
         try {
           // two snapshots alive at a time: the one diffed against, the new one
           const next = named(s.snapshot(takeSpare()));
           const delta = diffSnapshots(state.last, next, diffHeapColumns);
-          giveSpare(state.last);
+          if (state.last !== first || state.firstSent) giveSpare(state.last);
           state.last = next;
           tracker?.add(next);
           if (isEmptyDelta(delta)) return;
@@ -248,7 +251,7 @@ export async function serve(clientPid: number | null = null): Promise<void> {
         }
       }, intervalMs);
       sub = state;
-      return columns ? columnSnapshot(first) : { snapshot: first };
+      return columns ? columnSnapshot(first, () => (state.firstSent = true)) : { snapshot: first };
     }),
   );
 
