@@ -131,7 +131,10 @@ export function readConfig(configPath: string): { buf: Buffer; cfg: MemConfig | 
     const magic = b.readUInt32LE(0);
     const versionWord = b.readUInt32LE(4);
     const L = layoutFor(versionWord);
-    const cfg = L && n >= L.memConfig.size && magic === MEMCONFIG_MAGIC ? decodeMemConfig(L, b) : null;
+    // DPDK sizes the file to its struct rte_mem_config: a build with other
+    // constants (RTE_MAX_MEMSEG_LISTS, RTE_MAX_HEAPS, RTE_MAX_TAILQ) has
+    // another size and other offsets, which the release's table would misread
+    const cfg = L && n === L.memConfig.size && magic === MEMCONFIG_MAGIC ? decodeMemConfig(L, b) : null;
     return { buf: b, cfg, versionWord, magic };
   } finally {
     fs.closeSync(fd);
@@ -309,6 +312,13 @@ export function inspectTarget(runtimeDir: string, filePrefix: string, opts: List
     return fail(
       ErrorCode.PrimaryDead,
       `the primary of "${filePrefix}" is not running (no process holds ${configPath}); its runtime dir was left behind: restart the primary, or remove ${runtimeDir} and its hugepage files (/dev/hugepages/${filePrefix}map_*).`,
+    );
+  }
+  const L = layoutFor(versionWord)!;
+  if (st.size !== L.memConfig.size) {
+    return fail(
+      ErrorCode.LayoutUnverified,
+      `prefix "${filePrefix}" (pid ${t.pid}) runs a DPDK ${t.dpdkVersion} built with constants Memscope does not know: its shared config is ${st.size} bytes, not the ${L.memConfig.size} of the ${L.release} build Memscope reads (RTE_MAX_MEMSEG_LISTS, RTE_MAX_HEAPS or RTE_MAX_TAILQ differ), so Memscope will not read it; build DPDK with its default constants to inspect it.`,
     );
   }
   t.attachable = true;

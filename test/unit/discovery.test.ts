@@ -175,3 +175,21 @@ test('listTargets walks an extra runtime root and skips files and odd names', ()
     [[p, 'primary-dead']],
   );
 });
+
+test('a live 22.11 whose config has another size was built with other constants: refused as such (layout-unverified), never decoded', () => {
+  const prefix = uniq('consts');
+  // RTE_MAX_MEMSEG_LISTS 256 instead of 128: 128 more lists of 136 bytes
+  const dir = runtimeDir(prefix, header(0x012e6fee, 0x160b0b63, CONFIG_SIZE + 128 * 136));
+  const t = inspectTarget(dir, prefix, { agentVersionWord: () => 0x160b0b63, lockHolder: () => process.pid });
+  assert.equal(t.alive, true);
+  assert.equal(t.attachable, false);
+  assert.equal(t.reasonCode, 'layout-unverified');
+  assert.match(t.reason ?? '', /built with constants Memscope does not know: its shared config is 42752 bytes, not the 25344 of the 22\.11 build/);
+  assert.ok(isOneSentence(t.reason!), t.reason);
+  assert.equal(t.memsegLists, 0, 'nothing was decoded with the wrong table');
+  assert.equal(readConfig(path.join(dir, 'config')).cfg, null);
+  // the size it knows, live: attachable
+  const ok = uniq('consts-ok');
+  const good = inspectTarget(runtimeDir(ok, header(0x012e6fee, 0x160b0b63, CONFIG_SIZE)), ok, { agentVersionWord: () => 0x160b0b63, lockHolder: () => process.pid });
+  assert.equal(good.attachable, true, good.reason);
+});
