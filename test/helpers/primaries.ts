@@ -644,6 +644,9 @@ export interface TestpmdOptions {
   timeoutMs?: number;
   /** Forward packets on lcore 1 (burns a whole CPU); default: interactive, idle. */
   forwarding?: boolean;
+  /** Another librte_eal (a folder put first on LD_LIBRARY_PATH) and EAL args for it (e.g. -d for Debian's PMDs). */
+  ealLibDir?: string;
+  extraEal?: string[];
 }
 
 /**
@@ -662,11 +665,12 @@ export class Testpmd extends PrimaryProcess {
   static async start(opts: TestpmdOptions = {}): Promise<Testpmd> {
     const prefix = opts.prefix ?? uniquePrefix('tpmd');
     const args = [
-      'dpdk-testpmd', '-l', '0-1', '--no-pci', '--vdev', 'net_null0', '--file-prefix', prefix,
+      'dpdk-testpmd', '-l', '0-1', '--no-pci', ...(opts.extraEal ?? []), '--vdev', 'net_null0', '--file-prefix', prefix,
       '-m', String(opts.memMb ?? 512), '--', `--total-num-mbufs=${opts.mbufs ?? 4096}`,
       ...(opts.forwarding ? ['--stats-period', '0'] : ['-i']),
     ];
-    const child = spawn('stdbuf', ['-oL', ...args], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const env = opts.ealLibDir ? { ...process.env, LD_LIBRARY_PATH: [opts.ealLibDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') } : process.env;
+    const child = spawn('stdbuf', ['-oL', ...args], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', reject);
