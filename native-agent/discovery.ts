@@ -305,7 +305,8 @@ export function inspectTarget(runtimeDir: string, filePrefix: string, opts: List
       `prefix "${filePrefix}" runs DPDK ${t.dpdkVersion} but the agent's librte_eal is DPDK ${decodeVersion(agentWord).text}: point memscope.dpdkLibraryPath (--dpdk-lib) at the primary's librte_eal.so.`,
     );
   }
-  if (!layoutFor(versionWord)) {
+  const L = layoutFor(versionWord);
+  if (!L) {
     return fail(ErrorCode.VersionMismatch, `prefix "${filePrefix}" runs DPDK ${t.dpdkVersion}, whose private memory layout Memscope does not know yet (it knows 22.11): use a Memscope release that supports it.`);
   }
   if (!t.alive) {
@@ -314,7 +315,6 @@ export function inspectTarget(runtimeDir: string, filePrefix: string, opts: List
       `the primary of "${filePrefix}" is not running (no process holds ${configPath}); its runtime dir was left behind: restart the primary, or remove ${runtimeDir} and its hugepage files (/dev/hugepages/${filePrefix}map_*).`,
     );
   }
-  const L = layoutFor(versionWord)!;
   if (st.size !== L.memConfig.size) {
     return fail(
       ErrorCode.LayoutUnverified,

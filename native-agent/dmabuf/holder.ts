@@ -27,7 +27,7 @@ import * as readline from 'node:readline';
 import { ErrorCode, MemscopeError } from '../../common/errors';
 import type { TestBufferInfo } from '../../common/protocol';
 import { libc } from '../native/libc';
-import { isAlive, untilGone } from '../procfs';
+import { untilGone } from '../procfs';
 import { attachWithRetry } from '../reattach';
 import { removeEndedSecondary, sweepDeadSecondaryFiles } from '../secondary';
 import { Session } from '../session';
@@ -133,6 +133,8 @@ export class Holder {
     private readonly guardian: ChildProcess,
     private readonly fromGuardian: Lines,
     private guardianGone: boolean,
+    /** Resolves once the guardian has been reaped (and its files deleted). */
+    private readonly guardianExit: Promise<void>,
   ) {}
 
   /** Attaches, creates the buffer, starts the guardian, registers. */
@@ -145,6 +147,7 @@ export class Holder {
     let guardian: ChildProcess | null = null;
     let h: Holder | null = null;
     let gone = false;
+    const exits = new Map<ChildProcess, Promise<void>>();
     try {
       let reg: ReturnType<Registry['registerDmabuf']> | null = null;
       let lines: Lines | null = null;
@@ -159,8 +162,18 @@ export class Holder {
             stdio: ['pipe', 'pipe', 'inherit', buffer.memfd ?? buffer.fd],
             detached: true,
           });
-          // a guardian that was killed cannot delete its fbarray copies and mp socket
-          g.on('exit', () => removeEndedSecondary(session.target.runtimeDir, g.pid!));
+          // a guardian that was killed cannot delete its fbarray copies and mp
+          // socket. Its pipe closes before it is gone: the process that
+          // closed it may still be exiting, so only its reaping counts
+          exits.set(
+            g,
+            new Promise<void>((resolve) =>
+              g.once('exit', () => {
+                removeEndedSecondary(session.target.runtimeDir, g.pid!);
+                resolve();
+              }),
+            ),
+          );
           const l = new Lines(g.stdout!, () => {
             // only the guardian kept counts (one given up on has ended too)
             if (g !== guardian) return;
@@ -208,7 +221,7 @@ export class Holder {
             reg = null;
             continue;
           }
-          throw new MemscopeError(ErrorCode.RegisterFailed, `the guardian could not attach to the registered memory (${String(att?.error ?? 'no answer')}), twice: the registration was undone; try again.`);
+          throw new MemscopeError(ErrorCode.RegisterFailed, `the guardian could not attach to the registered memory (${String(att?.error ?? 'no answer')})${round > 0 ? ', twice' : ''}: the registration was undone; try again.`);
         }
       }
       if (!reg) throw new MemscopeError(ErrorCode.RegisterFailed, 'the registration did not complete: nothing is registered; try again.');
@@ -235,6 +248,7 @@ export class Holder {
         guardian!,
         lines!,
         gone,
+        exits.get(guardian!)!,
       );
       session.onPrimaryExit(() => onGuardianLost('the primary has exited'));
       stage('holding');
@@ -243,9 +257,9 @@ export class Holder {
       if (guardian) {
         send(guardian, { abort: true });
         guardian.stdin?.end();
-        // this process ends right after: a guardian that was killed (its
-        // files are left) must be seen gone first; one that ends now deletes its own
-        if (await untilGone(guardian.pid!, 2000)) removeEndedSecondary(session.target.runtimeDir, guardian.pid!);
+        // this process ends right after: wait for the guardian's reaping (its
+        // exit handler deletes what a killed one left; one that ends now deletes its own)
+        await Promise.race([exits.get(guardian), new Promise((r) => setTimeout(r, 2000).unref())]);
       }
       releaseBuffer(buffer);
       throw e;
@@ -266,9 +280,9 @@ export class Holder {
         send(this.guardian, { done: true });
         this.guardian.stdin?.end();
         releaseBuffer(this.buffer);
-        // a guardian that was killed cannot delete its files; this process ends right after this
-        const g = this.guardian.pid;
-        if (this.guardianGone && g !== undefined && !isAlive(g)) removeEndedSecondary(this.registry.session.target.runtimeDir, g);
+        // a guardian that was killed cannot delete its files, and this process
+        // ends right after this: wait for its reaping (which deletes them)
+        if (this.guardianGone) await Promise.race([this.guardianExit, new Promise((r) => setTimeout(r, 2000).unref())]);
         stage('released');
       }
     })();

@@ -209,9 +209,9 @@ async function judge(tally: Tally, c: RunContext, opts: { procInfo: boolean; pag
     else tally.fail(`${at}: HugePages_Free is short by ${missing} (unmapped page files of the prefix ${orphans.length}: ${orphans.map((f) => path.basename(f).slice(t.prefix.length)).sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).join(' ').slice(0, 300)}; processes of the run inside rte_eal_init during the hot-plug: ${midInit.length}; the hot-plug at ${c.grow[0]}-${c.grow[1]} ns; hugetlb now mapped by: ${hugepageMappers()}; steps of the run's processes, ms from the hot-plug's start: ${stageTimeline(c.dir, c.grow[0])})`);
   } else tally.check(missing === 0, `${at}: HugePages_Free went up by ${-missing} during the run`);
   const logs = stageRecords(c.dir).filter((r) => fs.existsSync(defaultEalLog(r.pid)));
-  tally.check(logs.length === 0, () => `${at}: EAL logs of the run's processes left in ${os.tmpdir()}: ${logs.map((r) => `${r.role} ${r.pid}`).join(', ')}`);
+  tally.check(logs.length === 0, () => `${at}: EAL logs of the run's processes left in ${os.tmpdir()}: ${logs.map((r) => `${r.role} ${r.pid}`).join(', ')}; steps of the run's processes, ms from the hot-plug's start: ${stageTimeline(c.dir, c.grow[0])}`);
   const files = runtimeFiles(t.runtimeDir);
-  tally.check(JSON.stringify(files) === JSON.stringify(t.files), () => `${at}: the runtime dir holds what it held (extra: ${files.filter((f) => !t.files.includes(f)).join(' ') || 'none'}; missing: ${t.files.filter((f) => !files.includes(f)).join(' ') || 'none'})`);
+  tally.check(JSON.stringify(files) === JSON.stringify(t.files), () => `${at}: the runtime dir holds what it held (extra: ${files.filter((f) => !t.files.includes(f)).join(' ') || 'none'}; missing: ${t.files.filter((f) => !files.includes(f)).join(' ') || 'none'}; steps of the run's processes, ms from the hot-plug's start: ${stageTimeline(c.dir, c.grow[0])})`);
   for (const bad of await mallocEveryHeap(t.p, cfg.heaps.filter((h) => known.has(h.name)))) tally.fail(`${at}: ${bad}`);
   // after the file checks: proc-info's own rte_eal_init deletes files of dead processes
   if (opts.procInfo && cfg.external.length === 0) {
