@@ -147,10 +147,10 @@ async function attachFromArgs(o: Opts, runtimeDirs: string[]) {
   // koffi is loaded for the snapshot anyway: F_GETLK costs less than reading /proc/locks
   const { lockHolderOf } = await import('./native/libc');
   const dpdkLib = (o['dpdk-lib'] as string | undefined) ?? null;
-  const found = findTarget(prefix, { runtimeDirs, agentVersionWord: () => agentVersionWord(dpdkLib), lockHolder: lockHolderOf });
+  const found = findTarget(prefix, { runtimeDirs, agentVersionWord: (so) => agentVersionWord(dpdkLib, [so]), lockHolder: lockHolderOf });
   const lib = dpdkLib ?? (found.ealLibrary && !found.ealLibrary.endsWith(' (deleted)') ? found.ealLibrary : null);
   // peeking needs no EAL; warming its loader would only cost time
-  const warm = found.attachable && via === 'secondary' ? preloadPlugins(lib) : undefined;
+  const warm = found.attachable && via === 'secondary' && !found.root ? preloadPlugins(lib) : undefined;
   const { Session } = await import('./session');
   return attachWithRetry(() =>
     Session.attach({
@@ -252,7 +252,7 @@ async function main(argv: string[]): Promise<number> {
     case 'list': {
       const { listTargets } = await import('./discovery');
       // librte_eal (through koffi) only for a target whose own library is gone
-      const agentVersionWord = () => (require('./eal') as typeof import('./eal')).agentVersionWord(o['dpdk-lib']);
+      const agentVersionWord = (so: string) => (require('./eal') as typeof import('./eal')).agentVersionWord(o['dpdk-lib'] as string | undefined, [so]);
       const targets = listTargets({ runtimeDirs, agentVersionWord });
       const { otherUser, unreadableRoots } = await import('./discovery');
       for (const r of unreadableRoots(runtimeDirs)) err(`memscope: ${otherUser(`the DPDK processes in ${r} are not listed because it is not readable by uid ${process.geteuid?.()}`)}`);

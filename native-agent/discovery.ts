@@ -8,8 +8,15 @@ import * as path from 'node:path';
 import { checkInputs, inputMessage, inputProblem, PREFIX_RE } from '../common/checks';
 import { ErrorCode, MemscopeError } from '../common/errors';
 import { decodeMemConfig, fbarrayMask, type MemConfig, usedIndexes } from './dpdk/memconfig';
-import { decodeVersion, layoutFor, MEMCONFIG_MAGIC } from './dpdk/layout';
+import { decodeVersion, type Layout, layoutFor, MEMCONFIG_MAGIC, supportedReleases, tableFor } from './dpdk/layout';
 import { devName, isAlive, listPids, parseMaps, posixLockHolder, readCmdline, readLocks } from './procfs';
+import { type ForeignRoot, foreignRoots, pathInRoot, reachInRoot, rootOf, runtimeRootsIn } from './roots';
+
+/** The root a runtime dir given as /proc/<pid>/root/... belongs to. */
+function rootOfPath(dir: string): ForeignRoot | null {
+  const m = /^\/proc\/(\d+)\/root\//.exec(dir);
+  return m ? rootOf(Number(m[1])) : null;
+}
 
 export type TargetMode = 'hugepages' | 'in-memory' | 'no-huge' | 'unknown';
 
@@ -23,8 +30,14 @@ export interface TargetSummary {
   mode: TargetMode;
   hugepageBytes: number;
   memsegLists: number;
-  /** The librte_eal the primary has mapped, when its maps are readable. */
+  /** The librte_eal the primary has mapped (the path its own root gives it), when its maps are readable. */
   ealLibrary: string | null;
+  /** The primary's root when it is not this process's (a chroot, a container); runtimeDir is then reached through it. */
+  root: ForeignRoot | null;
+  /** The runtime dir as the primary sees it (differs from runtimeDir for a target in another root). */
+  runtimeDirInRoot: string;
+  /** The data file Memscope reads this release with: "24.11", or null when none is. */
+  layout: string | null;
   attachable: boolean;
   /** Why not, as one sentence with the way out. */
   reason?: string;
@@ -121,13 +134,13 @@ export function cmdlineMode(argv: string[] | null): TargetMode | null {
   return null;
 }
 
-export function readConfig(configPath: string): { buf: Buffer; cfg: MemConfig | null; versionWord: number; magic: number } {
+export function readConfig(configPath: string): { buf: Buffer; cfg: MemConfig | null; L: Layout | null; versionWord: number; magic: number } {
   const fd = fs.openSync(configPath, 'r');
   try {
     const buf = Buffer.alloc(64 * 1024);
     const n = fs.readSync(fd, buf, 0, buf.length, 0);
     const b = buf.subarray(0, n);
-    if (n < 8) return { buf: b, cfg: null, versionWord: 0, magic: 0 };
+    if (n < 8) return { buf: b, cfg: null, L: null, versionWord: 0, magic: 0 };
     const magic = b.readUInt32LE(0);
     const versionWord = b.readUInt32LE(4);
     const L = layoutFor(versionWord);
@@ -135,14 +148,14 @@ export function readConfig(configPath: string): { buf: Buffer; cfg: MemConfig | 
     // constants (RTE_MAX_MEMSEG_LISTS, RTE_MAX_HEAPS, RTE_MAX_TAILQ) has
     // another size and other offsets, which the release's table would misread
     const cfg = L && n === L.memConfig.size && magic === MEMCONFIG_MAGIC ? decodeMemConfig(L, b) : null;
-    return { buf: b, cfg, versionWord, magic };
+    return { buf: b, cfg, L: cfg ? L : null, versionWord, magic };
   } finally {
     fs.closeSync(fd);
   }
 }
 
 /** Bytes of hugepage memory the target's memseg lists hold, from their fbarray files. */
-function hugepageBytes(runtimeDir: string, cfg: MemConfig): number {
+function hugepageBytes(L: Layout, runtimeDir: string, cfg: MemConfig): number {
   let total = 0;
   for (const l of cfg.lists) {
     if (l.external) continue;
@@ -150,10 +163,10 @@ function hugepageBytes(runtimeDir: string, cfg: MemConfig): number {
     try {
       const fd = fs.openSync(file, 'r');
       try {
-        const { offset, words } = fbarrayMask(l.arr);
-        const mask = Buffer.alloc(8 + words * 8);
+        const { offset, bytes } = fbarrayMask(L, l.arr);
+        const mask = Buffer.alloc(bytes);
         fs.readSync(fd, mask, 0, mask.length, offset);
-        total += usedIndexes(mask, l.arr.len).length * l.pageSz;
+        total += usedIndexes(L, mask, l.arr.len).length * l.pageSz;
       } finally {
         fs.closeSync(fd);
       }
@@ -183,8 +196,8 @@ function ealLibraryOf(pid: number): string | null {
 
 export interface ListOptions {
   runtimeDirs?: readonly string[];
-  /** The version word of the librte_eal the agent would load, when known. */
-  agentVersionWord?: () => number | null;
+  /** The version word of the librte_eal the agent would load (trying the release's soname), when known. */
+  agentVersionWord?: (soname: string) => number | null;
   /**
    * Who holds a POSIX lock on `file` (F_GETLK through koffi, for a caller
    * that loads koffi anyway); else /proc/locks is read, which needs no native
@@ -193,7 +206,7 @@ export interface ListOptions {
   lockHolder?: (file: string) => number | null;
 }
 
-export function inspectTarget(runtimeDir: string, filePrefix: string, opts: ListOptions = {}): TargetSummary {
+export function inspectTarget(runtimeDir: string, filePrefix: string, opts: ListOptions = {}, root: ForeignRoot | null = rootOfPath(runtimeDir)): TargetSummary {
   const t: TargetSummary = {
     filePrefix,
     runtimeDir,
@@ -205,6 +218,9 @@ export function inspectTarget(runtimeDir: string, filePrefix: string, opts: List
     hugepageBytes: 0,
     memsegLists: 0,
     ealLibrary: null,
+    root,
+    runtimeDirInRoot: root && runtimeDir.startsWith(root.path + '/') ? runtimeDir.slice(root.path.length) : runtimeDir,
+    layout: null,
     attachable: false,
   };
   const fail = (code: ErrorCode, reason: string) => {
@@ -247,7 +263,7 @@ export function inspectTarget(runtimeDir: string, filePrefix: string, opts: List
     }
     throw e;
   }
-  const { cfg, versionWord, magic } = cfgRead;
+  const { cfg, L: decodedWith, versionWord, magic } = cfgRead;
   // the primary's write lock on its config (from /proc/locks unless told: no koffi for `memscope list`)
   t.pid = opts.lockHolder ? opts.lockHolder(configPath) : posixLockHolder(readLocks(), devName(BigInt(st.dev)), st.ino);
   t.alive = t.pid !== null && isAlive(t.pid);
@@ -268,16 +284,26 @@ export function inspectTarget(runtimeDir: string, filePrefix: string, opts: List
   t.dpdkVersion = decodeVersion(versionWord).text;
   if (t.alive && t.pid !== null) {
     t.mode = cmdlineMode(readCmdline(t.pid)) ?? 'hugepages';
-    t.ealLibrary = ealLibraryOf(t.pid);
+    const lib = ealLibraryOf(t.pid);
+    // a path in the primary's root: what a helper started in that root loads
+    t.ealLibrary = lib && root ? pathInRoot(root, lib) : lib;
+    // reach the root through the primary itself from now on (the process it was found by may end first)
+    if (root && t.pid !== root.pid) {
+      const own = rootOf(t.pid);
+      if (own && fs.statSync(own.path).ino === fs.statSync(root.path).ino) {
+        t.root = own;
+        t.runtimeDir = path.join(own.path, t.runtimeDirInRoot);
+      }
+    }
   }
-  if (cfg) {
+  if (cfg && decodedWith) {
     t.memsegLists = cfg.lists.length;
     if (t.mode === 'unknown') {
       t.mode = cfg.lists.some((l) => l.arr.name.startsWith('nohugemem')) ? 'no-huge' : 'hugepages';
     } else if (cfg.lists.some((l) => l.arr.name.startsWith('nohugemem'))) {
       t.mode = 'no-huge';
     }
-    t.hugepageBytes = t.mode === 'hugepages' ? hugepageBytes(runtimeDir, cfg) : 0;
+    t.hugepageBytes = t.mode === 'hugepages' ? hugepageBytes(decodedWith, runtimeDir, cfg) : 0;
   }
   if (t.mode === 'no-huge') {
     return fail(ErrorCode.NotAttachable, `prefix "${filePrefix}" (pid ${t.pid}) runs with --no-huge, whose memory is private to it: restart it with hugepages to inspect it.`);
@@ -285,29 +311,37 @@ export function inspectTarget(runtimeDir: string, filePrefix: string, opts: List
   if (t.mode === 'in-memory') {
     return fail(ErrorCode.NotAttachable, `prefix "${filePrefix}" (pid ${t.pid}) runs with --in-memory, which shares no memory with other processes: restart it without --in-memory to inspect it.`);
   }
+  const table = tableFor(versionWord);
+  const L = table?.status === 'supported' ? table : null;
+  if (!table) {
+    return fail(ErrorCode.VersionMismatch, `prefix "${filePrefix}" runs DPDK ${t.dpdkVersion}, whose private memory layout Memscope does not know (it reads DPDK ${supportedReleases()}): use a Memscope release that supports it.`);
+  }
+  if (!L) {
+    return fail(
+      ErrorCode.LayoutUnverified,
+      `prefix "${filePrefix}" runs DPDK ${t.dpdkVersion}, whose layout table Memscope has from DPDK's sources but has never checked against a live ${table.release} primary, so it will not read it (it reads DPDK ${supportedReleases()}): check the table with scripts/verify-layout.mjs and report it.`,
+    );
+  }
+  t.layout = L.release;
   // the agent loads a live primary's own librte_eal: versions match by construction
   let agentWord: number | null = null;
   if (t.alive && t.ealLibrary && !t.ealLibrary.endsWith(' (deleted)')) {
     try {
-      fs.accessSync(t.ealLibrary, fs.constants.R_OK);
+      fs.accessSync(t.root ? reachInRoot(t.root, t.ealLibrary) : t.ealLibrary, fs.constants.R_OK);
       agentWord = versionWord;
     } catch {
       /* fall back to the system library */
     }
   }
-  agentWord ??= opts.agentVersionWord?.() ?? null;
+  agentWord ??= opts.agentVersionWord?.(L.sonames.eal) ?? null;
   if (agentWord === null) {
-    return fail(ErrorCode.NoDpdkLibrary, `no librte_eal.so.23 could be loaded to attach to "${filePrefix}": install Debian's dpdk package (apt-get install dpdk) or set memscope.dpdkLibraryPath.`);
+    return fail(ErrorCode.NoDpdkLibrary, `no ${L.sonames.eal} (DPDK ${L.release}'s librte_eal) could be loaded to attach to "${filePrefix}": install that release's DPDK libraries or set memscope.dpdkLibraryPath (--dpdk-lib).`);
   }
   if (agentWord !== versionWord) {
     return fail(
       ErrorCode.VersionMismatch,
       `prefix "${filePrefix}" runs DPDK ${t.dpdkVersion} but the agent's librte_eal is DPDK ${decodeVersion(agentWord).text}: point memscope.dpdkLibraryPath (--dpdk-lib) at the primary's librte_eal.so.`,
     );
-  }
-  const L = layoutFor(versionWord);
-  if (!L) {
-    return fail(ErrorCode.VersionMismatch, `prefix "${filePrefix}" runs DPDK ${t.dpdkVersion}, whose private memory layout Memscope does not know yet (it knows 22.11): use a Memscope release that supports it.`);
   }
   if (!t.alive) {
     return fail(
@@ -325,9 +359,30 @@ export function inspectTarget(runtimeDir: string, filePrefix: string, opts: List
   return t;
 }
 
+/** Every runtime-dir root: this process's own (and the user's), then those of other roots (chroots, containers). */
+function allRuntimeRoots(extra: readonly string[] = []): { dir: string; root: ForeignRoot | null }[] {
+  const out: { dir: string; root: ForeignRoot | null }[] = [];
+  const seen = new Set<string>();
+  const add = (dir: string, root: ForeignRoot | null) => {
+    let k = dir;
+    try {
+      const st = fs.statSync(dir);
+      k = `${st.dev}:${st.ino}`;
+    } catch {
+      /* absent: listed by path */
+    }
+    if (seen.has(k)) return;
+    seen.add(k);
+    out.push({ dir, root: root ?? rootOfPath(dir) });
+  };
+  for (const r of runtimeRoots(extra)) add(r, null);
+  for (const fr of foreignRoots()) for (const r of runtimeRootsIn(fr)) if (fs.existsSync(r)) add(r, fr);
+  return out;
+}
+
 export function listTargets(opts: ListOptions = {}): TargetSummary[] {
   const out: TargetSummary[] = [];
-  for (const root of runtimeRoots(opts.runtimeDirs)) {
+  for (const { dir: root, root: fr } of allRuntimeRoots(opts.runtimeDirs)) {
     let names: string[];
     try {
       names = fs.readdirSync(root);
@@ -343,7 +398,7 @@ export function listTargets(opts: ListOptions = {}): TargetSummary[] {
       }
       // names Memscope refuses as prefixes (see PREFIX_RE) are not listed
       if (!PREFIX_RE.test(name) || name.includes('..')) continue;
-      out.push(inspectTarget(dir, name, opts));
+      out.push(inspectTarget(dir, name, opts, fr));
     }
   }
   return out;
@@ -364,6 +419,17 @@ export function findTarget(prefix: string, opts: ListOptions = {}): TargetSummar
       if ((e as NodeJS.ErrnoException).code === 'EACCES') unreadable.push(root);
     }
     if (isDir) return inspectTarget(dir, prefix, opts);
+  }
+  // a primary in a chroot or a container: its root's runtime dirs
+  for (const fr of foreignRoots()) {
+    for (const r of runtimeRootsIn(fr)) {
+      const dir = path.join(r, prefix);
+      try {
+        if (fs.statSync(dir).isDirectory()) return inspectTarget(dir, prefix, opts, fr);
+      } catch {
+        /* not in this root */
+      }
+    }
   }
   if (unreadable.length) {
     throw new MemscopeError(ErrorCode.Permission, otherUser(`${unreadable.join(' and ')} is not readable by uid ${euid()}, so prefix "${prefix}" may be there unseen`));

@@ -9,11 +9,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import koffi from 'koffi';
 import { ErrorCode, MemscopeError } from '../common/errors';
-import { encodeVersion } from './dpdk/layout';
+import { encodeVersion, layouts } from './dpdk/layout';
 import { libc } from './native/libc';
 import { defaultEalLog } from './secondary';
 
-const SYSTEM_EAL = 'librte_eal.so.23';
+/** The sonames of every release Memscope reads, newest first: what the system's loader may find. */
+const systemEals = (): string[] => [...new Set(layouts.filter((l) => l.status === 'supported').map((l) => l.sonames.eal))].reverse();
 
 export interface EalLib {
   path: string;
@@ -25,11 +26,16 @@ export interface EalLib {
 
 let loaded: EalLib | null = null;
 
-export function loadEal(preferred?: string | null): EalLib {
+/**
+ * Loads librte_eal: `preferred` (the primary's own, or the user's), else
+ * MEMSCOPE_DPDK_LIB, else `sonames` (the target's release's) or every
+ * supported release's from the system's library path.
+ */
+export function loadEal(preferred?: string | null, sonames?: readonly string[]): EalLib {
   if (loaded) {
     return loaded;
   }
-  const candidates = [preferred, process.env.MEMSCOPE_DPDK_LIB, SYSTEM_EAL].filter((p): p is string => !!p);
+  const candidates = [preferred, process.env.MEMSCOPE_DPDK_LIB, ...(sonames ?? systemEals())].filter((p): p is string => !!p);
   let lastErr: unknown;
   for (const p of candidates) {
     try {
@@ -62,9 +68,9 @@ export function loadEal(preferred?: string | null): EalLib {
 }
 
 /** The version of the library loadEal would load, without attaching to anything. */
-export function agentVersionWord(preferred?: string | null): number | null {
+export function agentVersionWord(preferred?: string | null, sonames?: readonly string[]): number | null {
   try {
-    return loadEal(preferred).versionWord;
+    return loadEal(preferred, sonames).versionWord;
   } catch {
     return null;
   }
@@ -131,13 +137,19 @@ export function redirectEalLog(eal: EalLib, file?: string): EalLog {
  */
 export function preloadPlugins(ealPath: string | null): Promise<void> {
   let dir: string | null = null;
-  try {
-    const real = fs.realpathSync(ealPath && path.isAbsolute(ealPath) ? ealPath : `/usr/lib/${os.arch() === 'x64' ? 'x86_64' : os.arch()}-linux-gnu/${SYSTEM_EAL}`);
-    const m = /librte_eal\.so\.(\d+)/.exec(real);
-    if (m) dir = path.join(path.dirname(real), 'dpdk', `pmds-${m[1]}.0`);
-  } catch {
-    return Promise.resolve();
+  const multiarch = `/usr/lib/${os.arch() === 'x64' ? 'x86_64' : os.arch()}-linux-gnu`;
+  for (const p of ealPath && path.isAbsolute(ealPath) ? [ealPath] : systemEals().map((s) => path.join(multiarch, s))) {
+    try {
+      const real = fs.realpathSync(p);
+      // Debian's plugin folder of that release (RTE_EAL_PMD_PATH), beside the library
+      const l = layouts.find((x) => path.basename(real).startsWith(x.sonames.eal));
+      if (l) dir = path.join(path.dirname(real), l.sonames.pmds);
+      break;
+    } catch {
+      /* not this one */
+    }
   }
+  if (!dir) return Promise.resolve();
   let files: string[] = [];
   try {
     files = fs

@@ -8,7 +8,7 @@
  */
 import { findTarget, readConfig } from './discovery';
 import { type Layout, layoutFor } from './dpdk/layout';
-import type { MemConfig } from './dpdk/memconfig';
+import { fbarrayMask, type MemConfig } from './dpdk/memconfig';
 import { reserveRange } from './native/libc';
 
 export interface Range {
@@ -27,7 +27,8 @@ export function fixedRanges(cfg: MemConfig, L: Layout): Range[] {
   for (const l of cfg.lists) {
     if (l.external) continue;
     out.push({ start: l.baseVa, end: l.baseVa + BigInt(l.len), what: `memseg list ${l.index}` });
-    const bytes = BigInt(l.arr.len * l.arr.eltSz + 8 + Math.ceil(l.arr.len / 64) * 8);
+    const mask = fbarrayMask(L, l.arr);
+    const bytes = BigInt(mask.offset + mask.bytes);
     out.push({ start: l.arr.data, end: l.arr.data + alignUp(bytes, 4096n), what: `memseg list ${l.index}'s fbarray` });
   }
   return out;

@@ -23,13 +23,17 @@ export function table(headers: string[], rows: (string | number)[][]): string {
 
 export function formatTargets(ts: TargetSummary[]): string {
   if (!ts.length) return 'No DPDK runtime dirs found (looked in /var/run/dpdk and $XDG_RUNTIME_DIR/dpdk).';
+  // a ROOT column only when some target lives in another root (a chroot, a container)
+  const roots = ts.some((t) => t.root);
   return table(
-    ['PREFIX', 'PID', 'STATE', 'DPDK', 'MODE', 'HUGEPAGES', 'ATTACH'],
+    ['PREFIX', 'PID', 'STATE', 'DPDK', 'LAYOUT', ...(roots ? ['ROOT'] : []), 'MODE', 'HUGEPAGES', 'ATTACH'],
     ts.map((t) => [
       t.filePrefix,
       t.pid ?? '-',
       t.alive ? 'alive' : 'dead',
       t.dpdkVersion ?? '?',
+      t.layout ? `${t.layout} table` : '-',
+      ...(roots ? [t.root ? `${t.root.label}: ${t.runtimeDirInRoot}` : '-'] : []),
       t.mode,
       bytes(t.hugepageBytes),
       t.attachable ? 'yes' : `no: ${t.reason ?? ''}`,

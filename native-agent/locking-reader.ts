@@ -152,7 +152,9 @@ export function lockedSnapshot(eal: EalLib, ctx: ReaderContext): Snapshot {
   // the pool's ring and caches as in the lock-free path (never the pool's ops)
   const mempools: Mempool[] = [];
   try {
-    const mp = koffi.load('librte_mempool.so.23');
+    // the release's librte_mempool, beside the librte_eal loaded
+    const so = ctx.L.sonames.mempool;
+    const mp = koffi.load(eal.path.startsWith('/') ? path.join(path.dirname(eal.path), so) : so);
     koffi.proto('void mp_cb(void *mp, void *arg)');
     const mpWalk = mp.func('void rte_mempool_walk(mp_cb *cb, void *arg)');
     mpWalk((p: unknown) => {

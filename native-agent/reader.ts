@@ -277,10 +277,10 @@ function decodeMemseg(L: Layout, b: Buffer, off: number, index: number): Memseg 
 /** Used element indexes of an fbarray mapped in this process, then their bytes, run by run. */
 function readFbarrayUsed(ctx: ReaderContext, arr: FbarrayHdr): { idx: number[]; data: (Buffer | null)[]; runs: [number, number][] } {
   const data = Number(arr.data);
-  const { offset, words } = fbarrayMask(arr);
-  const mask = ctx.shared.read(data + offset, 8 + words * 8);
+  const { offset, bytes } = fbarrayMask(ctx.L, arr);
+  const mask = ctx.shared.read(data + offset, bytes);
   if (!mask) throw new Inconsistent();
-  const idx = usedIndexes(mask, arr.len);
+  const idx = usedIndexes(ctx.L, mask, arr.len);
   const runs: [number, number][] = [];
   for (const i of idx) {
     const last = runs[runs.length - 1];
@@ -313,12 +313,12 @@ function readFbarrayFromFile(L: Layout, file: string, arr: FbarrayHdr): Memseg[]
     return null;
   }
   try {
-    const { offset, words } = fbarrayMask(arr);
-    const mask = Buffer.alloc(8 + words * 8);
+    const { offset, bytes } = fbarrayMask(L, arr);
+    const mask = Buffer.alloc(bytes);
     if (fs.readSync(fd, mask, 0, mask.length, offset) !== mask.length) return null;
     const out: Memseg[] = [];
     const one = Buffer.alloc(arr.eltSz);
-    for (const i of usedIndexes(mask, arr.len)) {
+    for (const i of usedIndexes(L, mask, arr.len)) {
       if (fs.readSync(fd, one, 0, one.length, i * arr.eltSz) !== one.length) return null;
       const s = decodeMemseg(L, one, 0, i);
       if (s) out.push(s);
@@ -379,7 +379,7 @@ function walkTailq(ctx: ReaderContext, cfg: MemConfig, name: string, fn: (entry:
   let entry = q ? Number(q.first) : 0;
   while (entry !== 0 && !seen.has(entry) && seen.size < 65536) {
     seen.add(entry);
-    const e = ctx.shared.borrow(entry, 24);
+    const e = ctx.shared.borrow(entry, ctx.L.tailqEntry.size);
     if (!e) break;
     // both words before `fn` borrows again
     const data = ptr(e, ctx.L.tailqEntry.data);
@@ -443,7 +443,7 @@ function readChunks(ctx: ReaderContext, first: number, headers: number[] = []): 
   let cur = first;
   while (cur !== 0 && !seen.has(cur) && out.length < 65536) {
     seen.add(cur);
-    const b = ctx.shared.borrow(cur, 40);
+    const b = ctx.shared.borrow(cur, H.size);
     if (!b) break;
     out.push({ addr: '0x' + ptr(b, H.addr).toString(16), len: ptr(b, H.len) });
     headers.push(cur);
@@ -476,7 +476,7 @@ function cacheCount(ctx: ReaderContext, localCache: number): number {
   if (!localCache) return 0;
   const C = ctx.L.mempoolCache;
   const ranges: [number, number][] = [];
-  for (let i = 0; i < ctx.L.maxLcore; i++) ranges.push([localCache + i * C.size + C.len, 4]);
+  for (let i = 0; i < ctx.L.build.maxLcore; i++) ranges.push([localCache + i * C.size + C.len, 4]);
   let total = 0;
   for (const b of ctx.shared.readMany(ranges)) if (b) total += b.readUInt32LE(0);
   return total;
@@ -555,7 +555,7 @@ function readHeap(ctx: ReaderContext, h: HeapHdr, cfg: MemConfig, external: Map<
     totalSize: h.totalSize,
     freeSize: 0,
     allocCount: h.allocCount,
-    external: h.socketId >= 256 || cfg.lists.some((l) => l.external && l.socketId === h.socketId),
+    external: h.socketId >= ctx.L.build.externalSocketMin || cfg.lists.some((l) => l.external && l.socketId === h.socketId),
     elementsAvailable: false,
     elements: [],
   };
@@ -632,6 +632,13 @@ function walkElements(ctx: ReaderContext, reader: VmReader, h: HeapHdr, out: Ele
   let bufAddr = 0;
   let lastSize = 0;
   const hdrLen = E.headerLen;
+  // DPDK's enum elem_state values -> STATES' indexes (free, busy, pad); the
+  // bits above the state's (a dirty flag) are not the state
+  const stateMask = (1 << E.stateBits) - 1;
+  const stateIndex = new Int8Array(stateMask + 1).fill(-1);
+  stateIndex[E.states.free] = 0;
+  stateIndex[E.states.busy] = 1;
+  stateIndex[E.states.pad] = 2;
   while (cur !== 0) {
     if (cur < bufAddr || cur + hdrLen > bufAddr + buf.length) {
       const want = lastSize > BIG_READ / 4 ? hdrLen : BIG_READ;
@@ -641,10 +648,10 @@ function walkElements(ctx: ReaderContext, reader: VmReader, h: HeapHdr, out: Ele
     }
     const o = cur - bufAddr;
     if (ptr(buf, o + E.heap) !== heapAddr || ptr(buf, o + E.prev) !== prev) throw new Inconsistent();
-    const state = buf.readUInt32LE(o + E.stateWord) & 7;
+    const state = stateIndex[buf.readUInt32LE(o + E.stateWord) & stateMask]!;
     const size = ptr(buf, o + E.size);
     const next = ptr(buf, o + E.next);
-    if (state > 2 || size === 0 || (next !== 0 && next < cur + size)) throw new Inconsistent();
+    if (state < 0 || size === 0 || (next !== 0 && next < cur + size)) throw new Inconsistent();
     out.push(cur, size, buf.readUInt32LE(o + E.pad), state);
     lastSize = size;
     prev = cur;

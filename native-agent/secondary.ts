@@ -30,6 +30,7 @@ import * as path from 'node:path';
 import { ErrorCode, MemscopeError, type ErrorData } from '../common/errors';
 import { SECONDARY_NODE_FLAGS } from '../common/node-flags';
 import { isAlive } from './procfs';
+import { type ForeignRoot, ownPathFromElsewhere, reachInRoot, resolveInRoot } from './roots';
 import { selfScript } from './self';
 import { stage } from './stage';
 
@@ -59,10 +60,26 @@ const PRIMARY_EXITED = 'the primary exited';
 type Report = { ok: true; ready: SecondaryReady } | { ok: false; error: ErrorData };
 
 /**
+ * The pid in the name of a secondary's file of the runtime dir, or null: its
+ * private copies of the primary's fbarrays (`fbarray_<name>_<pid>` up to
+ * 23.11, `fbarray_<name>_<pid>_<tsc>` from 24.11: the primary's own
+ * `fbarray_<name>` is in `names`, which tells the two apart however the tsc
+ * is spelled) and its mp socket (`mp_socket_<pid>_<tsc>`).
+ */
+export function secondaryFilePid(n: string, names: ReadonlySet<string>): number | null {
+  const sock = /^mp_socket_(\d+)_[0-9a-f]+$/.exec(n);
+  if (sock) return Number(sock[1]);
+  const withTsc = /^(fbarray_.+)_(\d+)_[0-9a-f]+$/.exec(n);
+  if (withTsc && names.has(withTsc[1]!)) return Number(withTsc[2]);
+  const plain = /^(fbarray_.+)_(\d+)$/.exec(n);
+  if (plain && names.has(plain[1]!)) return Number(plain[2]);
+  return null;
+}
+
+/**
  * Deletes what a secondary with this pid leaves in the runtime dir when it
- * ends without rte_eal_cleanup: its private fbarray copies
- * (`fbarray_<name>_<pid>`) and its mp socket (`mp_socket_<pid>_<tsc>`).
- * Only names that carry this exact pid; nothing else is touched.
+ * ends without rte_eal_cleanup: its private fbarray copies and its mp socket
+ * (secondaryFilePid). Only names that carry this exact pid.
  */
 export function removeSecondaryFiles(runtimeDir: string, pid: number): string[] {
   const removed: string[] = [];
@@ -72,9 +89,9 @@ export function removeSecondaryFiles(runtimeDir: string, pid: number): string[] 
   } catch {
     return removed;
   }
-  const own = new RegExp(`^(fbarray_[A-Za-z0-9_.-]+_${pid}|mp_socket_${pid}_[0-9a-f]+)$`);
+  const all = new Set(names);
   for (const n of names) {
-    if (!own.test(n)) continue;
+    if (secondaryFilePid(n, all) !== pid) continue;
     try {
       fs.unlinkSync(path.join(runtimeDir, n));
       removed.push(n);
@@ -95,9 +112,36 @@ export function defaultEalLog(pid: number): string {
  * runtime dir (when known) and, unless it was given a log of its own, its
  * default EAL log. A killed one cleans up nothing itself.
  */
-export function removeEndedSecondary(runtimeDir: string | null, pid: number, ownLog = false): void {
+export function removeEndedSecondary(runtimeDir: string | null, pid: number, ownLog = false, root: ForeignRoot | null = null): void {
   if (runtimeDir !== null) removeSecondaryFiles(runtimeDir, pid);
-  if (!ownLog) fs.rmSync(defaultEalLog(pid), { force: true });
+  // a helper in another root wrote its log in that root's /tmp
+  if (!ownLog) fs.rmSync(root ? reachInRoot(root, path.join('/tmp', path.basename(defaultEalLog(pid)))) : defaultEalLog(pid), { force: true });
+}
+
+/**
+ * How a helper is started in a target's own root (a chroot's DPDK needs its
+ * own glibc): /usr/sbin/chroot into /proc/<primary>/root, that root's Node,
+ * and this very script reached back through /proc/<pid>/root. Throws the
+ * one sentence when it cannot be (not root, no Node there, a container).
+ */
+export function inRootCommand(root: ForeignRoot, prefix: string): { cmd: string; args: string[] } {
+  const peek = `read it with --via peek (memscope.attachVia "peek"), which needs no helper`;
+  if (root.otherMountNs) {
+    throw new MemscopeError(ErrorCode.SecondaryUnavailable, `prefix "${prefix}" runs in a container (${root.label}, another mount namespace), and a secondary would have to enter its namespaces, which Memscope does not do: ${peek}.`);
+  }
+  if ((process.geteuid?.() ?? 0) !== 0) {
+    throw new MemscopeError(ErrorCode.SecondaryUnavailable, `prefix "${prefix}" runs in another root (${root.label}), and starting a helper there takes chroot, which needs root: run memscope as root, or ${peek}.`);
+  }
+  const node = ['/usr/bin/node', '/usr/local/bin/node', '/usr/bin/nodejs'].find((n) => {
+    const p = resolveInRoot(root.path, n);
+    return p !== null && fs.existsSync(p);
+  });
+  if (!node) {
+    throw new MemscopeError(ErrorCode.SecondaryUnavailable, `prefix "${prefix}" runs in another root (${root.label}) without Node.js, which a secondary helper needs there (its DPDK needs that root's own libraries): install nodejs in it, or ${peek}.`);
+  }
+  const chroot = ['/usr/sbin/chroot', '/usr/bin/chroot'].find((c) => fs.existsSync(c)) ?? 'chroot';
+  // Node would resolve the script's /proc/<pid>/root link to a path inside the root: keep it as given
+  return { cmd: chroot, args: [root.path, node, ...SECONDARY_NODE_FLAGS, '--preserve-symlinks', '--preserve-symlinks-main', ownPathFromElsewhere(path.resolve(selfScript()))] };
 }
 
 /**
@@ -133,9 +177,10 @@ export function sweepDeadSecondaryFiles(runtimeDir: string): string[] {
     return [];
   }
   const pids = new Set<number>();
+  const all = new Set(names);
   for (const n of names) {
-    const m = /^fbarray_[A-Za-z0-9_.-]+_(\d+)$/.exec(n) ?? /^mp_socket_(\d+)_[0-9a-f]+$/.exec(n);
-    if (m) pids.add(Number(m[1]));
+    const pid = secondaryFilePid(n, all);
+    if (pid !== null) pids.add(pid);
   }
   const removed: string[] = [];
   for (const pid of pids) if (pid > 1 && !isAlive(pid)) removed.push(...removeSecondaryFiles(runtimeDir, pid));
@@ -247,10 +292,11 @@ export class SecondaryHelper {
     readonly ready: SecondaryReady,
     private readonly runtimeDir: string,
     spec: SecondarySpec,
+    root: ForeignRoot | null,
   ) {
     child.on('exit', (code, signal) => {
       // a helper that was killed cannot clean up after itself
-      removeEndedSecondary(this.runtimeDir, ready.pid, !!spec.ealLogFile);
+      removeEndedSecondary(this.runtimeDir, ready.pid, !!spec.ealLogFile, root);
       this.gone = signal ? `was ended by ${signal}` : `exited (${code})`;
       for (const h of this.exitHandlers) h(this.gone);
     });
@@ -276,11 +322,14 @@ export class SecondaryHelper {
     }
   }
 
-  /** Starts a helper and waits for its report. */
-  static start(spec: SecondarySpec, runtimeDir: string): Promise<SecondaryHelper> {
+  /** Starts a helper (in the target's root when it has its own) and waits for its report. */
+  static start(spec: SecondarySpec, runtimeDir: string, root: ForeignRoot | null = null): Promise<SecondaryHelper> {
     sweepDeadSecondaryFiles(runtimeDir);
+    const { cmd, args } = root ? inRootCommand(root, spec.prefix) : { cmd: process.execPath, args: [...SECONDARY_NODE_FLAGS, selfScript()] };
+    // in its root, the helper finds the target where the primary sees it (its own runtime dir)
+    const env = root ? { ...process.env, TMPDIR: '/tmp' } : process.env;
     // own session: a signal to the agent's process group does not reach it
-    const child = spawn(process.execPath, [...SECONDARY_NODE_FLAGS, selfScript(), '__secondary', JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(cmd, [...args, '__secondary', JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env });
     // started processes take a while to load on a busy host; EAL's own timeout
     // is inside the helper, this one only covers a helper that never answers
     const limitMs = spec.timeoutMs + 20_000;
@@ -327,12 +376,12 @@ export class SecondaryHelper {
         child.stdout!.destroy();
         for (const s of [child.stdin, child.stderr] as unknown as { unref?: () => void }[]) s?.unref?.();
         child.unref();
-        resolve(new SecondaryHelper(child, r.ready, runtimeDir, spec));
+        resolve(new SecondaryHelper(child, r.ready, runtimeDir, spec, root));
       });
       child.on('close', (code, signal) => {
         // a helper killed before it reported (inside rte_eal_init, say)
         // cannot delete its fbarray copies, mp socket and log: its agent does
-        if (child.pid !== undefined) removeEndedSecondary(runtimeDir, child.pid, !!spec.ealLogFile);
+        if (child.pid !== undefined) removeEndedSecondary(runtimeDir, child.pid, !!spec.ealLogFile, root);
         const last = err.trim().split('\n').filter(Boolean).pop();
         fail(new MemscopeError(ErrorCode.AttachFailed, `the secondary helper for "${spec.prefix}" ended (${signal ?? code}) before attaching${last ? `: ${last}` : ''}; check the primary and try again.`));
       });

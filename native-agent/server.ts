@@ -162,7 +162,7 @@ export async function serve(clientPid: number | null = null): Promise<void> {
     Methods.listTargets,
     guard((p: unknown) => {
       const params = validateListTargets(p);
-      return listTargets({ runtimeDirs: params.runtimeDirs ?? [], agentVersionWord: () => agentVersionWord() });
+      return listTargets({ runtimeDirs: params.runtimeDirs ?? [], agentVersionWord: (so) => agentVersionWord(null, [so]) });
     }),
   );
 

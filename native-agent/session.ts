@@ -9,7 +9,7 @@ import { checkInputs } from '../common/checks';
 import { ErrorCode, MemscopeError } from '../common/errors';
 import type { Snapshot, TargetInfo } from '../common/snapshot';
 import { findTarget, type TargetSummary } from './discovery';
-import { decodeVersion, type Layout, layoutFor } from './dpdk/layout';
+import { decodeVersion, type Layout, layoutFor, supportedReleases } from './dpdk/layout';
 import { decodeMemConfig, type MemConfig } from './dpdk/memconfig';
 import { agentVersionWord, type EalLib, type EalLog, loadEal, preloadPlugins, redirectEalLog } from './eal';
 import { lockedSnapshot } from './locking-reader';
@@ -17,6 +17,7 @@ import { flockShared, reserveRange, toPtr, unlockFlock } from './native/libc';
 import { fixedRanges, releaseEarly, takeEarly } from './early-reserve';
 import { EalOps } from './dmabuf/eal-ops';
 import { VmReader } from './native/vm';
+import { isDmabufPath } from './backing';
 import { leaveMpGroup, MP_GRACE_MS, removeSecondaryFiles, sweepDeadSecondaryFiles } from './secondary';
 import { isAlive, parseCpuList, processState, readCmdline, readMaps, selfCpus, startTime } from './procfs';
 import { readConfig } from './discovery';
@@ -177,6 +178,15 @@ function closePageFiles(prefix: string): void {
     }
   }
 }
+/** Whether this process's fd is a dma-buf. */
+function isDmabufFd(fd: number): boolean {
+  try {
+    return isDmabufPath(fs.readlinkSync(`/proc/self/fd/${fd}`));
+  } catch {
+    return false;
+  }
+}
+
 /** Set when rte_eal_init never returned: the process must end. */
 export let ealWedged = false;
 
@@ -224,6 +234,8 @@ export class Session {
   private ctx: ReaderContext;
   private lostWhy: string | null = null;
   readonly attachMs: number;
+  /** The seed's unlocked getter as the loaded librte_eal spells it, or null when it carries none. */
+  readonly dmabufGetter: string | null;
   /** The process that holds the secondary attach, when a helper made it. */
   helper: import('./secondary').SecondaryHelper | null = null;
 
@@ -243,7 +255,8 @@ export class Session {
   ) {
     this.attachMs = attachMs;
     this.primaryStart = target.pid !== null ? startTime(target.pid) : null;
-    const native = eal ? new EalOps(eal).native : null;
+    const native = eal ? new EalOps(eal, L).native : null;
+    this.dmabufGetter = native?.getter ?? null;
     this.ctx = {
       L,
       shared,
@@ -253,7 +266,10 @@ export class Session {
               const msl = toPtr(BigInt(mcfgAddr + L.memConfig.memsegs + i * L.memsegList.size));
               const off = new BigUint64Array(1);
               const fd = native.getFdThreadUnsafe(msl);
-              return fd >= 0 && native.getOffsetThreadUnsafe(msl, off) === 0 ? { fd, offset: Number(off[0]) } : null;
+              // a carrier of the seed answers 0 for a list never given a
+              // dma-buf: fd 0 counts only when it is a dma-buf here
+              const real = fd > 0 || (fd === 0 && isDmabufFd(0));
+              return real && native.getOffsetThreadUnsafe(msl, off) === 0 ? { fd, offset: Number(off[0]) } : null;
             },
           }
         : {}),
@@ -284,7 +300,7 @@ export class Session {
     // the front doors (CLI, JSON-RPC) checked these already; nothing gets past unchecked
     checkInputs('cli', { filePrefix: opts.prefix, runtimeDir: opts.runtimeDirs ?? [], dpdkLib: opts.dpdkLib, ealLog: opts.ealLogFile });
     checkExtraArgs(opts.extraEalArgs ?? []);
-    const target = opts.found ?? findTarget(opts.prefix, { runtimeDirs: opts.runtimeDirs ?? [], agentVersionWord: () => agentVersionWord(opts.dpdkLib) });
+    const target = opts.found ?? findTarget(opts.prefix, { runtimeDirs: opts.runtimeDirs ?? [], agentVersionWord: (so) => agentVersionWord(opts.dpdkLib, [so]) });
     if (!target.attachable) {
       throw new MemscopeError(target.reasonCode ?? ErrorCode.NotAttachable, target.reason ?? `prefix "${opts.prefix}" cannot be attached.`);
     }
@@ -302,6 +318,12 @@ export class Session {
         if (!(e instanceof MemscopeError && e.code === ErrorCode.LayoutUnverified && opts.allowLockingReads)) throw e;
       }
     }
+    if (target.root) {
+      throw new MemscopeError(
+        ErrorCode.SecondaryUnavailable,
+        `prefix "${opts.prefix}" runs in another root (${target.root.label}), whose DPDK this process cannot load (it needs that root's own libraries), so DPDK's locking calls cannot be made from here: read it lock-free (--via peek or secondary).`,
+      );
+    }
     if (attachedOnce) {
       throw new MemscopeError(ErrorCode.AlreadyAttached, 'this agent is already attached as a secondary (EAL allows one attach per process): start another agent for another target.');
     }
@@ -317,7 +339,7 @@ export class Session {
     }
     const L = layoutFor(eal.versionWord);
     if (!L) {
-      throw new MemscopeError(ErrorCode.VersionMismatch, `DPDK ${eal.version}'s private memory layout is unknown to this Memscope (it knows 22.11): use a release that supports it.`);
+      throw new MemscopeError(ErrorCode.VersionMismatch, `DPDK ${eal.version}'s private memory layout is unknown to this Memscope (it reads DPDK ${supportedReleases()}): use a release that supports it.`);
     }
     const { cfg } = readConfig(`${target.runtimeDir}/config`);
     if (!cfg) throw new MemscopeError(ErrorCode.NotAttachable, `the shared config of "${opts.prefix}" could not be decoded: is the primary still starting? Try again.`);
@@ -424,19 +446,22 @@ export class Session {
   private static async viaHelper(target: TargetSummary, opts: AttachOptions, t0: number): Promise<Session> {
     if (target.versionWord === null) throw new MemscopeError(ErrorCode.NotAttachable, `the DPDK version of "${opts.prefix}" is unknown: is the primary still starting? Try again.`);
     const L = layoutFor(target.versionWord);
-    if (!L) throw new MemscopeError(ErrorCode.VersionMismatch, `DPDK ${decodeVersion(target.versionWord).text}'s private memory layout is unknown to this Memscope (it knows 22.11): use a release that supports it.`);
+    if (!L) throw new MemscopeError(ErrorCode.VersionMismatch, `DPDK ${decodeVersion(target.versionWord).text}'s private memory layout is unknown to this Memscope (it reads DPDK ${supportedReleases()}): use a release that supports it.`);
     checkExtraArgs(opts.extraEalArgs ?? []);
     const { SecondaryHelper } = await import('./secondary');
+    // a target in another root gets its helper started there, where paths are the primary's
+    const root = target.root;
     const helper = await SecondaryHelper.start(
       {
         prefix: opts.prefix,
-        runtimeDirs: opts.runtimeDirs ?? [],
-        dpdkLib: opts.dpdkLib ?? null,
+        runtimeDirs: root ? [path.dirname(target.runtimeDirInRoot)] : (opts.runtimeDirs ?? []),
+        dpdkLib: root ? null : (opts.dpdkLib ?? null),
         timeoutMs: opts.timeoutMs ?? 15000,
         extraEalArgs: opts.extraEalArgs ?? [],
-        ealLogFile: opts.ealLogFile ?? null,
+        ealLogFile: root ? null : (opts.ealLogFile ?? null),
       },
       target.runtimeDir,
+      root,
     );
     try {
       const reader = new VmReader(helper.pid);
@@ -668,8 +693,9 @@ async function preflightHotplugLock(target: TargetSummary, L: Layout): Promise<v
       fs.closeSync(fd);
     }
   };
+  // a writer that holds or waits for the lock keeps every reader out (EAL's init takes it to read)
   for (let i = 0; i < 40; i++) {
-    if (read() >= 0) return;
+    if ((read() & L.rwlock.blocksReaders) === 0) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new MemscopeError(
@@ -682,7 +708,7 @@ async function preflightHotplugLock(target: TargetSummary, L: Layout): Promise<v
 export function verifyLayout(cfg: MemConfig, L: Layout, self: VmReader): string | null {
   if (!cfg.heaps.length) return 'no malloc heap found';
   for (const h of cfg.heaps) {
-    const internal = h.socketId < 256;
+    const internal = h.socketId < L.build.externalSocketMin;
     if (internal && h.name !== `socket_${h.socketId}`) return `heap ${h.index} is named "${h.name}" for socket ${h.socketId}`;
     if (h.totalSize < 0 || h.totalSize > 2 ** 50) return `heap ${h.name} has size ${h.totalSize}`;
     if (internal && h.first !== 0n) {

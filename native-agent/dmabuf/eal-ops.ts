@@ -6,14 +6,23 @@
  * read from the same thread.
  */
 import koffi from 'koffi';
+import type { Layout } from '../dpdk/layout';
 import type { EalLib } from '../eal';
 import { toPtr } from '../native/libc';
 
 export interface NativeDmabuf {
+  /** The getter's name as this librte_eal exports it (the seed's v1 and v4 spell it differently). */
+  getter: string;
   register(va: bigint, len: number, fd: number, offset: number, iovas: bigint[] | null, nPages: number, pageSz: number): number;
   getFdThreadUnsafe(msl: unknown): number;
   getOffsetThreadUnsafe(msl: unknown, out: BigUint64Array): number;
 }
+
+/** The unlocked getters' spellings seen in the wild: the seed's v1, then v4 (on 25.11, experimental 26.03 symbols). */
+export const DMABUF_GETTERS = [
+  { fd: 'rte_memseg_list_get_dmabuf_fd_thread_unsafe', offset: 'rte_memseg_list_get_dmabuf_offset_thread_unsafe' },
+  { fd: 'rte_memseg_list_get_dmabuf_fd_unsafe', offset: 'rte_memseg_list_get_dmabuf_offset_unsafe' },
+] as const;
 
 export interface CallResult {
   rc: number;
@@ -44,25 +53,37 @@ export class EalOps {
   private errnoPtr: unknown = null;
   readonly native: NativeDmabuf | null;
 
-  constructor(readonly eal: EalLib) {
+  constructor(
+    readonly eal: EalLib,
+    private readonly L: Layout,
+  ) {
     this.fns = bind(eal);
     this.native = EalOps.findNative(eal);
   }
 
-  /** The seed's symbols, when this librte_eal carries the patch. */
+  /** The seed's symbols, when this librte_eal carries the patch (under either spelling). */
   private static findNative(eal: EalLib): NativeDmabuf | null {
+    let reg: ReturnType<EalLib['lib']['func']>;
     try {
-      const reg = eal.lib.func('int rte_extmem_register_dmabuf(void *va, size_t len, int fd, uint64_t off, void *iovas, unsigned int n, size_t page_sz)');
-      const getFd = eal.lib.func('int rte_memseg_list_get_dmabuf_fd_thread_unsafe(void *msl)');
-      const getOff = eal.lib.func('int rte_memseg_list_get_dmabuf_offset_thread_unsafe(void *msl, _Out_ uint64_t *off)');
-      return {
-        register: (va, len, fd, offset, iovas, nPages, pageSz) => reg(toPtr(va), len, fd, offset, iovas ? BigUint64Array.from(iovas) : null, nPages, pageSz),
-        getFdThreadUnsafe: (msl) => getFd(msl),
-        getOffsetThreadUnsafe: (msl, out) => getOff(msl, out),
-      };
+      reg = eal.lib.func('int rte_extmem_register_dmabuf(void *va, size_t len, int fd, uint64_t off, void *iovas, unsigned int n, size_t page_sz)');
     } catch {
       return null;
     }
+    for (const names of DMABUF_GETTERS) {
+      try {
+        const getFd = eal.lib.func(`int ${names.fd}(void *msl)`);
+        const getOff = eal.lib.func(`int ${names.offset}(void *msl, _Out_ uint64_t *off)`);
+        return {
+          getter: names.fd,
+          register: (va, len, fd, offset, iovas, nPages, pageSz) => reg(toPtr(va), len, fd, offset, iovas ? BigUint64Array.from(iovas) : null, nPages, pageSz),
+          getFdThreadUnsafe: (msl) => getFd(msl),
+          getOffsetThreadUnsafe: (msl, out) => getOff(msl, out),
+        };
+      } catch {
+        /* the other spelling */
+      }
+    }
+    return null;
   }
 
   /** rte_errno of this (the event loop's) thread. */
@@ -120,8 +141,8 @@ export class EalOps {
     const found = this.fns.mzLookup(name);
     const mz = found ?? this.fns.mzReserve(name, len, -1 /* SOCKET_ID_ANY */, 0) ?? this.fns.mzLookup(name);
     if (!mz) return null;
-    const b = Buffer.from(koffi.view(mz as never, 72));
-    return { addr: b.readBigUInt64LE(40), created: !found };
+    const b = Buffer.from(koffi.view(mz as never, this.L.memzone.size));
+    return { addr: b.readBigUInt64LE(this.L.memzone.addr), created: !found };
   }
 
   /** Writable view of memory mapped in this process. */

@@ -56,7 +56,7 @@ export class Registry {
     if (session.access !== 'secondary' || !session.eal) {
       throw new MemscopeError(ErrorCode.NotAttached, 'registering memory needs an agent attached as a DPDK secondary: attach with --via secondary.');
     }
-    this.ops = new EalOps(session.eal);
+    this.ops = new EalOps(session.eal, session.L);
   }
 
   /** The shared table, reserving its memzone on first use. */
@@ -195,7 +195,7 @@ export class Registry {
   }
 
   private mslValid(index: number): boolean {
-    return Number.isInteger(index) && index >= 0 && index < 128 && this.session.memConfig().lists.some((l) => l.index === index);
+    return Number.isInteger(index) && index >= 0 && index < this.session.L.build.maxMemsegLists && this.session.memConfig().lists.some((l) => l.index === index);
   }
 
   /** The seed's rte_memseg_list_get_dmabuf_fd: the fd (in its owner), -1 if not dma-buf backed. */

@@ -1,21 +1,32 @@
 /**
  * Struct layouts the lock-free reader copies by hand. Public structs have been
  * stable from v22.11 to v26.07; private ones (rte_mem_config, malloc_heap,
- * malloc_elem) are per DPDK release and per build options, so each supported
- * release has its own table, and every attach verifies it (reader.ts).
- *
- * 22.11 values were printed with offsetof against v22.11's headers
- * (RTE_MAX_MEMSEG_LISTS 128, RTE_MAX_TAILQ 32, RTE_MAX_HEAPS 32,
- * RTE_MAX_LCORE 128, no malloc debug/ASan: Debian's build).
+ * malloc_elem) are per DPDK release and per build options, so each release
+ * has its own data file (releases/YY.MM.json, listed in releases/index.ts),
+ * every attach checks the target against it (checkBuild, reader.ts's
+ * verifyLayout), and scripts/verify-layout.mjs checks a file field by field
+ * against a live primary of its release. No other module knows an offset.
  */
+import { RELEASE_FILES } from './releases';
 
 export interface Layout {
-  /** "major.minor" this table applies to. */
+  /** "YY.MM", the version word's year and month. */
   release: string;
+  /** "supported": a real primary of this release passed the suite here; "unverified": read from sources only. */
+  status: 'supported' | 'unverified';
+  /** Where the numbers come from and how they were checked. */
+  source: string;
+  sonames: { eal: string; mempool: string; pmds: string };
+  /** rte_rwlock_t's word: the bits that keep readers out (a writer holds or waits; readers add 4 each, since 22.11). */
+  rwlock: { blocksReaders: number };
+  /** Build constants of the distribution's build this table is for. */
+  build: { maxMemsegLists: number; maxTailq: number; maxHeaps: number; maxLcore: number; cacheLine: number; externalSocketMin: number; mallocDebug: boolean };
   memConfig: {
     size: number;
     magic: number;
     version: number;
+    /** The shared lock words by DPDK's field name (mlock memzones, qlock tailqs, mplock mempools, tlock timers; ethdev from 23.11). */
+    locks: Record<string, number>;
     memoryHotplugLock: number;
     memzones: number; // struct rte_fbarray
     memsegs: number; // struct rte_memseg_list[maxMemsegLists]
@@ -26,17 +37,30 @@ export interface Layout {
     legacyMem: number;
     singleFileSegments: number;
   };
-  maxMemsegLists: number;
-  maxTailq: number;
-  maxHeaps: number;
-  maxLcore: number;
   memsegList: { size: number; baseVa: number; pageSz: number; socketId: number; version: number; len: number; external: number; heap: number; memsegArr: number };
-  fbarray: { size: number; name: number; nameLen: number; count: number; len: number; eltSz: number; data: number };
+  fbarray: { size: number; name: number; nameLen: number; count: number; len: number; eltSz: number; data: number; rwlock: number };
+  /** The used mask after an fbarray's elements: u32 n_masks, then u64 words from `words`. */
+  fbarrayMask: { nMasks: number; words: number; wordSize: number };
   memseg: { size: number; iova: number; addr: number; len: number; hugepageSz: number; socketId: number; flags: number };
   tailqHead: { size: number; first: number; name: number; nameLen: number };
-  tailqEntry: { next: number; data: number };
-  heap: { size: number; first: number; last: number; allocCount: number; socketId: number; totalSize: number; name: number; nameLen: number };
-  elem: { headerLen: number; heap: number; prev: number; next: number; msl: number; stateWord: number; pad: number; size: number };
+  tailqEntry: { size: number; next: number; data: number };
+  heap: { size: number; lock: number; first: number; last: number; allocCount: number; socketId: number; totalSize: number; name: number; nameLen: number };
+  elem: {
+    headerLen: number;
+    trailerLen: number;
+    heap: number;
+    prev: number;
+    next: number;
+    msl: number;
+    stateWord: number;
+    /** Width of the state bit-field at the bottom of stateWord (a dirty bit follows it). */
+    stateBits: number;
+    states: { free: number; busy: number; pad: number };
+    pad: number;
+    size: number;
+    /** Where RTE_MALLOC_DEBUG's header cookie would sit (inside the header's padding otherwise). */
+    headerCookie: number;
+  };
   memzone: { size: number; name: number; nameLen: number; iova: number; addr: number; len: number; hugepageSz: number; socketId: number; flags: number };
   mempool: {
     size: number; name: number; nameLen: number; poolData: number; mz: number; flags: number; socketId: number; poolSize: number;
@@ -44,39 +68,71 @@ export interface Layout {
     nbMemChunks: number; memListFirst: number;
   };
   mempoolCache: { size: number; len: number };
-  memhdr: { next: number; addr: number; iova: number; len: number };
+  memhdr: { size: number; next: number; addr: number; iova: number; len: number };
   ring: { name: number; nameLen: number; size: number; mask: number; capacity: number; prodTail: number; consTail: number };
 }
 
-const v22_11: Layout = {
-  release: '22.11',
-  memConfig: {
-    size: 25344, magic: 0, version: 4, memoryHotplugLock: 32, memzones: 40, memsegs: 136,
-    tailqHead: 17544, mallocHeaps: 19136, nextSocketId: 25280, memCfgAddr: 25288,
-    legacyMem: 25296, singleFileSegments: 25300,
-  },
-  maxMemsegLists: 128,
-  maxTailq: 32,
-  maxHeaps: 32,
-  maxLcore: 128,
-  memsegList: { size: 136, baseVa: 0, pageSz: 8, socketId: 16, version: 20, len: 24, external: 32, heap: 36, memsegArr: 40 },
-  fbarray: { size: 96, name: 0, nameLen: 64, count: 64, len: 68, eltSz: 72, data: 80 },
-  memseg: { size: 48, iova: 0, addr: 8, len: 16, hugepageSz: 24, socketId: 32, flags: 44 },
-  tailqHead: { size: 48, first: 0, name: 16, nameLen: 32 },
-  tailqEntry: { next: 0, data: 16 },
-  heap: { size: 192, first: 112, last: 120, allocCount: 128, socketId: 132, totalSize: 136, name: 144, nameLen: 32 },
-  elem: { headerLen: 128, heap: 0, prev: 8, next: 16, msl: 40, stateWord: 48, pad: 52, size: 56 },
-  memzone: { size: 72, name: 0, nameLen: 32, iova: 32, addr: 40, len: 48, hugepageSz: 56, socketId: 64, flags: 68 },
-  mempool: {
-    size: 192, name: 0, nameLen: 26, poolData: 32, mz: 48, flags: 56, socketId: 60, poolSize: 64, cacheSize: 68,
-    eltSize: 72, headerSize: 76, trailerSize: 80, localCache: 96, populatedSize: 104, nbMemChunks: 128, memListFirst: 136,
-  },
-  mempoolCache: { size: 8256, len: 8 },
-  memhdr: { next: 0, addr: 16, iova: 24, len: 32 },
-  ring: { name: 0, nameLen: 29, size: 48, mask: 52, capacity: 56, prodTail: 128 + 4, consTail: 256 + 4 },
-};
+/** The shape every release file must have: section -> field -> kind (`locks`: any names, numbers). */
+function shape(v: unknown, key = ''): unknown {
+  if (key === 'locks') return 'record';
+  if (v === null || typeof v !== 'object') return typeof v;
+  return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, shape(x, k)]));
+}
 
-const layouts: Layout[] = [v22_11];
+/**
+ * Checks a release file against the shape of the first one (22.11): the same
+ * fields, numbers that are non-negative integers, a YY.MM release. Returns
+ * the problem as a phrase, or null.
+ */
+export function releaseFileProblem(data: unknown, reference: unknown): string | null {
+  const want = shape(reference) as Record<string, unknown>;
+  const walk = (a: unknown, w: unknown, at: string): string | null => {
+    if (w === 'record') {
+      if (a === null || typeof a !== 'object' || !Object.keys(a).length) return `${at} is not a set of named offsets`;
+      for (const [k, x] of Object.entries(a)) if (!Number.isSafeInteger(x) || (x as number) < 0) return `${at}.${k} is ${String(x)}, not a non-negative integer`;
+      return null;
+    }
+    if (typeof w === 'string') {
+      if (typeof a !== w) return `${at} is ${a === undefined ? 'missing' : typeof a}, not a ${w}`;
+      if (w === 'number' && (!Number.isSafeInteger(a) || (a as number) < 0)) return `${at} is ${String(a)}, not a non-negative integer`;
+      return null;
+    }
+    if (a === null || typeof a !== 'object') return `${at} is missing`;
+    const ao = a as Record<string, unknown>;
+    const wo = w as Record<string, unknown>;
+    for (const k of Object.keys(ao)) if (!(k in wo)) return `${at ? at + '.' : ''}${k} is not a field Memscope reads`;
+    for (const [k, x] of Object.entries(wo)) {
+      const p = walk(ao[k], x, at ? `${at}.${k}` : k);
+      if (p) return p;
+    }
+    return null;
+  };
+  const p = walk(data, want, '');
+  if (p) return p;
+  const d = data as Layout;
+  if (!/^\d{2}\.\d{2}$/.test(d.release)) return `release "${d.release}" is not YY.MM`;
+  if (d.status !== 'supported' && d.status !== 'unverified') return `status "${d.status}" is neither supported nor unverified`;
+  return null;
+}
+
+function load(): Layout[] {
+  const out: Layout[] = [];
+  for (const data of RELEASE_FILES) {
+    const problem = releaseFileProblem(data, RELEASE_FILES[0]);
+    // a broken data file is a build error of Memscope's, never the target's
+    if (problem) throw new Error(`internal error: the layout file of DPDK ${(data as { release?: string }).release ?? '?'} is broken (${problem}): report this as a bug.`);
+    out.push(data as Layout);
+  }
+  return out;
+}
+
+export const layouts: readonly Layout[] = load();
+
+/** "22.11, 24.11 and 25.11": the releases a real primary of which passed the suite. */
+export function supportedReleases(): string {
+  const r = layouts.filter((l) => l.status === 'supported').map((l) => l.release);
+  return r.length > 1 ? `${r.slice(0, -1).join(', ')} and ${r[r.length - 1]}` : (r[0] ?? 'none');
+}
 
 /** DPDK encodes versions as year<<24 | month<<16 | minor<<8 | release (99 = final). */
 export function decodeVersion(word: number): { year: number; month: number; minor: number; release: number; text: string } {
@@ -96,10 +152,22 @@ export function encodeVersion(text: string): number | null {
   return ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | release) >>> 0;
 }
 
-export function layoutFor(versionWord: number): Layout | null {
+/** "YY.MM" of a version word: the key of its release file. */
+export function releaseOf(versionWord: number): string {
   const v = decodeVersion(versionWord);
-  const rel = `${v.year}.${String(v.month).padStart(2, '0')}`;
+  return `${v.year}.${String(v.month).padStart(2, '0')}`;
+}
+
+/** The table of a release, whatever its status (callers refuse unverified ones). */
+export function tableFor(versionWord: number): Layout | null {
+  const rel = releaseOf(versionWord);
   return layouts.find((l) => l.release === rel) ?? null;
+}
+
+/** The table of a supported release, or null. */
+export function layoutFor(versionWord: number): Layout | null {
+  const l = tableFor(versionWord);
+  return l && l.status === 'supported' ? l : null;
 }
 
 export const MEMCONFIG_MAGIC = 0x012e6fee;

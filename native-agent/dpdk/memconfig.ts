@@ -44,7 +44,7 @@ export interface TailqHdr {
 export interface MemConfig {
   magic: number;
   version: number;
-  /** The hot-plug rwlock word: >0 readers, -1 a writer. */
+  /** The hot-plug rwlock word (L.rwlock: bits that keep readers out, then 4 per reader). */
   hotplugLock: number;
   memzones: FbarrayHdr;
   lists: MemsegListHdr[];
@@ -105,14 +105,14 @@ export function decodeMemConfig(L: Layout, b: Buffer, base?: bigint): MemConfig 
   const memCfgAddr = b.readBigUInt64LE(c.memCfgAddr);
   const at = base ?? memCfgAddr;
   const lists: MemsegListHdr[] = [];
-  for (let i = 0; i < L.maxMemsegLists; i++) {
+  for (let i = 0; i < L.build.maxMemsegLists; i++) {
     // most of the 128 slots are unused (base_va 0): not worth decoding
     const off = c.memsegs + i * L.memsegList.size;
     if (b.readBigUInt64LE(off + L.memsegList.baseVa) !== 0n) lists.push(decodeMemsegList(L, b, i, off));
   }
   const heaps: HeapHdr[] = [];
   const H = L.heap;
-  for (let i = 0; i < L.maxHeaps; i++) {
+  for (let i = 0; i < L.build.maxHeaps; i++) {
     const off = c.mallocHeaps + i * H.size;
     const name = cstr(b, off + H.name, H.nameLen);
     if (!name) continue;
@@ -128,7 +128,7 @@ export function decodeMemConfig(L: Layout, b: Buffer, base?: bigint): MemConfig 
     });
   }
   const tailqs: TailqHdr[] = [];
-  for (let i = 0; i < L.maxTailq; i++) {
+  for (let i = 0; i < L.build.maxTailq; i++) {
     const off = c.tailqHead + i * L.tailqHead.size;
     const name = cstr(b, off + L.tailqHead.name, L.tailqHead.nameLen);
     if (name) tailqs.push({ name, first: b.readBigUInt64LE(off + L.tailqHead.first) });
@@ -148,19 +148,21 @@ export function decodeMemConfig(L: Layout, b: Buffer, base?: bigint): MemConfig 
   };
 }
 
-/** Byte offset of an fbarray's used mask from its data, and the mask's size. */
-export function fbarrayMask(arr: FbarrayHdr): { offset: number; words: number } {
-  const words = Math.ceil(arr.len / 64);
-  return { offset: arr.len * arr.eltSz, words };
+/** Where an fbarray's used mask starts (right after its elements), its words and its bytes. */
+export function fbarrayMask(L: Layout, arr: FbarrayHdr): { offset: number; words: number; bytes: number } {
+  const M = L.fbarrayMask;
+  const words = Math.ceil(arr.len / (M.wordSize * 8));
+  return { offset: arr.len * arr.eltSz, words, bytes: M.words + words * M.wordSize };
 }
 
-/** Indexes of used elements from a mask buffer (u32 n_masks, pad, u64 words). */
-export function usedIndexes(mask: Buffer, len: number): number[] {
+/** Indexes of used elements from a mask buffer (n_masks, then 64-bit words, L.fbarrayMask). */
+export function usedIndexes(L: Layout, mask: Buffer, len: number): number[] {
+  const M = L.fbarrayMask;
   const out: number[] = [];
-  const words = Math.min(mask.readUInt32LE(0), Math.ceil(len / 64));
+  const words = Math.min(mask.readUInt32LE(M.nMasks), Math.ceil(len / 64));
   for (let w = 0; w < words; w++) {
-    let lo = mask.readUInt32LE(8 + w * 8);
-    let hi = mask.readUInt32LE(12 + w * 8);
+    let lo = mask.readUInt32LE(M.words + w * 8);
+    let hi = mask.readUInt32LE(M.words + 4 + w * 8);
     while (lo !== 0) {
       const bit = 31 - Math.clz32(lo & -lo);
       out.push(w * 64 + bit);

@@ -5,31 +5,11 @@
  */
 import * as fs from 'node:fs';
 import { listPids, readCmdline } from '../../native-agent/procfs';
-
-/** 22.11's rte_mem_config: mlock@16 qlock@20 mplock@24 tlock@28 memory_hotplug_lock@32; fbarray rwlock@88; memzones@40; memsegs[128]@136, 136 bytes each, memseg_arr@40. */
-const LOCKS: [string, number][] = [
-  ['memzone lock', 16],
-  ['tailq lock', 20],
-  ['mempool lock', 24],
-  ['timer lock', 28],
-  ['memory hot-plug lock', 32],
-  ['memzone fbarray lock', 40 + 88],
-  ...Array.from({ length: 128 }, (_, i) => [`memseg list ${i} fbarray lock`, 136 + i * 136 + 40 + 88] as [string, number]),
-];
-
-/** malloc_heaps[32]@19136, 192 bytes each: the heap's spinlock @0, its name[32] @144. */
-const HEAPS = 19136;
-const HEAP_SIZE = 192;
+import { readConfigView } from './judge';
 
 /** The shared lock words of a prefix that are not free ("name=value"), the malloc heaps' own locks included. */
 export function heldLocks(runtimeDir: string): string[] {
-  const b = fs.readFileSync(`${runtimeDir}/config`);
-  const held = LOCKS.filter(([, off]) => b.readInt32LE(off) !== 0).map(([name, off]) => `${name}=${b.readInt32LE(off)}`);
-  for (let i = 0; i < 32; i++) {
-    const at = HEAPS + i * HEAP_SIZE;
-    if (b.readInt32LE(at) !== 0) held.push(`heap ${i} (${b.toString('latin1', at + 144, at + 176).replace(/\0.*$/s, '') || 'unnamed'}) lock=${b.readInt32LE(at)}`);
-  }
-  return held;
+  return readConfigView(runtimeDir).held;
 }
 
 /** Pids of Memscope's own background processes (helper, holder, guardian) for a prefix. */

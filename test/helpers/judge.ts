@@ -1,24 +1,26 @@
 /**
  * The fault campaigns' judge: what a target looks like after a kill, read
  * without any of Memscope's own readers. The shared config is read as a file
- * with DPDK 22.11's offsets written out here (Debian's build, printed with
- * offsetof, see dpdk-notes.md), file locks come from /proc/locks, and the
+ * with the offsets of its release's data file (native-agent/dpdk/releases)
+ * and decoding of the judge's own, file locks come from /proc/locks, and the
  * target's health from DPDK itself: `dpdk-proc-info -m` and the primary's
  * own rte_malloc / rte_free / hot-plug on every heap.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { type Layout, tableFor } from '../../native-agent/dpdk/layout';
 import { hugepageFiles, procInfo, type DemoPrimary } from './primaries';
 
-// rte_mem_config (22.11): mlock@16 qlock@20 mplock@24 tlock@28
-// memory_hotplug_lock@32 memzones(fbarray)@40 memsegs[128]@136 (136 bytes
-// each) malloc_heaps[32]@19136 (192 bytes each); rte_memseg_list: base_va@0
-// len@24 external@32 heap@36 memseg_arr@40; rte_fbarray: name[64]@0 rwlock@88;
-// malloc_heap: lock@0 socket_id@132 total_size@136 name[32]@144.
-const CFG = { size: 25344, mlock: 16, qlock: 20, mplock: 24, tlock: 28, hotplug: 32, memzones: 40, memsegs: 136, heaps: 19136 };
-const MSL = { size: 136, baseVa: 0, len: 24, external: 32, heap: 36, arr: 40 };
-const FBARRAY = { name: 0, rwlock: 88 };
-const HEAP = { size: 192, lock: 0, socketId: 132, totalSize: 136, name: 144 };
+/** DPDK's names of the lock words, as the judge reports them. */
+const LOCK_NAMES: Record<string, string> = { mlock: 'memzone lock', qlock: 'tailq lock', mplock: 'mempool lock', tlock: 'timer lock', ethdev: 'ethdev lock' };
+
+/** The release's data file for a config buffer (its version word), or a thrown sentence. */
+function tableOf(b: Buffer, where: string): Layout {
+  const L = b.length >= 8 ? tableFor(b.readUInt32LE(4)) : null;
+  if (!L) throw new Error(`${where} holds no config of a DPDK release Memscope has a data file for`);
+  if (b.length < L.memConfig.size) throw new Error(`${where} is ${b.length} bytes, not the ${L.memConfig.size} of a ${L.release} config`);
+  return L;
+}
 
 export interface Heap {
   index: number;
@@ -51,35 +53,37 @@ function cstr(b: Buffer, at: number, max: number): string {
 /** The config file of a runtime dir, decoded by hand. */
 export function readConfigView(runtimeDir: string): ConfigView {
   const b = fs.readFileSync(path.join(runtimeDir, 'config'));
-  if (b.length < CFG.size) throw new Error(`${runtimeDir}/config is ${b.length} bytes, not ${CFG.size}: not a 22.11 config`);
+  // the offsets are the release's data file's; the decoding here is the judge's own
+  const L = tableOf(b, `${runtimeDir}/config`);
+  const C = L.memConfig;
+  const MSL = L.memsegList;
+  const FB = L.fbarray;
+  const H = L.heap;
   const held: string[] = [];
   const word = (name: string, off: number) => {
     const v = b.readInt32LE(off);
     if (v !== 0) held.push(`${name}=${v}`);
   };
-  word('memzone lock', CFG.mlock);
-  word('tailq lock', CFG.qlock);
-  word('mempool lock', CFG.mplock);
-  word('timer lock', CFG.tlock);
-  word('memory hot-plug lock', CFG.hotplug);
-  word('memzone fbarray lock', CFG.memzones + FBARRAY.rwlock);
+  for (const [k, off] of Object.entries(C.locks)) word(LOCK_NAMES[k] ?? `${k} lock`, off);
+  word('memory hot-plug lock', C.memoryHotplugLock);
+  word('memzone fbarray lock', C.memzones + FB.rwlock);
   const external: ExternalList[] = [];
-  for (let i = 0; i < 128; i++) {
-    const at = CFG.memsegs + i * MSL.size;
-    word(`memseg list ${i} fbarray lock`, at + MSL.arr + FBARRAY.rwlock);
+  for (let i = 0; i < L.build.maxMemsegLists; i++) {
+    const at = C.memsegs + i * MSL.size;
+    word(`memseg list ${i} fbarray lock`, at + MSL.memsegArr + FB.rwlock);
     const baseVa = b.readBigUInt64LE(at + MSL.baseVa);
     if (baseVa !== 0n && b.readUInt32LE(at + MSL.external) !== 0) {
-      external.push({ index: i, baseVa, len: Number(b.readBigUInt64LE(at + MSL.len)), fbarray: cstr(b, at + MSL.arr + FBARRAY.name, 64) });
+      external.push({ index: i, baseVa, len: Number(b.readBigUInt64LE(at + MSL.len)), fbarray: cstr(b, at + MSL.memsegArr + FB.name, FB.nameLen) });
     }
   }
   const heaps: Heap[] = [];
-  for (let i = 0; i < 32; i++) {
-    const at = CFG.heaps + i * HEAP.size;
-    const name = cstr(b, at + HEAP.name, 32);
-    const lock = b.readInt32LE(at + HEAP.lock);
+  for (let i = 0; i < L.build.maxHeaps; i++) {
+    const at = C.mallocHeaps + i * H.size;
+    const name = cstr(b, at + H.name, H.nameLen);
+    const lock = b.readInt32LE(at + H.lock);
     if (lock !== 0) held.push(`heap ${i} (${name || 'unnamed'}) lock=${lock}`);
     if (!name) continue;
-    heaps.push({ index: i, name, socketId: b.readUInt32LE(at + HEAP.socketId), totalSize: Number(b.readBigUInt64LE(at + HEAP.totalSize)), lock });
+    heaps.push({ index: i, name, socketId: b.readUInt32LE(at + H.socketId), totalSize: Number(b.readBigUInt64LE(at + H.totalSize)), lock });
   }
   return { held, heaps, external };
 }

@@ -10,14 +10,19 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import koffi from 'koffi';
+import { layouts } from '../../native-agent/dpdk/layout';
 import { parseHeapDump } from '../../native-agent/locking-reader';
 import { reexecIfReserveFailed } from './eal-retry';
 
 function main(): void {
   const prefix = process.argv[2];
-  if (!prefix) throw new Error('usage: oracle PREFIX');
-  const eal = koffi.load('librte_eal.so.23');
-  const mempool = koffi.load('librte_mempool.so.23');
+  const release = process.argv[3] ?? '22.11';
+  if (!prefix) throw new Error('usage: oracle PREFIX [RELEASE]');
+  // the release's libraries, from this root's library path (run in the target's root for another release)
+  const L = layouts.find((l) => l.release === release);
+  if (!L) throw new Error(`no data file for DPDK ${release}`);
+  const eal = koffi.load(L.sonames.eal);
+  const mempool = koffi.load(L.sonames.mempool);
   const libc = koffi.load('libc.so.6');
   const fopen = libc.func('void *fopen(const char *path, const char *mode)');
   const fclose = libc.func('int fclose(void *f)');

@@ -10,10 +10,13 @@ import * as os from 'node:os';
 import { reexecIfReserveFailed } from './eal-retry';
 import * as path from 'node:path';
 import koffi from 'koffi';
+import { layouts } from '../../native-agent/dpdk/layout';
 
 const prefix = process.argv[2]!;
 const len = Number(process.argv[3] ?? 2 * 1024 * 1024);
-const eal = koffi.load('librte_eal.so.23');
+// the release's librte_eal (argv[4], default 22.11) from this root's library path
+const release = process.argv[4] ?? '22.11';
+const eal = koffi.load(layouts.find((l) => l.release === release)?.sonames.eal ?? `no data file for DPDK ${release}`);
 const libc = koffi.load('libc.so.6');
 const fopen = libc.func('void *fopen(const char *path, const char *mode)');
 const logPath = path.join(os.tmpdir(), `memscope-orphan-${process.pid}.log`);

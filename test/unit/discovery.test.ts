@@ -144,13 +144,21 @@ test('a config header shorter than the struct still yields the version', () => {
   assert.equal(t.versionWord, 0x170b0063);
   assert.equal(t.attachable, false);
   assert.equal(t.memsegLists, 0);
-  // 23.11's private layout is unknown: that is said before anything else
-  assert.equal(t.reasonCode, 'version-mismatch');
-  assert.match(t.reason ?? '', /23\.11\.0/);
+  // 23.11's table was never checked against a live 23.11: that is said before anything else
+  assert.equal(t.reasonCode, 'layout-unverified');
+  assert.match(t.reason ?? '', /runs DPDK 23\.11\.0, whose layout table .* never checked against a live 23\.11 primary.*reads DPDK 22\.11, 24\.11 and 25\.11/);
   const r = readConfig(path.join(dir, 'config'));
   assert.equal(r.cfg, null);
   assert.equal(r.magic, 0x012e6fee);
   assert.equal(r.versionWord, 0x170b0063);
+});
+
+test('a release Memscope has no table for is refused naming the ones it reads', () => {
+  const prefix = uniq('unknown');
+  const dir = runtimeDir(prefix, header(0x012e6fee, 0x18070063, 64));
+  const t = inspectTarget(dir, prefix, { agentVersionWord: () => 0x18070063 });
+  assert.equal(t.reasonCode, 'version-mismatch');
+  assert.match(t.reason ?? '', /^prefix "[^"]+" runs DPDK 24\.07\.0, whose private memory layout Memscope does not know \(it reads DPDK 22\.11, 24\.11 and 25\.11\)/);
 });
 
 test('an empty config file is not a DPDK config', () => {

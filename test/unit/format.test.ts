@@ -163,6 +163,9 @@ test('formatTargets shows why a target cannot be attached', () => {
     mode: 'hugepages',
     hugepageBytes: 1024 ** 3,
     memsegLists: 4,
+    root: null,
+    runtimeDirInRoot: '/var/run/dpdk/rte',
+    layout: '22.11',
     ealLibrary: null,
     attachable: false,
     reason: 'the primary is not running.',
@@ -170,8 +173,13 @@ test('formatTargets shows why a target cannot be attached', () => {
   };
   const text = formatTargets([t, { ...t, filePrefix: 'live', pid: 77, alive: true, attachable: true, reason: undefined }]);
   const [head, dead, live] = text.split('\n');
-  assert.match(head!, /^PREFIX\s+PID\s+STATE\s+DPDK\s+MODE\s+HUGEPAGES\s+ATTACH$/);
-  assert.match(dead!, /^rte\s+-\s+dead\s+22\.11\.11\s+hugepages\s+1\.0 GiB\s+no: the primary is not running\.$/);
+  assert.match(head!, /^PREFIX\s+PID\s+STATE\s+DPDK\s+LAYOUT\s+MODE\s+HUGEPAGES\s+ATTACH$/);
+  assert.match(dead!, /^rte\s+-\s+dead\s+22\.11\.11\s+22\.11 table\s+hugepages\s+1\.0 GiB\s+no: the primary is not running\.$/);
   assert.match(live!, /^live\s+77\s+alive\s+.*\byes$/);
+  // a target in another root gets a ROOT column: where it lives and its runtime dir there
+  const root = { path: '/proc/91/root', pid: 91, otherMountNs: true, label: 'container pid 91' };
+  const [head2, , inRoot] = formatTargets([t, { ...t, filePrefix: 'ct', root, runtimeDir: '/proc/91/root/run/dpdk/ct', runtimeDirInRoot: '/run/dpdk/ct', layout: null }]).split('\n');
+  assert.match(head2!, /^PREFIX\s+PID\s+STATE\s+DPDK\s+LAYOUT\s+ROOT\s+MODE/);
+  assert.match(inRoot!, /^ct\s+-\s+dead\s+22\.11\.11\s+-\s+container pid 91: \/run\/dpdk\/ct\s+hugepages/);
   assert.match(formatTargets([]), /^No DPDK runtime dirs found/);
 });

@@ -7,6 +7,7 @@ import { cstr, decodeMemConfig, fbarrayMask, usedIndexes } from '../../native-ag
 import { decodeVersion, encodeVersion, layoutFor, MEMCONFIG_MAGIC } from '../../native-agent/dpdk/layout';
 
 const V22_11_11 = 0x160b0b63;
+const L22 = layoutFor(V22_11_11)!;
 
 function mask(nMasks: number, bits: number[]): Buffer {
   const b = Buffer.alloc(8 + nMasks * 8);
@@ -21,28 +22,28 @@ function mask(nMasks: number, bits: number[]): Buffer {
 
 test('usedIndexes finds bits at word and half-word edges, in order', () => {
   const bits = [0, 31, 32, 63, 64, 8191];
-  assert.deepEqual(usedIndexes(mask(128, bits), 8192), bits);
-  assert.deepEqual(usedIndexes(mask(1, []), 64), []);
+  assert.deepEqual(usedIndexes(L22, mask(128, bits), 8192), bits);
+  assert.deepEqual(usedIndexes(L22, mask(1, []), 64), []);
   // a full word
   const all = [...Array(64).keys()];
-  assert.deepEqual(usedIndexes(mask(1, all), 64), all);
+  assert.deepEqual(usedIndexes(L22, mask(1, all), 64), all);
   // every bit of two words but in the high halves only
   const highs = [...Array(32).keys()].flatMap((i) => [32 + i, 96 + i]).sort((x, y) => x - y);
-  assert.deepEqual(usedIndexes(mask(2, highs), 128), highs);
+  assert.deepEqual(usedIndexes(L22, mask(2, highs), 128), highs);
 });
 
 test('usedIndexes never returns an index >= len, however long the mask', () => {
   // len 100: word 1 holds 64..127, of which 100..127 are beyond the array
-  assert.deepEqual(usedIndexes(mask(4, [5, 99, 100, 127, 128, 200]), 100), [5, 99]);
+  assert.deepEqual(usedIndexes(L22, mask(4, [5, 99, 100, 127, 128, 200]), 100), [5, 99]);
   // n_masks larger than len needs: words past ceil(len/64) are not read
-  assert.deepEqual(usedIndexes(mask(128, [0, 63, 64, 8191]), 64), [0, 63]);
+  assert.deepEqual(usedIndexes(L22, mask(128, [0, 63, 64, 8191]), 64), [0, 63]);
   // n_masks smaller than len needs: only the words the header claims
-  assert.deepEqual(usedIndexes(mask(1, [3]), 8192), [3]);
+  assert.deepEqual(usedIndexes(L22, mask(1, [3]), 8192), [3]);
 });
 
 test('fbarrayMask puts the mask right after the elements', () => {
-  assert.deepEqual(fbarrayMask({ name: 'x', count: 0, len: 8192, eltSz: 48, data: 0n }), { offset: 8192 * 48, words: 128 });
-  assert.deepEqual(fbarrayMask({ name: 'x', count: 0, len: 65, eltSz: 72, data: 0n }), { offset: 65 * 72, words: 2 });
+  assert.deepEqual(fbarrayMask(L22, { name: 'x', count: 0, len: 8192, eltSz: 48, data: 0n }), { offset: 8192 * 48, words: 128, bytes: 8 + 128 * 8 });
+  assert.deepEqual(fbarrayMask(L22, { name: 'x', count: 0, len: 65, eltSz: 72, data: 0n }), { offset: 65 * 72, words: 2, bytes: 8 + 2 * 8 });
 });
 
 test('cstr stops at the first NUL or at max, whichever comes first', () => {
@@ -242,9 +243,9 @@ test('layoutFor picks the 22.11 table for any 22.11 release and nothing else', (
 test('the 22.11 table is self-consistent', () => {
   const c = L.memConfig;
   // arrays fit where the next field starts
-  assert.ok(c.memsegs + L.maxMemsegLists * L.memsegList.size <= c.tailqHead);
-  assert.ok(c.tailqHead + L.maxTailq * L.tailqHead.size <= c.mallocHeaps);
-  assert.ok(c.mallocHeaps + L.maxHeaps * L.heap.size <= c.nextSocketId);
+  assert.ok(c.memsegs + L.build.maxMemsegLists * L.memsegList.size <= c.tailqHead);
+  assert.ok(c.tailqHead + L.build.maxTailq * L.tailqHead.size <= c.mallocHeaps);
+  assert.ok(c.mallocHeaps + L.build.maxHeaps * L.heap.size <= c.nextSocketId);
   assert.ok(c.singleFileSegments + 4 <= c.size);
   assert.ok(c.memzones + L.fbarray.size <= c.memsegs);
   assert.ok(L.memsegList.memsegArr + L.fbarray.size <= L.memsegList.size);
