@@ -5,6 +5,7 @@ import { after } from 'node:test';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import type { Snapshot } from '../../common/snapshot';
 import { AGENT_NODE_FLAGS } from '../../common/node-flags';
+import { hostPathFromRoot, inRoot, type ReleaseRoot } from './releases';
 
 export const CLI = path.join(__dirname, '..', '..', 'native-agent', 'cli.js');
 
@@ -167,24 +168,28 @@ type OracleResult = {
  * primary's address range ("Cannot reserve … --base-virtaddr"): a fresh
  * process draws new addresses, so that failure is retried.
  */
-export async function oracle(prefix: string): Promise<OracleResult> {
+export async function oracle(prefix: string, root?: ReleaseRoot): Promise<OracleResult> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await oracleOnce(prefix);
+      return await oracleOnce(prefix, root);
     } catch (e) {
       if (attempt >= 5 || !/Cannot reserve|--base-virtaddr/.test((e as Error).message)) throw e;
     }
   }
 }
 
-async function oracleOnce(prefix: string): Promise<{
+async function oracleOnce(prefix: string, root?: ReleaseRoot): Promise<{
   heaps: { id: number; size: number; allocCount: number; elements: { addr: string; state: string; len: number; pad: number }[] }[];
   stats: Record<string, { heap_totalsz_bytes: number; heap_freesz_bytes: number; alloc_count: number }>;
   mempools: { name: string; inUse: number; avail: number }[];
 }> {
   const script = path.join(__dirname, 'oracle.js');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, prefix], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // another release's target: its own DPDK, in its root, with that root's Node
+    const [cmd, ...args] = root
+      ? inRoot(root, ['/usr/bin/node', '--preserve-symlinks', '--preserve-symlinks-main', hostPathFromRoot(script), prefix, root.release])
+      : [process.execPath, script, prefix];
+    const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: root ? { ...process.env, TMPDIR: '/tmp' } : process.env });
     let out = '';
     let errText = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import koffi from 'koffi';
 import { layouts } from '../../native-agent/dpdk/layout';
 import { parseHeapDump } from '../../native-agent/locking-reader';
+import { toPtr } from '../../native-agent/native/libc';
 import { reexecIfReserveFailed } from './eal-retry';
 
 function main(): void {
@@ -64,9 +65,32 @@ function main(): void {
   const walk = mempool.func('void rte_mempool_walk(mp_walk_cb *cb, void *arg)');
   const inUse = mempool.func('unsigned int rte_mempool_in_use_count(void *mp)');
   const avail = mempool.func('unsigned int rte_mempool_avail_count(void *mp)');
+  // 25.11 as Debian builds it: the ring mempool driver is no plugin, so a
+  // secondary has no ops for the pool and its count calls crash (so does
+  // that release's `dpdk-proc-info --show-mempool`); there, the pool's ring
+  // as librte_ring dumps it (`used`) plus what the lcore caches hold
+  const ringDump = release === '25.11' ? koffi.load(L.sonames.mempool.replace('mempool', 'ring')).func('void rte_ring_dump(void *f, void *r)') : null;
+  const P = L.mempool;
   walk((mp: unknown) => {
-    const name = koffi.decode(mp, 'char', 26) as unknown as string;
-    mempools.push({ name: String(name).replace(/\0.*$/s, ''), inUse: inUse(mp), avail: avail(mp) });
+    const name = String(koffi.decode(mp, 'char', P.nameLen) as unknown as string).replace(/\0.*$/s, '');
+    if (!ringDump) return void mempools.push({ name, inUse: inUse(mp), avail: avail(mp) });
+    const hdr = Buffer.from(koffi.view(mp as never, P.size));
+    const ring = toPtr(hdr.readBigUInt64LE(P.poolData));
+    const file = path.join(os.tmpdir(), `memscope-oracle-ring-${process.pid}.txt`);
+    const rf = fopen(file, 'w');
+    ringDump(rf, ring);
+    fclose(rf);
+    const used = Number(/^\s*used=(\d+)/m.exec(fs.readFileSync(file, 'utf8'))?.[1] ?? NaN);
+    fs.unlinkSync(file);
+    let cached = 0;
+    const caches = hdr.readBigUInt64LE(P.localCache);
+    if (hdr.readUInt32LE(P.cacheSize) > 0 && caches !== 0n) {
+      const C = L.mempoolCache;
+      const all = Buffer.from(koffi.view(toPtr(caches) as never, L.build.maxLcore * C.size));
+      for (let i = 0; i < L.build.maxLcore; i++) cached += all.readUInt32LE(i * C.size + C.len);
+    }
+    const size = hdr.readUInt32LE(P.poolSize);
+    mempools.push({ name, inUse: size - used - cached, avail: used + cached });
   }, null);
   process.stdout.write(JSON.stringify({ heaps, stats, mempools }) + '\n');
   fs.unlinkSync(logFile);

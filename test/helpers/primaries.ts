@@ -11,6 +11,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
+import { inRoot, releaseRuntimeDirs, type ReleaseRoot } from './releases';
 
 // ---------- locating things ----------
 
@@ -142,6 +143,8 @@ export function hugetlbfsMounts(): string[] {
 export function runtimeDirs(prefix: string): string[] {
   const dirs = [join('/var/run/dpdk', prefix)];
   if (process.env.XDG_RUNTIME_DIR) dirs.push(join(process.env.XDG_RUNTIME_DIR, 'dpdk', prefix));
+  // primaries started in another release's root keep theirs there
+  dirs.push(...releaseRuntimeDirs(prefix));
   return dirs;
 }
 
@@ -647,6 +650,8 @@ export interface TestpmdOptions {
   /** Another librte_eal (a folder put first on LD_LIBRARY_PATH) and EAL args for it (e.g. -d for Debian's PMDs). */
   ealLibDir?: string;
   extraEal?: string[];
+  /** Run the testpmd of another release's root (chroot; mountRoot first). */
+  root?: ReleaseRoot;
 }
 
 /**
@@ -670,7 +675,9 @@ export class Testpmd extends PrimaryProcess {
       ...(opts.forwarding ? ['--stats-period', '0'] : ['-i']),
     ];
     const env = opts.ealLibDir ? { ...process.env, LD_LIBRARY_PATH: [opts.ealLibDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') } : process.env;
-    const child = spawn('stdbuf', ['-oL', ...args], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env });
+    const argv = ['stdbuf', '-oL', ...args];
+    const [cmd, ...rest] = opts.root ? inRoot(opts.root, argv) : argv;
+    const child = spawn(cmd!, rest, { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', reject);
@@ -774,9 +781,11 @@ export function parseProcInfo(text: string): { segments: ProcInfoSegment[]; memz
  * parses it. Only for targets without external memory: proc-info walks
  * external memseg lists it has not mapped and crashes (see dpdk-notes.md).
  */
-export function procInfo(prefix: string, timeoutMs = 20000): Promise<ProcInfo> {
+export function procInfo(prefix: string, timeoutMs = 20000, root?: ReleaseRoot): Promise<ProcInfo> {
   return new Promise((resolve, reject) => {
-    const child = spawn('dpdk-proc-info', ['--file-prefix', prefix, '--no-pci', '--', '-m'], {
+    // another release's target is read by that release's own proc-info, in its root
+    const [cmd, ...args] = (root ? (a: string[]) => inRoot(root, a) : (a: string[]) => a)(['dpdk-proc-info', '--file-prefix', prefix, '--no-pci', '--', '-m']);
+    const child = spawn(cmd!, args, {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
