@@ -14,6 +14,12 @@ export interface TargetInfo {
   dpdkVersion: string;
   runtimeDir: string;
   alive: boolean;
+  /** The data Memscope read it with: "24.11 table, verified at attach". */
+  layout?: string;
+  /** Where the primary lives when not in Memscope's root: "chroot /srv/trixie", "container pid 1234". */
+  root?: string;
+  /** The seed's unlocked getter as the loaded librte_eal spells it (secondary route), or null when it carries none. */
+  dmabufGetter?: string | null;
 }
 
 export type MemsegListState = 'ok' | 'orphaned' | 'unattached';

@@ -109,7 +109,7 @@ function isElement(e: unknown): boolean {
 const filePrefix: Check = (v) => inputProblem('filePrefix', v) === null;
 const snapshotName: Check = (v) => inputProblem('snapshotName', v) === null;
 
-export const target = record({ filePrefix, pid: nullable(int), dpdkVersion: text, runtimeDir: text, alive: bool });
+export const target = record({ filePrefix, pid: nullable(int), dpdkVersion: text, runtimeDir: text, alive: bool }, { layout: text, root: text, dmabufGetter: nullable(text) });
 export const memseg = record({ index: count, va: hex, iova: hex, len: count, hugepageSize: count, socketId: int, flags: int });
 const dmabuf = record({
   fd: int,

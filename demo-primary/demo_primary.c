@@ -898,11 +898,11 @@ static int cmd_grow(int argc, char **argv)
 			    "are there free hugepages?", size, rte_strerror(rte_errno));
 	unsigned after = count_internal_segs();
 	uint64_t t1 = now_us();
+	uintptr_t addr = (uintptr_t)p; /* reported after the free: its value, never the memory */
 	rte_free(p);
 	uint64_t free_us = now_us() - t1;
 	unsigned after_free = count_internal_segs();
-	sb_printf(&out, "{\"ok\":true,\"size\":%zu,\"ptr\":", size);
-	sb_ptr(&out, p);
+	sb_printf(&out, "{\"ok\":true,\"size\":%zu,\"ptr\":\"0x%" PRIxPTR "\"", size, addr);
 	sb_printf(&out, ",\"before\":%u,\"after\":%u,\"afterFree\":%u,\"us\":%" PRIu64
 		  ",\"freeUs\":%" PRIu64 "}", before, after, after_free, us, free_us);
 	return 0;

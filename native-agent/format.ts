@@ -44,7 +44,9 @@ export function formatTargets(ts: TargetSummary[]): string {
 export function formatSnapshot(s: Snapshot): string {
   const out: string[] = [];
   const t = s.target;
-  out.push(`DPDK ${t.dpdkVersion}  prefix ${t.filePrefix}  pid ${t.pid ?? '?'} (${t.alive ? 'alive' : 'dead'})  ${s.takenAt}  read ${s.readMethod}${s.retries ? `, ${s.retries} retries` : ''}`);
+  out.push(
+    `DPDK ${t.dpdkVersion}${t.layout ? ` (${t.layout})` : ''}  prefix ${t.filePrefix}  pid ${t.pid ?? '?'} (${t.alive ? 'alive' : 'dead'})${t.root ? `  in ${t.root}` : ''}  ${s.takenAt}  read ${s.readMethod}${s.retries ? `, ${s.retries} retries` : ''}`,
+  );
   for (const w of s.warnings) out.push(`warning: ${w}`);
   out.push('', 'MEMSEG LISTS');
   out.push(

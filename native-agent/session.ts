@@ -534,6 +534,10 @@ export class Session {
       dpdkVersion: this.target.dpdkVersion ?? this.eal?.version ?? '?',
       runtimeDir: this.target.runtimeDir,
       alive: this.primaryAlive(),
+      // every attach (peek or secondary) passed verifyLayout against the live target, or it refused
+      layout: `${this.L.release} table, verified at attach`,
+      ...(this.target.root ? { root: this.target.root.label } : {}),
+      ...(this.eal ? { dmabufGetter: this.dmabufGetter } : {}),
     };
   }
 

@@ -112,3 +112,17 @@ for (const script of ['build-webview.mjs', 'build-extension.mjs', 'build-cli.mjs
   const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'setup-e2e.mjs'), ...(quiet ? ['--quiet'] : [])], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
+// other DPDK releases: Debian 13 (24.11) and sid (25.11) userlands under
+// $MEMSCOPE_RELEASES_DIR with the demo primary built in each against that
+// release's libdpdk-dev, and a 22.11 EAL built with other constants
+// (RTE_MAX_MEMSEG_LISTS 256) under $MEMSCOPE_CUSTOM_EAL_DIR
+{
+  const step = (script, args = []) => {
+    const r = spawnSync(process.execPath, [path.join(root, 'scripts', script), ...args], { stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'] });
+    if (r.status !== 0) process.exit(r.status ?? 1);
+  };
+  step('setup-releases.mjs');
+  const releases = process.env.MEMSCOPE_RELEASES_DIR || '/var/cache/memscope-releases';
+  for (const name of ['trixie', 'sid']) step('build-primary.mjs', ['--root', path.join(releases, name)]);
+  step('build-custom-eal.mjs');
+}

@@ -4,12 +4,13 @@
  * returns. Shared by the CLI and the agent server.
  */
 import { spawn } from 'node:child_process';
+import * as path from 'node:path';
 import { ErrorCode, MemscopeError } from '../../common/errors';
 import { findTarget } from '../discovery';
 import { isAlive, readCmdline } from '../procfs';
 import { Session } from '../session';
 import { attachWithRetry } from '../reattach';
-import { removeEndedSecondary } from '../secondary';
+import { inRootCommand, removeEndedSecondary } from '../secondary';
 import { selfScript } from '../self';
 import { PAGE_SIZES, parseSize } from '../../common/units';
 import type { BufferBacking } from './buffers';
@@ -38,9 +39,27 @@ export function holdSpecFrom(o: { prefix: string; size?: string; pageSize?: stri
  * Starts a background holder and returns what it registered. The holder and
  * its guardian outlive this call; `unregister` (or the primary's exit) ends them.
  */
+/**
+ * How to run this CLI for a target: here, or in the target's own root (a
+ * chroot's DPDK needs that root's libraries), where its runtime dir is the
+ * one the primary sees.
+ */
+function cliFor(prefix: string, runtimeDirs: string[]): { cmd: string; args: string[]; runtimeDirs: string[]; env: NodeJS.ProcessEnv } {
+  let t: ReturnType<typeof findTarget> | null = null;
+  try {
+    t = findTarget(prefix, { runtimeDirs });
+  } catch {
+    /* the command itself says why */
+  }
+  if (!t?.root) return { cmd: process.execPath, args: [CLI], runtimeDirs, env: process.env };
+  const { cmd, args } = inRootCommand(t.root, prefix);
+  return { cmd, args, runtimeDirs: [path.dirname(t.runtimeDirInRoot)], env: { ...process.env, TMPDIR: '/tmp' } };
+}
+
 export function registerInBackground(spec: HoldSpec, timeoutMs = 60_000): Promise<HoldInfo> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, '__hold', JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const run = cliFor(spec.prefix, spec.runtimeDirs);
+    const child = spawn(run.cmd, [...run.args, '__hold', JSON.stringify({ ...spec, runtimeDirs: run.runtimeDirs })], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: run.env });
     let out = '';
     let errText = '';
     const timer = setTimeout(() => {
@@ -71,13 +90,13 @@ export function registerInBackground(spec: HoldSpec, timeoutMs = 60_000): Promis
 }
 
 function removeDeadHolderFiles(spec: HoldSpec, pid: number): void {
-  let runtimeDir: string | null = null;
+  let t: ReturnType<typeof findTarget> | null = null;
   try {
-    runtimeDir = findTarget(spec.prefix, { runtimeDirs: spec.runtimeDirs }).runtimeDir;
+    t = findTarget(spec.prefix, { runtimeDirs: spec.runtimeDirs });
   } catch {
     /* the target is gone: so are its files */
   }
-  removeEndedSecondary(runtimeDir, pid);
+  removeEndedSecondary(t?.runtimeDir ?? null, pid, false, t?.root ?? null);
 }
 
 /** `memscope __hold SPEC`: a holder in the background, reporting once on stdout. */
@@ -157,7 +176,8 @@ export interface RepairResult {
  * then unregister: hazard 4), and table entries of dead owners.
  */
 export async function repair(prefix: string, runtimeDirs: string[] = []): Promise<RepairResult> {
-  findTarget(prefix, { runtimeDirs });
+  const t = findTarget(prefix, { runtimeDirs });
+  if (t.root) return repairInRoot(prefix, runtimeDirs);
   const session = await attachWithRetry(() => Session.attach({ prefix, runtimeDirs, via: 'secondary', inProcess: true }));
   const registry = new Registry(session);
   const snap = session.snapshot();
@@ -184,4 +204,27 @@ export async function repair(prefix: string, runtimeDirs: string[] = []): Promis
     }
   }
   return res;
+}
+
+/** `memscope repair` run in the target's root (it attaches as a secondary, which needs that root's DPDK). */
+function repairInRoot(prefix: string, runtimeDirs: string[]): Promise<RepairResult> {
+  const run = cliFor(prefix, runtimeDirs);
+  return new Promise((resolve, reject) => {
+    const child = spawn(run.cmd, [...run.args, 'repair', '--file-prefix', prefix, '--yes', '--json', ...run.runtimeDirs.flatMap((d) => ['--runtime-dir', d])], { stdio: ['ignore', 'pipe', 'pipe'], env: run.env });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => child.kill('SIGTERM'), 60_000);
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.on('error', (e) => reject(new MemscopeError(ErrorCode.AttachFailed, `could not run repair in the target's root (${e.message}).`)));
+    child.on('close', () => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(out) as RepairResult);
+      } catch {
+        const last = err.trim().split('\n').pop()?.replace(/^memscope: /, '') ?? 'no message';
+        reject(new MemscopeError(ErrorCode.AttachFailed, `repair in the target's root failed: ${last}`));
+      }
+    });
+  });
 }

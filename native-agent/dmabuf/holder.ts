@@ -158,7 +158,8 @@ export class Holder {
         for (let attempt = 0; attempt < 3 && !lines; attempt++) {
           stage('guardian-start');
           closeOnExec(buffer.memfd ?? buffer.fd);
-          const g = spawn(process.execPath, [CLI, '__guard', JSON.stringify({ prefix: spec.prefix, runtimeDirs: spec.runtimeDirs, va: buffer.va.toString(), len: buffer.len, offset: buffer.offset, heap: spec.heap, holder: process.pid })], {
+          // execArgv: a holder started in a target's root passes on how it reaches this script
+          const g = spawn(process.execPath, [...process.execArgv, CLI, '__guard', JSON.stringify({ prefix: spec.prefix, runtimeDirs: spec.runtimeDirs, va: buffer.va.toString(), len: buffer.len, offset: buffer.offset, heap: spec.heap, holder: process.pid })], {
             stdio: ['pipe', 'pipe', 'inherit', buffer.memfd ?? buffer.fd],
             detached: true,
           });

@@ -1,5 +1,7 @@
 /** Runs the real `memscope` CLI and agent server as child processes. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after } from 'node:test';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
@@ -224,6 +226,8 @@ export function startOrphanMaker(prefix: string, len: number, timeoutMs = 20_000
     maker.kill('SIGKILL');
     await closed;
     live.delete(maker);
+    // a killed maker cannot delete its own log
+    rmSync(path.join(os.tmpdir(), `memscope-orphan-${maker.pid}.log`), { force: true });
   };
   return new Promise((resolve, reject) => {
     let out = '';

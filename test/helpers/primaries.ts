@@ -482,6 +482,8 @@ export interface DemoPrimaryOptions {
   memMb?: number;
   extraEal?: string[];
   timeoutMs?: number;
+  /** Run the demo primary built in another release's root (scripts/build-primary.mjs --root; mountRoot first). */
+  root?: ReleaseRoot;
 }
 
 interface PendingCommand {
@@ -520,7 +522,8 @@ export class DemoPrimary extends PrimaryProcess {
       '-l', '0', '--no-pci', '--file-prefix', prefix, '-m', String(opts.memMb ?? 256),
       '--log-level=lib.eal:notice', ...(opts.extraEal ?? []),
     ];
-    const child = spawn(demoPrimaryBinary(), args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const [cmd, ...rest] = opts.root ? inRoot(opts.root, ['/opt/memscope/memscope-demo-primary', ...args]) : [demoPrimaryBinary(), ...args];
+    const child = spawn(cmd!, rest, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', reject);
