@@ -7,11 +7,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Snapshot } from '../../common/snapshot';
-import { oracle, runCli, snapshotOf } from '../helpers/cli';
+import { oracle, runArgv, runCli, snapshotOf } from '../helpers/cli';
 import { procInfo, runtimeDirs, stopAll, Testpmd, whyNoDpdk } from '../helpers/primaries';
 import { loudSkip } from '../helpers/prereq';
 import { mountRoot, releaseRoot, type ReleaseRoot, whyNoRoot } from '../helpers/releases';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 const noDpdk = whyNoDpdk({ testpmd: true, procInfo: true, hugepages: 300 });
 after(() => stopAll());
@@ -170,6 +172,25 @@ for (const { release, root, skip } of targets) describe(`DPDK ${release}${root ?
       locked.heaps.map((h) => [h.id, h.name, h.socketId, h.totalSize, h.freeSize, h.allocCount, h.elements]),
       free.heaps.map((h) => [h.id, h.name, h.socketId, h.totalSize, h.freeSize, h.allocCount, h.elements]),
     );
+  });
+
+  test('scripts/verify-layout.mjs checks every field of the release file against this primary, and finds a shifted one', async () => {
+    const script = path.join(__dirname, '../../../scripts/verify-layout.mjs');
+    const ok = await runArgv([process.execPath, script, '--file-prefix', tp.prefix], { timeoutMs: 60_000 });
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, new RegExp(`^DPDK ${release.replace('.', '\\.')} layout: \\d+ fields in \\d+ checks, 0 checks wrong, 0 fields unchecked$`, 'm'));
+    if (root) return;
+    // the same file with the memseg lists 8 bytes off, and the ring size where its mask is
+    const bad = JSON.parse(readFileSync(path.join(__dirname, '../../../native-agent/dpdk/releases/22.11.json'), 'utf8')) as { memConfig: { memsegs: number }; ring: { size: number } };
+    bad.memConfig.memsegs += 8;
+    bad.ring.size += 4;
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'memscope-layout-')), 'shifted.json');
+    writeFileSync(file, JSON.stringify(bad));
+    const r = await runArgv([process.execPath, script, '--file-prefix', tp.prefix, '--layout', file], { timeoutMs: 60_000 });
+    rmSync(path.dirname(file), { recursive: true, force: true });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /^WRONG  memConfig\.memsegs memsegList\.memsegArr fbarray\.name fbarray\.nameLen: list 0's fbarray is named/m);
+    assert.match(r.stdout, /^WRONG  ring\.size ring\.mask ring\.capacity: /m);
   });
 
   test('the runtime dir holds only what the primary made: every helper cleaned up after itself', () => {
