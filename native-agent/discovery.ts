@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkInputs, inputMessage, inputProblem, PREFIX_RE } from '../common/checks';
 import { ErrorCode, MemscopeError } from '../common/errors';
-import { decodeMemConfig, fbarrayMask, type MemConfig, usedIndexes } from './dpdk/memconfig';
+import { cstr, decodeMemConfig, fbarrayMask, type MemConfig, usedIndexes } from './dpdk/memconfig';
 import { decodeVersion, type Layout, layoutFor, MEMCONFIG_MAGIC, supportedReleases, tableFor } from './dpdk/layout';
 import { devName, isAlive, listPids, parseMaps, posixLockHolder, readCmdline, readLocks } from './procfs';
 import { type ForeignRoot, foreignRoots, pathInRoot, reachInRoot, rootOf, runtimeRootsIn } from './roots';
@@ -152,6 +152,32 @@ export function readConfig(configPath: string): { buf: Buffer; cfg: MemConfig | 
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Which build constant makes a config of `size` bytes, told by where the
+ * arrays after it start: one more or fewer memseg list, tailq or heap slot
+ * moves what follows by that struct's size. A hypothesis counts only when
+ * the names are found where it puts them (tailq names "RTE_…", the first
+ * heap "socket_…"); else the three are named as candidates.
+ */
+export function otherConstants(L: Layout, b: Buffer, size: number): string {
+  const C = L.memConfig;
+  const d = size - C.size;
+  const align = (n: number) => Math.ceil(n / L.build.cacheLine) * L.build.cacheLine;
+  const tailqAt = (off: number) => off + L.tailqHead.name + 4 <= b.length && cstr(b, off + L.tailqHead.name, L.tailqHead.nameLen).startsWith('RTE_');
+  const heapAt = (off: number) => off + L.heap.name + 7 <= b.length && /^socket_\d+$/.test(cstr(b, off + L.heap.name, L.heap.nameLen));
+  const found: string[] = [];
+  if (d % L.memsegList.size === 0 && tailqAt(C.tailqHead + d) && heapAt(align(C.mallocHeaps + d))) {
+    found.push(`RTE_MAX_MEMSEG_LISTS ${L.build.maxMemsegLists + d / L.memsegList.size}, where the ${L.release} table has ${L.build.maxMemsegLists}`);
+  }
+  if (!found.length && d % L.tailqHead.size === 0 && tailqAt(C.tailqHead) && heapAt(align(C.mallocHeaps + d))) {
+    found.push(`RTE_MAX_TAILQ ${L.build.maxTailq + d / L.tailqHead.size}, where the ${L.release} table has ${L.build.maxTailq}`);
+  }
+  if (!found.length && d % L.heap.size === 0 && tailqAt(C.tailqHead) && heapAt(C.mallocHeaps)) {
+    found.push(`RTE_MAX_HEAPS ${L.build.maxHeaps + d / L.heap.size}, where the ${L.release} table has ${L.build.maxHeaps}`);
+  }
+  return found[0] ?? 'RTE_MAX_MEMSEG_LISTS, RTE_MAX_HEAPS or RTE_MAX_TAILQ differ';
 }
 
 /** Bytes of hugepage memory the target's memseg lists hold, from their fbarray files. */
@@ -352,7 +378,7 @@ export function inspectTarget(runtimeDir: string, filePrefix: string, opts: List
   if (st.size !== L.memConfig.size) {
     return fail(
       ErrorCode.LayoutUnverified,
-      `prefix "${filePrefix}" (pid ${t.pid}) runs a DPDK ${t.dpdkVersion} built with constants Memscope does not know: its shared config is ${st.size} bytes, not the ${L.memConfig.size} of the ${L.release} build Memscope reads (RTE_MAX_MEMSEG_LISTS, RTE_MAX_HEAPS or RTE_MAX_TAILQ differ), so Memscope will not read it; build DPDK with its default constants to inspect it.`,
+      `prefix "${filePrefix}" (pid ${t.pid}) runs a DPDK ${t.dpdkVersion} built with constants Memscope does not know: its shared config is ${st.size} bytes, not the ${L.memConfig.size} of the ${L.release} build Memscope reads (${otherConstants(L, cfgRead.buf, st.size)}), so Memscope will not read it; build DPDK with its default constants to inspect it.`,
     );
   }
   t.attachable = true;

@@ -312,6 +312,19 @@ export class SecondaryHelper {
     else this.exitHandlers.push(cb);
   }
 
+  /** Asks the helper to detach and waits (at most `ms`) until it has ended. */
+  async closeAndWait(ms: number): Promise<void> {
+    const ended = new Promise<void>((resolve) => {
+      if (this.gone !== null) return resolve();
+      this.child.once('exit', () => resolve());
+    });
+    this.close();
+    // a timer that keeps the process alive: the helper itself is unref'd
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ended, new Promise((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
+  }
+
   /** Asks the helper to detach (it ends once its current step is done). */
   close(): void {
     this.exitHandlers = [];
@@ -367,7 +380,22 @@ export class SecondaryHelper {
         } catch {
           return fail(new MemscopeError(ErrorCode.Internal, `the secondary helper answered something that is not JSON (${out.slice(0, 80)}): report this as a bug.`));
         }
-        if (!r.ok) return fail(new MemscopeError(r.error.code, r.error.message, r.error.detail));
+        if (!r.ok) {
+          // a helper that refused (a build Memscope does not know, say) has
+          // attached: the refusal is said once it has left, its files with it
+          const e = new MemscopeError(r.error.code, r.error.message, r.error.detail);
+          const left = setTimeout(() => fail(e), 5000);
+          child.once('exit', () => {
+            clearTimeout(left);
+            fail(e);
+          });
+          try {
+            child.stdin?.end();
+          } catch {
+            /* gone */
+          }
+          return;
+        }
         settled = true;
         clearTimeout(timer);
         // the pipes stay open (stdin is the helper's lifeline) but must not

@@ -426,6 +426,7 @@ export class Session {
     if (!mem || mem.readUInt32LE(0) !== cfg.magic || mem.readUInt32LE(4) !== cfg.version) {
       throw new MemscopeError(ErrorCode.LayoutUnverified, `after attaching, the shared config is not at ${cfg.memCfgAddr.toString(16)} where its header says: this DPDK build differs from the one Memscope knows; use --allow-locking-reads to read through DPDK's own calls.`);
     }
+    checkBuild(decodeMemConfig(L, mem, cfg.memCfgAddr), L, self, eal.version);
     const check = verifyLayout(decodeMemConfig(L, mem, cfg.memCfgAddr), L, self);
     let lockFree: boolean = opts.readMethod !== 'locking';
     if (check) {
@@ -470,6 +471,7 @@ export class Session {
       if (!cfg || !mem || mem.readUInt32LE(0) !== cfg.magic || mem.readUInt32LE(4) !== cfg.version) {
         throw new MemscopeError(ErrorCode.LayoutUnverified, `the secondary helper's shared config is not where its header says: this DPDK build differs from the one Memscope knows; use --allow-locking-reads to read through DPDK's own calls.`);
       }
+      checkBuild(decodeMemConfig(L, mem, cfg.memCfgAddr), L, reader, helper.ready.ealVersion);
       const check = verifyLayout(decodeMemConfig(L, mem, cfg.memCfgAddr), L, reader);
       if (check) {
         throw new MemscopeError(
@@ -482,7 +484,8 @@ export class Session {
       helper.onExit((why) => s.lost(s.primaryAlive() ? `the secondary helper (pid ${helper.pid}) of "${target.filePrefix}" ${why}: the agent ends; attach again.` : s.primaryGone()));
       return s;
     } catch (e) {
-      helper.close();
+      // a refusal leaves the target as it was: the helper has left (its files with it) before it is said
+      await helper.closeAndWait(5000);
       throw e;
     }
   }
@@ -514,6 +517,7 @@ export class Session {
       return refuse((e as Error).message);
     }
     if (!mem || mem.readUInt32LE(0) !== cfg.magic || mem.readUInt32LE(4) !== cfg.version) return refuse('its config is not where its header says');
+    checkBuild(decodeMemConfig(L, mem, cfg.memCfgAddr), L, primary, decodeVersion(cfg.version).text);
     const check = verifyLayout(decodeMemConfig(L, mem, cfg.memCfgAddr), L, primary);
     if (check) {
       if (required) {
@@ -706,6 +710,30 @@ async function preflightHotplugLock(target: TargetSummary, L: Layout): Promise<v
     ErrorCode.AttachTimeout,
     `the memory hot-plug lock of "${target.filePrefix}" has been write-held for 2 s (a process may have died holding it): attaching now would hang; check whether the primary is wedged and restart it.`,
   );
+}
+
+/** RTE_MALLOC_DEBUG's mark at the start of each element's data (malloc_elem.h). */
+const MALLOC_HEADER_COOKIE = 0xbadbadbadadd2e55n;
+
+/**
+ * Build options the data file's table does not describe, seen in the target
+ * itself: RTE_MALLOC_DEBUG puts a cookie in each element header (where the
+ * table's build has padding) and a trailer after the data, which would make
+ * every element's size and the heap's free bytes wrong. Throws the one
+ * sentence naming the build (exit 19).
+ */
+export function checkBuild(cfg: MemConfig, L: Layout, reader: VmReader, version: string): void {
+  if (L.build.mallocDebug) return;
+  for (const h of cfg.heaps) {
+    if (h.socketId >= L.build.externalSocketMin || h.first === 0n) continue;
+    const e = reader.borrow(Number(h.first), L.elem.headerLen);
+    if (e && e.readBigUInt64LE(L.elem.headerCookie) === MALLOC_HEADER_COOKIE) {
+      throw new MemscopeError(
+        ErrorCode.LayoutUnverified,
+        `this DPDK ${version} was built with RTE_MALLOC_DEBUG (heap ${h.name}'s elements carry its cookies and trailers), which the ${L.release} table Memscope reads does not describe, so Memscope will not read it: build DPDK without malloc debug to inspect it.`,
+      );
+    }
+  }
 }
 
 /** Returns why the layout table does not fit this build, or null when it does. */

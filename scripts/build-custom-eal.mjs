@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Builds a DPDK 22.11 EAL with a constant Debian's build does not use
-// (RTE_MAX_MEMSEG_LISTS 256 instead of 128), from Debian 12's own source
-// package, for the test that Memscope refuses such a build for what it is
-// (test/dpdk/custom-build.test.ts). Debian's dpdk-testpmd runs on it with
-// LD_LIBRARY_PATH=<dir>/lib and -d for Debian's PMDs (ABI-compatible).
+// Builds DPDK 22.11 EALs with options Debian's build does not use, from
+// Debian 12's own source package, for the tests that Memscope refuses such
+// builds for what they are (test/dpdk/custom-build.test.ts): RTE_MAX_MEMSEG_LISTS
+// 256 instead of 128 (lists-256), and RTE_MALLOC_DEBUG (malloc-debug: heap
+// elements with cookies and a trailer). Debian's dpdk-testpmd runs on either
+// with LD_LIBRARY_PATH=<dir> and -d for Debian's PMDs (ABI-compatible).
 //
-//   node scripts/build-custom-eal.mjs      prints the library folder
+//   node scripts/build-custom-eal.mjs [lists-256|malloc-debug]   prints that build's library folder
 //
 // MEMSCOPE_CUSTOM_EAL_DIR sets the cache (default /var/cache/memscope-custom-eal).
 // Idempotent: a build of the same recipe is kept. Needs meson, ninja-build,
@@ -17,9 +18,15 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-const RECIPE = 'memscope-custom-eal 1: Debian 22.11 EAL, RTE_MAX_MEMSEG_LISTS 256';
+const RECIPE = 'memscope-custom-eal 2: Debian 22.11 EAL, lists-256 (RTE_MAX_MEMSEG_LISTS 256) and malloc-debug (-DRTE_MALLOC_DEBUG)';
+const VARIANTS = ['lists-256', 'malloc-debug'];
 const cache = process.env.MEMSCOPE_CUSTOM_EAL_DIR || '/var/cache/memscope-custom-eal';
-const lib = path.join(cache, 'lib');
+const variant = process.argv[2] ?? 'lists-256';
+if (!VARIANTS.includes(variant)) {
+  console.error(`build-custom-eal: "${variant}" is not a build this script makes (${VARIANTS.join(', ')}).`);
+  process.exit(2);
+}
+const lib = path.join(cache, variant);
 const say = (s) => console.error(`build-custom-eal: ${s}`);
 
 function die(code, sentence) {
@@ -36,7 +43,7 @@ if (process.getuid && process.getuid() !== 0) die(64, 'this needs root: it insta
 
 let ready = false;
 try {
-  ready = fs.readFileSync(path.join(cache, '.memscope-ready'), 'utf8').trim() === RECIPE && fs.existsSync(path.join(lib, 'librte_eal.so.23'));
+  ready = fs.readFileSync(path.join(cache, '.memscope-ready'), 'utf8').trim() === RECIPE && VARIANTS.every((v) => fs.existsSync(path.join(cache, v, 'librte_eal.so.23')));
 } catch {
   /* not built */
 }
@@ -70,17 +77,24 @@ if (!ready) {
   const cfg = path.join(tree, 'config', 'rte_config.h');
   const text = fs.readFileSync(cfg, 'utf8');
   if (!text.includes('#define RTE_MAX_MEMSEG_LISTS 128')) die(76, `${cfg} does not define RTE_MAX_MEMSEG_LISTS 128 as 22.11 does: this is not the source this script knows.`);
-  fs.writeFileSync(cfg, text.replace('#define RTE_MAX_MEMSEG_LISTS 128', '#define RTE_MAX_MEMSEG_LISTS 256'));
-  const build = path.join(tree, 'build');
-  if (
-    !run('meson', ['setup', build, '-Ddisable_drivers=*', '-Ddisable_apps=*', '-Dtests=false', '-Denable_docs=false', '-Dexamples='], { cwd: tree }) ||
-    !run('ninja', ['-C', build, 'lib/librte_eal.so.23.0'], { cwd: tree })
-  ) {
-    die(76, `the EAL did not build in ${tree} (meson, ninja): read the errors above.`);
+  const builds = {
+    'lists-256': { config: text.replace('#define RTE_MAX_MEMSEG_LISTS 128', '#define RTE_MAX_MEMSEG_LISTS 256'), meson: [] },
+    'malloc-debug': { config: text, meson: ['-Dc_args=-DRTE_MALLOC_DEBUG'] },
+  };
+  for (const v of VARIANTS) {
+    fs.writeFileSync(cfg, builds[v].config);
+    const build = path.join(tree, `build-${v}`);
+    if (
+      !run('meson', ['setup', build, '-Ddisable_drivers=*', '-Ddisable_apps=*', '-Dtests=false', '-Denable_docs=false', '-Dexamples=', ...builds[v].meson], { cwd: tree }) ||
+      !run('ninja', ['-C', build, 'lib/librte_eal.so.23.0'], { cwd: tree })
+    ) {
+      die(76, `the ${v} EAL did not build in ${tree} (meson, ninja): read the errors above.`);
+    }
+    const out = path.join(cache, v);
+    fs.mkdirSync(out, { recursive: true });
+    fs.copyFileSync(path.join(build, 'lib', 'librte_eal.so.23.0'), path.join(out, 'librte_eal.so.23.0'));
+    fs.symlinkSync('librte_eal.so.23.0', path.join(out, 'librte_eal.so.23'));
   }
-  fs.mkdirSync(lib, { recursive: true });
-  fs.copyFileSync(path.join(build, 'lib', 'librte_eal.so.23.0'), path.join(lib, 'librte_eal.so.23.0'));
-  fs.symlinkSync('librte_eal.so.23.0', path.join(lib, 'librte_eal.so.23'));
   fs.rmSync(src, { recursive: true, force: true });
   fs.rmSync(srcDir, { recursive: true, force: true });
   fs.writeFileSync(path.join(cache, '.memscope-ready'), RECIPE + '\n');

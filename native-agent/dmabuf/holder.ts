@@ -120,6 +120,13 @@ function send(child: ChildProcess, msg: object): void {
   if (child.stdin && !child.stdin.destroyed) child.stdin.write(JSON.stringify(msg) + '\n');
 }
 
+/** Waits for `p`, at most `ms` (the timer keeps the process alive meanwhile, then goes). */
+async function within(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
 /** rte_errno of an attach whose memseg list's array cannot be mapped at its address in the guardian (eal_get_virtual_area). */
 const EADDRNOTAVAIL = 99;
 
@@ -260,7 +267,7 @@ export class Holder {
         guardian.stdin?.end();
         // this process ends right after: wait for the guardian's reaping (its
         // exit handler deletes what a killed one left; one that ends now deletes its own)
-        await Promise.race([exits.get(guardian), new Promise((r) => setTimeout(r, 2000).unref())]);
+        await within(exits.get(guardian)!, 2000);
       }
       releaseBuffer(buffer);
       throw e;
@@ -283,7 +290,7 @@ export class Holder {
         releaseBuffer(this.buffer);
         // a guardian that was killed cannot delete its files, and this process
         // ends right after this: wait for its reaping (which deletes them)
-        if (this.guardianGone) await Promise.race([this.guardianExit, new Promise((r) => setTimeout(r, 2000).unref())]);
+        if (this.guardianGone) await within(this.guardianExit, 2000);
         stage('released');
       }
     })();

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MemscopeError } from '../../common/errors';
-import { cmdlineMode, inspectTarget, listTargets, readConfig, runtimeRoots, validatePrefix } from '../../native-agent/discovery';
+import { cmdlineMode, inspectTarget, listTargets, otherConstants, readConfig, runtimeRoots, validatePrefix } from '../../native-agent/discovery';
+import { layoutFor } from '../../native-agent/dpdk/layout';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'memscope-unit-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -184,6 +185,22 @@ test('listTargets walks an extra runtime root and skips files and odd names', ()
   );
 });
 
+test('the constant a bigger config was built with is named when the arrays after it are found where it puts them', () => {
+  const L = layoutFor(0x160b0b63)!;
+  const named = (d: number, tailqAt: number, heapAt: number) => {
+    const b = header(0x012e6fee, 0x160b0b63, CONFIG_SIZE + d);
+    b.write('RTE_MEMPOOL', tailqAt + L.tailqHead.name, 'latin1');
+    b.write('socket_0', heapAt + L.heap.name, 'latin1');
+    return otherConstants(L, b, b.length);
+  };
+  assert.equal(named(128 * 136, 17544 + 128 * 136, 19136 + 128 * 136), 'RTE_MAX_MEMSEG_LISTS 256, where the 22.11 table has 128');
+  assert.equal(named(-64 * 136, 17544 - 64 * 136, 19136 - 64 * 136), 'RTE_MAX_MEMSEG_LISTS 64, where the 22.11 table has 128');
+  assert.equal(named(32 * 48, 17544, 19136 + 32 * 48), 'RTE_MAX_TAILQ 64, where the 22.11 table has 32');
+  assert.equal(named(32 * 192, 17544, 19136), 'RTE_MAX_HEAPS 64, where the 22.11 table has 32');
+  // names nowhere a hypothesis puts them
+  assert.equal(named(128 * 136, 100, 200), 'RTE_MAX_MEMSEG_LISTS, RTE_MAX_HEAPS or RTE_MAX_TAILQ differ');
+});
+
 test('a live 22.11 whose config has another size was built with other constants: refused as such (layout-unverified), never decoded', () => {
   const prefix = uniq('consts');
   // RTE_MAX_MEMSEG_LISTS 256 instead of 128: 128 more lists of 136 bytes
@@ -194,6 +211,8 @@ test('a live 22.11 whose config has another size was built with other constants:
   assert.equal(t.reasonCode, 'layout-unverified');
   assert.match(t.reason ?? '', /built with constants Memscope does not know: its shared config is 42752 bytes, not the 25344 of the 22\.11 build/);
   assert.ok(isOneSentence(t.reason!), t.reason);
+  // no names where any hypothesis puts them: the three constants are named as candidates
+  assert.match(t.reason ?? '', /\(RTE_MAX_MEMSEG_LISTS, RTE_MAX_HEAPS or RTE_MAX_TAILQ differ\)/);
   assert.equal(t.memsegLists, 0, 'nothing was decoded with the wrong table');
   assert.equal(readConfig(path.join(dir, 'config')).cfg, null);
   // the size it knows, live: attachable
