@@ -10,7 +10,7 @@ import { ErrorCode, MemscopeError } from '../common/errors';
 import { cstr, decodeMemConfig, fbarrayMask, type MemConfig, usedIndexes } from './dpdk/memconfig';
 import { decodeVersion, type Layout, layoutFor, MEMCONFIG_MAGIC, supportedReleases, tableFor } from './dpdk/layout';
 import { devName, isAlive, listPids, parseMaps, posixLockHolder, readCmdline, readLocks } from './procfs';
-import { type ForeignRoot, foreignRoots, pathInRoot, reachInRoot, rootOf, runtimeRootsIn } from './roots';
+import { type ForeignRoot, foreignRoots, pathInRoot, rootOf, runtimeRootsIn } from './roots';
 
 /** The root a runtime dir given as /proc/<pid>/root/... belongs to. */
 function rootOfPath(dir: string): ForeignRoot | null {
@@ -349,11 +349,14 @@ export function inspectTarget(runtimeDir: string, filePrefix: string, opts: List
     );
   }
   t.layout = L.release;
-  // the agent loads a live primary's own librte_eal: versions match by construction
-  let agentWord: number | null = null;
-  if (t.alive && t.ealLibrary && !t.ealLibrary.endsWith(' (deleted)')) {
+  // the agent loads a live primary's own librte_eal: versions match by
+  // construction. A target in another root is never loaded here: peeking
+  // needs no library, and a helper in that root loads the root's own (and
+  // says so itself when it cannot)
+  let agentWord: number | null = t.root ? versionWord : null;
+  if (!t.root && t.alive && t.ealLibrary && !t.ealLibrary.endsWith(' (deleted)')) {
     try {
-      fs.accessSync(t.root ? reachInRoot(t.root, t.ealLibrary) : t.ealLibrary, fs.constants.R_OK);
+      fs.accessSync(t.ealLibrary, fs.constants.R_OK);
       agentWord = versionWord;
     } catch {
       /* fall back to the system library */

@@ -125,7 +125,7 @@ export function removeEndedSecondary(runtimeDir: string | null, pid: number, own
  * one sentence when it cannot be (not root, no Node there, a container).
  */
 export function inRootCommand(root: ForeignRoot, prefix: string): { cmd: string; args: string[] } {
-  const peek = `read it with --via peek (memscope.attachVia "peek"), which needs no helper`;
+  const peek = `read it with --via peek, which needs no helper (the extension does so by itself)`;
   if (root.otherMountNs) {
     throw new MemscopeError(ErrorCode.SecondaryUnavailable, `prefix "${prefix}" runs in a container (${root.label}, another mount namespace), and a secondary would have to enter its namespaces, which Memscope does not do: ${peek}.`);
   }

@@ -35,7 +35,19 @@ import { nameElements, TraceWatcher } from './trace';
 
 /** Samples kept for the timeline: an hour at the default 1 s interval. */
 const DEFAULT_HISTORY = 3600;
-import { listTargets } from './discovery';
+import { findTarget, listTargets } from './discovery';
+import { inRootCommand } from './secondary';
+
+/** Whether the prefix's primary lives in a root where no secondary helper can be started (a container, no Node there, not root). */
+function noHelperThere(prefix: string, runtimeDirs: string[]): boolean {
+  try {
+    const root = findTarget(prefix, { runtimeDirs }).root;
+    if (root) inRootCommand(root, prefix);
+    return false;
+  } catch {
+    return true; // or the attach itself says why
+  }
+}
 import { type AgentColumnSnapshot, columnSnapshot, diffHeapColumns, ownColumns } from './elements';
 import { agentVersionWord } from './eal';
 import { hardExit, mmapLargeAllocations } from './native/libc';
@@ -180,7 +192,9 @@ export async function serve(clientPid: number | null = null): Promise<void> {
           timeoutMs: params.timeoutMs ?? 15000,
           allowLockingReads: params.allowLockingReads ?? false,
           extraEalArgs: params.extraEalArgs ?? [],
-          via: params.via ?? 'secondary',
+          // where no helper can be started (a container, a root without
+          // Node), the extension reads by peeking unless told otherwise
+          via: params.via ?? (noHelperThere(params.filePrefix, params.runtimeDirs ?? []) ? 'peek' : 'secondary'),
         });
       } finally {
         attaching = false;

@@ -17,11 +17,11 @@ import { after, before, describe, test } from 'node:test';
 import type { Snapshot } from '../../common/snapshot';
 import type { SnapshotDiff } from '../../common/leaks';
 import { runCli, snapshotOf } from '../helpers/cli';
-import { DemoPrimary, procInfo, runtimeDirs, stopAll, whyNoDpdk } from '../helpers/primaries';
+import { DemoPrimary, parseProcInfo, procInfo, runtimeDirs, stopAll, Testpmd, whyNoDpdk } from '../helpers/primaries';
 import { loudSkip } from '../helpers/prereq';
 import { hostPathFromRoot, inRoot, mountRoot, releaseRoot, whyNoRoot } from '../helpers/releases';
-import { isAlive } from '../../native-agent/procfs';
-import { spawn } from 'node:child_process';
+import { isAlive, listPids, readCmdline } from '../../native-agent/procfs';
+import { spawn, spawnSync } from 'node:child_process';
 
 const noDpdk = whyNoDpdk({ hugepages: 300 });
 after(() => stopAll());
@@ -183,6 +183,62 @@ for (const name of ['trixie', 'sid']) {
       const files = readdirSync(runtimeDirs(p.prefix).find((d) => existsSync(d))!);
       assert.deepEqual(files.filter((f) => /_\d+(_[0-9a-f]+)?$/.test(f)), []);
       assert.deepEqual(readdirSync(path.join(root.dir, 'tmp')).filter((f) => f.startsWith('memscope-')), []);
+    });
+  });
+}
+
+// A 24.11 testpmd in a container of its own (unshare: mount and pid
+// namespaces, its root's proc, sys and dev mounted inside): found by list
+// without flags through /proc/<pid>/root and read by peek; a secondary would
+// have to enter its namespaces, which Memscope refuses in one sentence.
+{
+  const root = releaseRoot('trixie');
+  const skip = noDpdk ? loudSkip(noDpdk, 'DPDK') : loudSkip(whyNoRoot(root), `the DPDK ${root.release} root`);
+  describe(`DPDK ${root.release} in a container (own mount and pid namespaces)`, { skip }, () => {
+    let tp: Testpmd;
+    let pid = 0;
+    before(async () => {
+      if (skip) return;
+      tp = await Testpmd.start({ root, container: true, memMb: 256, mbufs: 2048 });
+      // the primary is the container's pid 1, a child of unshare
+      pid = listPids().find((x) => (readCmdline(x) ?? []).includes(tp.prefix) && (readCmdline(x) ?? [])[0]?.endsWith('dpdk-testpmd')) ?? 0;
+      assert.ok(pid > 0, 'the container\u2019s testpmd is found');
+    });
+    after(async () => {
+      if (skip) return;
+      const dirs = runtimeDirs(tp.prefix);
+      await tp.stop();
+      for (const d of dirs) assert.equal(existsSync(d), false, `${d} is left behind`);
+    });
+
+    test('list names the container and its runtime dir; peek (and auto) read it as its own proc-info does', async () => {
+      const l = await runCli(['list', '--json']);
+      const t = (JSON.parse(l.stdout) as { filePrefix: string; pid: number; root: { label: string } | null; runtimeDirInRoot: string; attachable: boolean; layout: string }[]).find((x) => x.filePrefix === tp.prefix);
+      assert.ok(t, 'listed without flags');
+      assert.equal(t.pid, pid);
+      assert.equal(t.root?.label, `container pid ${pid}`);
+      assert.equal(t.runtimeDirInRoot, `/run/dpdk/${tp.prefix}`);
+      assert.equal(t.layout, '24.11');
+      assert.equal(t.attachable, true);
+      // that release's proc-info, inside the container's namespaces and root
+      const pi = spawnSync('nsenter', ['-t', String(pid), '-m', '-p', '-r', 'dpdk-proc-info', '--file-prefix', tp.prefix, '--no-pci', '--', '-m'], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(pi.status, 0, pi.stderr);
+      const info = parseProcInfo(pi.stdout);
+      for (const via of ['peek', 'auto']) {
+        const s = await snapshotOf(tp.prefix, ['--via', via]);
+        assert.equal(s.access, 'peek');
+        assert.equal(s.target.root, `container pid ${pid}`);
+        assert.deepEqual(s.memsegLists.flatMap((x) => x.segments.map((g) => `${x.index}-${g.index} ${BigInt(g.va)} ${g.len}`)).sort(), info.segments.map((g) => `${g.list}-${g.seg} ${g.va} ${g.len}`).sort());
+        assert.deepEqual(s.memzones.map((z) => `${z.name} ${BigInt(z.addr)} ${z.len}`).sort(), info.memzones.map((z) => `${z.name} ${z.va} ${z.len}`).sort());
+      }
+    });
+
+    test('a secondary is refused in one sentence (exit 25), and nothing is left in its runtime dir', async () => {
+      const before_ = readdirSync(runtimeDirs(tp.prefix).find((d) => existsSync(d))!).sort();
+      const r = await runCli(['snapshot', '--file-prefix', tp.prefix, '--via', 'secondary']);
+      assert.equal(r.code, 25, r.stderr);
+      assert.equal(r.stderr.trim(), `memscope: prefix "${tp.prefix}" runs in a container (container pid ${pid}, another mount namespace), and a secondary would have to enter its namespaces, which Memscope does not do: read it with --via peek, which needs no helper (the extension does so by itself).`);
+      assert.deepEqual(readdirSync(runtimeDirs(tp.prefix).find((d) => existsSync(d))!).sort(), before_);
     });
   });
 }

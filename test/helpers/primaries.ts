@@ -655,6 +655,8 @@ export interface TestpmdOptions {
   extraEal?: string[];
   /** Run the testpmd of another release's root (chroot; mountRoot first). */
   root?: ReleaseRoot;
+  /** With root: in a container of its own (unshare: mount and pid namespaces, the root's mounts made inside). */
+  container?: boolean;
 }
 
 /**
@@ -679,7 +681,13 @@ export class Testpmd extends PrimaryProcess {
     ];
     const env = opts.ealLibDir ? { ...process.env, LD_LIBRARY_PATH: [opts.ealLibDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') } : process.env;
     const argv = ['stdbuf', '-oL', ...args];
-    const [cmd, ...rest] = opts.root ? inRoot(opts.root, argv) : argv;
+    const r = opts.root;
+    const [cmd, ...rest] =
+      r && opts.container
+        ? ['unshare', '--mount', '--pid', '--fork', 'sh', '-c', `mount --make-rslave / && mount -t proc proc "$0/proc" && mount -t sysfs sys "$0/sys" && mount --rbind /dev "$0/dev" && exec chroot "$0" "$@"`, r.dir, ...argv]
+        : r
+          ? inRoot(r, argv)
+          : argv;
     const child = spawn(cmd!, rest, { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
