@@ -24,6 +24,12 @@ export interface TargetSummaryWire {
   hugepageBytes: number;
   memsegLists: number;
   ealLibrary: string | null;
+  /** The primary's root when it is not the agent's (a chroot, a container). */
+  root: { label: string; pid: number; otherMountNs: boolean } | null;
+  /** The runtime dir as the primary sees it. */
+  runtimeDirInRoot: string;
+  /** The release whose data file Memscope reads it with, or null. */
+  layout: string | null;
   attachable: boolean;
   reason?: string;
   reasonCode?: string;

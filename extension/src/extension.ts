@@ -115,7 +115,7 @@ async function attach(arg?: unknown): Promise<Snapshot | undefined> {
     const pick = await vscode.window.showQuickPick(
       targets.map((t: TargetSummaryWire) => ({
         label: `${t.attachable ? '$(server-process)' : '$(circle-slash)'} ${t.filePrefix}`,
-        description: `pid ${t.pid ?? '?'} · ${t.alive ? 'alive' : 'dead'} · DPDK ${t.dpdkVersion ?? '?'} · ${bytes(t.hugepageBytes)}`,
+        description: `${t.root ? `${t.root.label}: ${t.runtimeDirInRoot} · ` : ''}pid ${t.pid ?? '?'} · ${t.alive ? 'alive' : 'dead'} · DPDK ${t.dpdkVersion ?? '?'}${t.layout ? ` (${t.layout} table)` : ''} · ${bytes(t.hugepageBytes)}`,
         detail: t.attachable ? undefined : t.reason,
         target: t,
       })),

@@ -37,8 +37,8 @@ export class TargetsTree implements vscode.TreeDataProvider<Node> {
       case 'target': {
         const s = n.agent.snapshot;
         const item = new vscode.TreeItem(n.agent.prefix, C.Expanded);
-        item.description = n.agent.exited ? 'target exited' : s ? `pid ${s.target.pid} · DPDK ${s.target.dpdkVersion} · ${n.agent.attach?.access ?? ''}` : 'attaching…';
-        item.tooltip = n.agent.exited ?? undefined;
+        item.description = n.agent.exited ? 'target exited' : s ? `pid ${s.target.pid} · DPDK ${s.target.dpdkVersion}${s.target.root ? ` · ${s.target.root}` : ''} · ${n.agent.attach?.access ?? ''}` : 'attaching…';
+        item.tooltip = n.agent.exited ?? (s?.target.layout ? `DPDK ${s.target.dpdkVersion}, read with Memscope's ${s.target.layout}${s.target.root ? `; the primary lives in ${s.target.root} (${s.target.runtimeDir})` : ''}` : undefined);
         item.iconPath = new vscode.ThemeIcon(n.agent.exited ? 'debug-disconnect' : 'server-process');
         item.contextValue = 'memscope.target';
         return item;

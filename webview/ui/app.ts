@@ -271,7 +271,9 @@ export class MapApp {
     const meta = byId('target-meta');
     const taken = new Date(s.takenAt);
     const time = Number.isNaN(taken.getTime()) ? s.takenAt : fmtTime(taken);
-    setText('target-meta', `DPDK ${t.dpdkVersion} · ${time}${s.warnings.length ? ` · ${s.warnings.length} warning${s.warnings.length > 1 ? 's' : ''}` : ''}`);
+    // the release, the table it is read with, and where the primary lives when not here
+    const how = `DPDK ${t.dpdkVersion}${t.layout ? ` (${t.layout})` : ''}${t.root ? ` · ${t.root}` : ''}`;
+    setText('target-meta', `${how} · ${time}${s.warnings.length ? ` · ${s.warnings.length} warning${s.warnings.length > 1 ? 's' : ''}` : ''}`);
     const tip = s.warnings.join('\n');
     if (meta.title !== tip) meta.title = tip;
     if (meta.classList.contains('has-warnings') !== s.warnings.length > 0) meta.classList.toggle('has-warnings', s.warnings.length > 0);
