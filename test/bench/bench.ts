@@ -30,6 +30,7 @@ import * as path from 'node:path';
 import { attachedAgent } from '../helpers/cli';
 import { memscopeProcesses } from '../helpers/faults';
 import { DemoPrimary, stopAll, Testpmd, whyNoDpdk } from '../helpers/primaries';
+import { inRoot, mountRoot, releaseRoot, type ReleaseRoot, whyNoRoot } from '../helpers/releases';
 
 /** The one-file CLI (scripts/build-cli.mjs), what `npm run install-cli` installs. */
 const BUNDLE = path.join(__dirname, '..', '..', 'cli', 'cli.js');
@@ -367,16 +368,22 @@ function threadCpus(pid: number): string {
 
 // ---------- the figures ----------
 
-async function testpmdFigures(): Promise<void> {
-  const tp = await Testpmd.start({ memMb: 512, timeoutMs: 60_000 });
+/** The testpmd rows; for another release, its testpmd in its root, with that release's proc-info, the same targets. */
+async function testpmdFigures(root?: ReleaseRoot): Promise<void> {
+  const unmount = root ? mountRoot(root) : () => undefined;
+  const tag = root ? `, DPDK ${root.release} (${root.name}'s, in its root)` : '';
+  const tp = await Testpmd.start({ memMb: 512, timeoutMs: 60_000, ...(root ? { root } : {}) }).catch((e: Error) => {
+    unmount();
+    throw e;
+  });
   try {
     // 1. warm snapshot of a 512 MB testpmd
-    const F1 = 'Warm snapshot, testpmd 512 MB (median)';
+    const F1 = `Warm snapshot, testpmd 512 MB${tag} (median)`;
     try {
       const w = await warmChild(tp.prefix, WARM_COUNT);
       row(F1, `${f2(w.median)} ms (p90 ${f2(w.p90)}, min ${f2(w.min)}, max ${f2(w.max)}, n=${w.n})`, '≤ 5 ms', w.median <= 5);
-      row('Cold attach (Session.attach), testpmd', `${f1(w.attachMs)} ms`, '—', null);
-      row('Snapshot elements, testpmd', `${w.elements} heap elements (${w.busy} busy)`, '—', null);
+      row(`Cold attach (Session.attach), testpmd${tag}`, `${f1(w.attachMs)} ms`, '—', null);
+      row(`Snapshot elements, testpmd${tag}`, `${w.elements} heap elements (${w.busy} busy)`, '—', null);
     } catch (e) {
       missed(F1, '≤ 5 ms', (e as Error).message);
     }
@@ -403,7 +410,9 @@ async function testpmdFigures(): Promise<void> {
       rmSync(path.join(prefixDir, 'cache'), { recursive: true, force: true }); // each row starts without a code cache
       setEnv('NODE_EXTRA_CA_CERTS', withCa ? extraCa : undefined);
       const cli = () => run('memscope', ['snapshot', '--file-prefix', tp.prefix, '--json', ...via], 30_000);
-      const pinfo = () => run('dpdk-proc-info', ['--file-prefix', tp.prefix, '--no-pci', '--', '-m'], 30_000);
+      const pinfoArgv = ['dpdk-proc-info', '--file-prefix', tp.prefix, '--no-pci', '--', '-m'];
+      const [pcmd, ...pargs] = root ? inRoot(root, pinfoArgv) : pinfoArgv;
+      const pinfo = () => run(pcmd!, pargs, 30_000);
       const a: number[] = [];
       const b: number[] = [];
       let cliBytes = 0;
@@ -469,14 +478,17 @@ async function testpmdFigures(): Promise<void> {
       const inst = await run(process.execPath, [BUNDLE, 'install', '--prefix', prefixDir], 60_000);
       setEnv('XDG_CACHE_HOME', saved.XDG_CACHE_HOME);
       if (inst.code !== 0) errors.push(`memscope install --prefix ${prefixDir} exited ${inst.code ?? inst.signal}: ${tail(inst.stderr)}`);
-      await cold('Cold `memscope snapshot --json` / `dpdk-proc-info -m`, NODE_EXTRA_CA_CERTS unset (median wall; installed, by name; peek)', [], true, false);
-      await cold('Cold `memscope snapshot --json` / `dpdk-proc-info -m`, NODE_EXTRA_CA_CERTS set as here (median wall; installed, by name; peek)', [], true, true);
-      await cold('Cold `memscope snapshot --json --via secondary` / `dpdk-proc-info -m` (attach as a secondary)', ['--via', 'secondary'], false, false);
+      await cold(`Cold \`memscope snapshot --json\` / \`dpdk-proc-info -m\`${tag}, NODE_EXTRA_CA_CERTS unset (median wall; installed, by name; peek)`, [], true, false);
+      if (!root) {
+        await cold('Cold `memscope snapshot --json` / `dpdk-proc-info -m`, NODE_EXTRA_CA_CERTS set as here (median wall; installed, by name; peek)', [], true, true);
+        await cold('Cold `memscope snapshot --json --via secondary` / `dpdk-proc-info -m` (attach as a secondary)', ['--via', 'secondary'], false, false);
+      }
     } finally {
       rmSync(prefixDir, { recursive: true, force: true });
     }
   } finally {
     await tp.stop();
+    unmount();
   }
 }
 
@@ -714,6 +726,20 @@ async function main(): Promise<number> {
   } catch (e) {
     errors.push(`testpmd figures: ${(e as Error).message}`);
   }
+  // the same rows for the other releases, their testpmd in their roots
+  for (const name of ['trixie', 'sid']) {
+    const r = releaseRoot(name);
+    const whyNot = whyNoRoot(r);
+    if (whyNot) {
+      errors.push(`DPDK ${r.release} figures: ${whyNot}`);
+      continue;
+    }
+    try {
+      await testpmdFigures(r);
+    } catch (e) {
+      errors.push(`DPDK ${r.release} testpmd figures: ${(e as Error).message}`);
+    }
+  }
   try {
     await demoFigures();
   } catch (e) {
@@ -756,7 +782,7 @@ main()
     }
     killAllChildren();
     if (code === 2) process.exit(2);
-    for (const need of ['Warm snapshot, testpmd', 'Cold `memscope', 'Primary malloc/free', 'Warm snapshot, demo', 'Agent memory', 'Memory Map first render end to end', 'Memory Map: ']) {
+    for (const need of ['Warm snapshot, testpmd', 'Cold `memscope', 'Warm snapshot, testpmd 512 MB, DPDK 24.11', 'Warm snapshot, testpmd 512 MB, DPDK 25.11', 'Primary malloc/free', 'Warm snapshot, demo', 'Agent memory', 'Memory Map first render end to end', 'Memory Map: ']) {
       if (!rows.some((r) => r.figure.startsWith(need))) missed(need + '…', '—', 'not reached');
     }
     printTable();
