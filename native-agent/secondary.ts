@@ -51,6 +51,8 @@ export interface SecondaryReady {
   ealVersion: string;
   ealLibrary: string;
   attachMs: number;
+  /** The seed's unlocked getter as the helper's librte_eal spells it, or null when it carries none (absent from older helpers). */
+  dmabufGetter?: string | null;
 }
 
 /** How long a leaving secondary keeps answering the primary's requests already under way. */
@@ -252,6 +254,7 @@ export async function runSecondary(specJson: string): Promise<number> {
         ealVersion: session.eal?.version ?? '?',
         ealLibrary: session.eal?.path ?? '',
         attachMs: session.attachMs,
+        dmabufGetter: session.dmabufGetter,
       },
     });
     stage('ready');

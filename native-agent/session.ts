@@ -541,7 +541,8 @@ export class Session {
       // every attach (peek or secondary) passed verifyLayout against the live target, or it refused
       layout: `${this.L.release} table, verified at attach`,
       ...(this.target.root ? { root: this.target.root.label } : {}),
-      ...(this.eal ? { dmabufGetter: this.dmabufGetter } : {}),
+      // which of the seed's spellings the librte_eal attached with carries (ours, or the helper's)
+      ...(this.eal ? { dmabufGetter: this.dmabufGetter } : this.helper ? { dmabufGetter: this.helper.ready.dmabufGetter ?? null } : {}),
     };
   }
 

@@ -70,7 +70,7 @@ test('dead primary with its runtime dir left behind: exit 11', { skip, timeout: 
   }
 });
 
-test('a config of another DPDK version: exit 12 naming both versions', { skip, timeout: 60_000 }, async () => {
+test('a config of a DPDK release Memscope has no layout for: exit 12 naming it and the releases it reads', { skip, timeout: 60_000 }, async () => {
   const p = await DemoPrimary.start({ memMb: 64 });
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'memscope-ver-'));
   try {
@@ -87,8 +87,8 @@ test('a config of another DPDK version: exit 12 naming both versions', { skip, t
     const r = await runCli(['snapshot', '--file-prefix', 'oldver', '--runtime-dir', root]);
     assert.equal(r.code, exitCodes['version-mismatch'], r.stderr);
     const line = oneSentence(r.stderr);
-    assert.match(line, /21\.11\.3/);
-    assert.match(line, /22\.11\.\d+/);
+    // the missing layout is the cause (a matching librte_eal would not help), said before the library
+    assert.match(line, /runs DPDK 21\.11\.3, whose private memory layout Memscope does not know \(it reads DPDK 22\.11, 24\.11 and 25\.11\)/);
     await stillHealthy(p);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
