@@ -89,6 +89,12 @@ export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult
   return runArgv([process.execPath, CLI, ...args], opts);
 }
 
+/** A snapshot without what differs by route and moment (the time, the route, retries, which getter a secondary's EAL carries), for peek == secondary. */
+export function routeFree(s: Snapshot): string {
+  const { dmabufGetter: _, ...target } = s.target;
+  return JSON.stringify({ ...s, takenAt: 0, access: 0, retries: 0, target });
+}
+
 export async function snapshotOf(prefix: string, extra: string[] = []): Promise<Snapshot> {
   const r = await runCli(['snapshot', '--file-prefix', prefix, '--json', ...extra]);
   if (r.code !== 0) throw new Error(`memscope snapshot exited ${r.code}: ${r.stderr}`);
