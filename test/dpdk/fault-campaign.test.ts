@@ -673,7 +673,7 @@ test(`SIGKILL of the secondary helper, holders and guardians inside rte_eal_init
       const held = readConfigView(target.runtimeDir).held;
       const again = held.length ? hnow : await health(target.p, 2000);
       if (held.length || !again.ok) wedged = held.join(', ') || `the primary did not answer (${again.why})`;
-      else tally.fail(`${at}: the primary allocated, freed and hot-plugged, but not within 1 s (${hnow.ok ? `${hnow.ms} ms` : hnow.why}); no lock is held`);
+      else tally.fail(`${at}: the primary allocated, freed and hot-plugged, but not within 1 s (${hnow.ok ? `${hnow.ms} ms` : hnow.why}); no lock is held; steps of the run's processes, ms from the hot-plug's start: ${stageTimeline(dir, c.grow[0])}`);
     }
 
     // the rest of the run: the agent answers and ends; a holder still
