@@ -126,7 +126,7 @@ export function removeEndedSecondary(runtimeDir: string | null, pid: number, own
  * and this very script reached back through /proc/<pid>/root. Throws the
  * one sentence when it cannot be (not root, no Node there, a container).
  */
-export function inRootCommand(root: ForeignRoot, prefix: string): { cmd: string; args: string[] } {
+export function inRootCommand(root: ForeignRoot, prefix: string): { cmd: string; args: string[]; env: NodeJS.ProcessEnv } {
   const peek = `read it with --via peek, which needs no helper (the extension does so by itself)`;
   if (root.otherMountNs) {
     throw new MemscopeError(ErrorCode.SecondaryUnavailable, `prefix "${prefix}" runs in a container (${root.label}, another mount namespace), and a secondary would have to enter its namespaces, which Memscope does not do: ${peek}.`);
@@ -143,7 +143,8 @@ export function inRootCommand(root: ForeignRoot, prefix: string): { cmd: string;
   }
   const chroot = ['/usr/sbin/chroot', '/usr/bin/chroot'].find((c) => fs.existsSync(c)) ?? 'chroot';
   // Node would resolve the script's /proc/<pid>/root link to a path inside the root: keep it as given
-  return { cmd: chroot, args: [root.path, node, ...SECONDARY_NODE_FLAGS, '--preserve-symlinks', '--preserve-symlinks-main', ownPathFromElsewhere(path.resolve(selfScript()))] };
+  // its temporary files (the EAL log) go to the root's /tmp, whatever this process's TMPDIR
+  return { cmd: chroot, args: [root.path, node, ...SECONDARY_NODE_FLAGS, '--preserve-symlinks', '--preserve-symlinks-main', ownPathFromElsewhere(path.resolve(selfScript()))], env: { ...process.env, TMPDIR: '/tmp' } };
 }
 
 /**
@@ -341,9 +342,8 @@ export class SecondaryHelper {
   /** Starts a helper (in the target's root when it has its own) and waits for its report. */
   static start(spec: SecondarySpec, runtimeDir: string, root: ForeignRoot | null = null): Promise<SecondaryHelper> {
     sweepDeadSecondaryFiles(runtimeDir);
-    const { cmd, args } = root ? inRootCommand(root, spec.prefix) : { cmd: process.execPath, args: [...SECONDARY_NODE_FLAGS, selfScript()] };
     // in its root, the helper finds the target where the primary sees it (its own runtime dir)
-    const env = root ? { ...process.env, TMPDIR: '/tmp' } : process.env;
+    const { cmd, args, env } = root ? inRootCommand(root, spec.prefix) : { cmd: process.execPath, args: [...SECONDARY_NODE_FLAGS, selfScript()], env: process.env };
     // own session: a signal to the agent's process group does not reach it
     const child = spawn(cmd, [...args, '__secondary', JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env });
     // started processes take a while to load on a busy host; EAL's own timeout

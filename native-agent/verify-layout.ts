@@ -16,6 +16,7 @@ import { findTarget } from './discovery';
 import { type Layout, MEMCONFIG_MAGIC, releaseFileProblem } from './dpdk/layout';
 import { RELEASE_FILES } from './dpdk/releases';
 import { VmReader } from './native/vm';
+import { parseProcInfo, type ProcInfoMemzone, type ProcInfoSegment } from './proc-info';
 import { type MapRange, readCmdline, readMaps } from './procfs';
 
 export interface FieldResult {
@@ -31,36 +32,12 @@ export interface Verdict {
   unchecked: string[];
 }
 
-interface Seg {
-  list: number;
-  seg: number;
-  iova: bigint;
-  len: number;
-  va: bigint;
-  socket: number;
-  hugepageSz: number;
-}
-interface Zone {
-  name: string;
-  len: number;
-  va: bigint;
-  socket: number;
-  flags: number;
-}
-
 /** `dpdk-proc-info -m` of the target's own release (in its root when it has one). */
-function procInfo(prefix: string, root: string | null): { segs: Seg[]; zones: Zone[] } {
+function procInfo(prefix: string, root: string | null): { segs: ProcInfoSegment[]; zones: ProcInfoMemzone[] } {
   const argv = ['dpdk-proc-info', '--file-prefix', prefix, '--no-pci', '--', '-m'];
   const r = root ? spawnSync('chroot', [root, ...argv], { encoding: 'utf8', timeout: 30_000 }) : spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 30_000 });
   if (r.status !== 0) throw new Error(`dpdk-proc-info -m of that release failed (${r.status ?? r.signal}): ${(r.stderr || '').trim().split('\n').pop() ?? ''}`);
-  const segs: Seg[] = [];
-  const zones: Zone[] = [];
-  for (const line of r.stdout.split('\n')) {
-    const s = /^Segment (\d+)-(\d+): IOVA:(0x[0-9a-f]+|\(nil\)), len:(\d+), virt:(0x[0-9a-f]+), socket_id:(-?\d+), hugepage_sz:(\d+)/.exec(line);
-    if (s) segs.push({ list: +s[1]!, seg: +s[2]!, iova: s[3] === '(nil)' ? 0n : BigInt(s[3]!), len: +s[4]!, va: BigInt(s[5]!), socket: +s[6]!, hugepageSz: +s[7]! });
-    const z = /^Zone \d+: name:<(.*)>, len:(0x[0-9a-f]+), virt:(0x[0-9a-f]+), socket_id:(-?\d+), flags:(\d+)/.exec(line);
-    if (z) zones.push({ name: z[1]!, len: Number(BigInt(z[2]!)), va: BigInt(z[3]!), socket: +z[4]!, flags: +z[5]! });
-  }
+  const { segments: segs, memzones: zones } = parseProcInfo(r.stdout);
   return { segs, zones };
 }
 

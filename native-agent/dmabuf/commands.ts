@@ -52,8 +52,7 @@ function cliFor(prefix: string, runtimeDirs: string[]): { cmd: string; args: str
     /* the command itself says why */
   }
   if (!t?.root) return { cmd: process.execPath, args: [CLI], runtimeDirs, env: process.env };
-  const { cmd, args } = inRootCommand(t.root, prefix);
-  return { cmd, args, runtimeDirs: [path.dirname(t.runtimeDirInRoot)], env: { ...process.env, TMPDIR: '/tmp' } };
+  return { ...inRootCommand(t.root, prefix), runtimeDirs: [path.dirname(t.runtimeDirInRoot)] };
 }
 
 export function registerInBackground(spec: HoldSpec, timeoutMs = 60_000): Promise<HoldInfo> {

@@ -16,7 +16,7 @@ import { DemoPrimary, procInfo, stopAll, whyNoDpdk } from '../helpers/primaries'
 import { openWorkbench, runCommand, screenshot, webviewFrame } from './browser';
 import { missingPrerequisite, payloadUrl, startCodeServer } from './code-server';
 import { loudSkip } from '../helpers/prereq';
-import { runExtensionTestsDetailed } from './run-extension-tests';
+import { runSuiteWhileLeaking } from './run-extension-tests';
 
 const root = path.join(__dirname, '..', '..', '..');
 const missing = missingPrerequisite();
@@ -67,16 +67,8 @@ async function stillServes(primary: DemoPrimary): Promise<void> {
 
 test('extension-host suite in a real VS Code against a real primary; the target is clean afterwards', { skip, timeout: 10 * 60_000 }, async (t) => {
   // 1 KiB leaks among 1 KiB churn for the Leaks steps, stopped and freed afterwards
-  await p.command('scenario start steady 3 600000');
-  const r = await runExtensionTestsDetailed({
-    extensionDevelopmentPath: root,
-    extensionTestsPath: path.join(root, 'out', 'extension', 'test', 'index.js'),
-    folder: ws,
-    timeoutMs: 5 * 60_000,
-  });
+  const r = await runSuiteWhileLeaking(root, ws, p);
   t.diagnostic(`code-server ${r.codeServerStartMs} ms, workbench ${r.workbenchReadyMs} ms, suite ${r.testRunMs} ms`);
-  await p.command('scenario stop', 10_000);
-  await p.command('scenario clear', 10_000);
   assert.equal(r.exitCode, 0, 'the extension-host suite passed (its output is above)');
   const s = await snapshotOf(p.prefix);
   assert.equal(s.memsegLists.filter((l) => l.external).length, 0, 'no test buffer left behind');

@@ -16,7 +16,7 @@ import { loudSkip } from '../helpers/prereq';
 import { mountRoot, releaseRoot, whyNoRoot } from '../helpers/releases';
 import { openWorkbench, runCommand, screenshot, webviewFrame } from './browser';
 import { missingPrerequisite, payloadUrl, startCodeServer } from './code-server';
-import { runExtensionTestsDetailed } from './run-extension-tests';
+import { runSuiteWhileLeaking } from './run-extension-tests';
 
 const repo = path.join(__dirname, '..', '..', '..');
 const missing = missingPrerequisite();
@@ -46,11 +46,8 @@ for (const name of (process.env.MEMSCOPE_E2E_RELEASES ?? 'trixie,sid').split(','
         // the suite kills a second primary while attached: one of the host's
         const victim = await DemoPrimary.start({ memMb: 64 });
         fs.writeFileSync(path.join(ws, '.memscope-e2e.json'), JSON.stringify({ prefix: p.prefix, element: m.ptr, victim: { prefix: victim.prefix, pid: victim.pid } }));
-        await p.command('scenario start steady 3 600000');
-        const r = await runExtensionTestsDetailed({ extensionDevelopmentPath: repo, extensionTestsPath: path.join(repo, 'out', 'extension', 'test', 'index.js'), folder: ws, timeoutMs: 5 * 60_000 });
+        const r = await runSuiteWhileLeaking(repo, ws, p);
         t.diagnostic(`code-server ${r.codeServerStartMs} ms, workbench ${r.workbenchReadyMs} ms, suite ${r.testRunMs} ms`);
-        await p.command('scenario stop', 10_000);
-        await p.command('scenario clear', 10_000);
         assert.equal(r.exitCode, 0, 'the extension-host suite passed (its output is above)');
         const s = await snapshotOf(p.prefix);
         assert.equal(s.memsegLists.filter((l) => l.external).length, 0, 'no test buffer left behind');

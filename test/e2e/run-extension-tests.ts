@@ -109,3 +109,19 @@ if (require.main === module) {
     },
   );
 }
+
+/**
+ * The extension-host suite (extension/test/suite.ts) against a demo primary
+ * the workspace's .memscope-e2e.json names, while it runs its steady leak
+ * scenario (the Leaks steps look for those leaks); the scenario is stopped
+ * and its allocations freed afterwards. Resolves to the run, for its times.
+ */
+export async function runSuiteWhileLeaking(repo: string, folder: string, primary: { command(line: string, timeoutMs?: number): Promise<unknown> }): Promise<RunResult> {
+  await primary.command('scenario start steady 3 600000');
+  try {
+    return await runExtensionTestsDetailed({ extensionDevelopmentPath: repo, extensionTestsPath: path.join(repo, 'out', 'extension', 'test', 'index.js'), folder, timeoutMs: 5 * 60_000 });
+  } finally {
+    await primary.command('scenario stop', 10_000);
+    await primary.command('scenario clear', 10_000);
+  }
+}
