@@ -129,6 +129,8 @@ export interface Heap {
   socketId: number;
   totalSize: number;
   freeSize: number;
+  /** The largest free element, bytes (with freeSize: how fragmented the free space is); absent in older snapshot files. */
+  largestFree?: number;
   allocCount: number;
   external: boolean;
   elementsAvailable: boolean;

@@ -80,14 +80,20 @@ export class ElementColumns {
   }
 
   /** Sums in one pass: total bytes and free bytes. */
-  sums(): { total: number; free: number } {
+  /** Bytes in all, bytes free, and the largest free element. */
+  sums(): { total: number; free: number; largestFree: number } {
     let total = 0;
     let free = 0;
+    let largestFree = 0;
     for (let i = 0; i < this.count; i++) {
-      total += this.len[i]!;
-      if (this.state[i] === 0) free += this.len[i]!;
+      const len = this.len[i]!;
+      total += len;
+      if (this.state[i] === 0) {
+        free += len;
+        if (len > largestFree) largestFree = len;
+      }
     }
-    return { total, free };
+    return { total, free, largestFree };
   }
 }
 

@@ -183,6 +183,7 @@ export function lockedSnapshot(eal: EalLib, ctx: ReaderContext): Snapshot {
         socketId: socketOf(name),
         totalSize: d.size,
         freeSize: d.elements.filter((e) => e.state === 'free').reduce((a, e) => a + e.len, 0),
+        largestFree: d.elements.reduce((a, e) => (e.state === 'free' && e.len > a ? e.len : a), 0),
         allocCount: d.allocCount,
         external: false,
         elementsAvailable: true,

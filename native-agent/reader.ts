@@ -580,12 +580,13 @@ function readHeap(ctx: ReaderContext, h: HeapHdr, cfg: MemConfig, external: Map<
       ) {
         throw new Inconsistent();
       }
-      const { total, free } = cols.sums();
+      const { total, free, largestFree } = cols.sums();
       if (total !== hdr.totalSize) throw new Inconsistent();
       nameOwners(cols, owners);
       sizeHint.set(hdr.index, cols.count);
       setColumns(heap, cols);
       heap.freeSize = free;
+      heap.largestFree = largestFree;
       heap.allocCount = hdr.allocCount;
       heap.totalSize = hdr.totalSize;
       heap.elementsAvailable = true;
