@@ -14,7 +14,14 @@ export type StatusLevel = 'info' | 'warning' | 'error';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 /** What a `select` names; its key is described at `SelectMessage`. */
 export type SelectKind = 'memsegList' | 'segment' | 'hole' | 'heap' | 'element' | 'memzone' | 'mempool';
-export type MapLayoutKind = 'linear' | 'compact';
+/**
+ * How the map lays lanes out. By address: `folded` (the default: VA that
+ * holds nothing collapses to a labelled break) or `linear` (DPDK's reserved
+ * VA at its true scale). Each lane over the whole width: `compact` (by
+ * bytes) or `index` (by element number).
+ */
+export type MapLayoutKind = 'folded' | 'linear' | 'compact' | 'index';
+export const MAP_LAYOUTS: readonly MapLayoutKind[] = ['folded', 'linear', 'compact', 'index'];
 
 // ------------------------------------------------------------ to the webview
 
@@ -174,9 +181,10 @@ const heapFields = {
   external: bool,
   elementsAvailable: bool,
 };
-const heapHeader = record(heapFields, { reason: text });
+const heapOptional = { reason: text, largestFree: count };
+const heapHeader = record(heapFields, heapOptional);
 export const elements = arrayOf(isElement, 1 << 24);
-const heap = record({ ...heapFields, elements }, { reason: text });
+const heap = record({ ...heapFields, elements }, heapOptional);
 export const memzone = record({ name: str(256), addr: hex, iova: hex, len: count, hugepageSize: count, socketId: int, flags: int });
 const chunk = record({ addr: hex, len: count });
 const mempool = record(
@@ -318,7 +326,7 @@ export function validateHeapDelta(x: unknown): HeapDelta | null {
 }
 
 const viewState = record({
-  layout: oneOf('linear', 'compact'),
+  layout: oneOf(...MAP_LAYOUTS),
   zoom: record({ k: (v) => num(v) && (v as number) > 0, x: num }),
   selected: nullable(record({ kind: selectKind, key: str(1024) })),
 });

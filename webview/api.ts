@@ -4,6 +4,7 @@
  * do. main.ts installs it; the browser tests and the benchmark read it.
  */
 import type { MapLayoutKind } from '../common/webview-protocol';
+import type { Palette } from './model/theme';
 import type { HitInfo, LaneInfo, MapStats } from './ui/app';
 
 export interface MemscopeMapApi {
@@ -24,6 +25,8 @@ export interface MemscopeMapApi {
   /** Render times (ms) of the last frames. */
   recentFrames(): number[];
   renderNow(): void;
+  /** The colours the canvas is drawn with now (the theme's). */
+  palette(): Palette;
 }
 
 declare global {

@@ -76,8 +76,10 @@ export function renderHtml(o: HtmlOptions): string {
       <span id="target-meta" class="target-meta"></span>
     </div>
     <div class="layout-switch" role="radiogroup" aria-label="Layout">
-      <button type="button" role="radio" aria-checked="true" data-layout="linear" title="Addresses to scale: every lane on one address axis">Linear</button>
-      <button type="button" role="radio" aria-checked="false" data-layout="compact" title="Element order: every item the same width">Compact</button>
+      <button type="button" role="radio" aria-checked="true" data-layout="folded" title="By address, every lane on one axis; address space that holds nothing folds to a break that says its size">Folded</button>
+      <button type="button" role="radio" aria-checked="false" data-layout="linear" title="By address at true scale across DPDK's reserved address space; only space outside every memseg list folds">Linear</button>
+      <button type="button" role="radio" aria-checked="false" data-layout="compact" title="Each lane over the whole width by bytes: free space keeps its share">Compact</button>
+      <button type="button" role="radio" aria-checked="false" data-layout="index" title="Each lane over the whole width by element number: every item the same width">By index</button>
     </div>
     <button type="button" id="reset-zoom" class="tool" title="Show everything (Home)">Reset zoom</button>
     <ul id="legend" class="legend" aria-label="Legend"></ul>

@@ -20,6 +20,7 @@ const api: MemscopeMapApi = {
   setLayout: (kind) => app.setLayout(kind),
   recentFrames: () => app.recentFrames(),
   renderNow: () => app.renderNow(),
+  palette: () => app.currentPalette(),
 };
 
 window.memscopeMap = api;

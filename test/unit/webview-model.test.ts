@@ -15,7 +15,12 @@ import {
   buildColumns,
   buildList,
   buildModel,
-  buildPieces,
+  addressScale,
+  breakShare,
+  byAddress,
+  heapFreeSummary,
+  pieceFloor,
+  pieceShares,
   BUSY,
   computeLayout,
   describe,
@@ -43,7 +48,6 @@ import {
   stepLane,
   themeKindOf,
   type View,
-  worldToAddr,
 } from '../../webview/model';
 
 const MB2 = 0x200000;
@@ -185,19 +189,130 @@ test('lists: holes, and IOVA runs that break on VA gaps, IOVA jumps and RTE_BAD_
 
 // ------------------------------------------------------------------- layout
 
-test('layout: pieces merge near ranges and collapse far gaps to a break', () => {
-  const { pieces, breaks, breakWidth, width } = buildPieces([
-    [0x7f0000000000, 0x7f0000100000],
-    [0x100000000, 0x140000000],
-    [0x140000000, 0x180000000],
-  ]);
-  assert.equal(pieces.length, 2);
-  assert.deepEqual([pieces[0]!.a0, pieces[0]!.a1], [0x100000000, 0x180000000]);
-  assert.equal(breaks.length, 1);
-  assert.equal(width, 0x80000000 + 0x100000 + breakWidth);
-  assert.equal(addrToWorld(pieces, 0x7f0000000010), 0x80000000 + breakWidth + 0x10);
-  assert.equal(worldToAddr(pieces, addrToWorld(pieces, 0x123456789)), 0x123456789);
-  assert.equal(worldToAddr(pieces, breaks[0]!), null);
+test('layout: the address scale folds far gaps to labelled breaks, keeps near ones, and shares the width by bytes', () => {
+  const GB = 2 ** 30;
+  const res: [number, number][] = [
+    [0x100000000, 0x100000000 + 16 * GB],
+    [0x100000000 + 16 * GB, 0x100000000 + 32 * GB],
+    [0x7f0000000000, 0x7f0000200000],
+  ];
+  // list 0: 256 MiB used, then a 4 MiB hole, then 2 MiB; list 1 empty; an external list fully used
+  const shown: [number, number][] = [
+    [0x100000000, 0x110000000],
+    [0x110400000, 0x110600000],
+    [0x7f0000000000, 0x7f0000200000],
+  ];
+  const p = addressScale(shown, res, 0.02);
+  assert.ok(p.scale);
+  // the 4 MiB hole is under 2 % of the bytes shown: it stays, at true scale, inside the first piece
+  assert.deepEqual(
+    p.pieces.map((x) => [x.a0, x.a1]),
+    [
+      [0x100000000, 0x110600000],
+      [0x7f0000000000, 0x7f0000200000],
+    ],
+  );
+  // list 0's unused tail, list 1 and the VA no list reserved: one break between the pieces; nothing after the last
+  assert.equal(p.breaks.length, 1);
+  const b = p.breaks[0]!;
+  assert.deepEqual([b.a0, b.a1], [0x110600000, 0x7f0000000000]);
+  assert.equal(b.reserved, 32 * GB - 0x10600000);
+  assert.ok(Math.abs((b.w1 - b.w0) / p.width - breakShare(1)) < 1e-9);
+  // each part of a break (a list's unused pages, an empty list, VA outside every list) gets an equal share
+  const w = (a: number) => p.scale!(a);
+  const third = (b.w1 - b.w0) / 3;
+  assert.ok(Math.abs(w(0x100000000 + 16 * GB) - (b.w0 + third)) < 1e-6 * p.width);
+  assert.ok(Math.abs(w(0x100000000 + 32 * GB) - (b.w0 + 2 * third)) < 1e-6 * p.width);
+  // pieces by bytes, the small one lifted to the floor
+  const share = (x: { w0: number; w1: number }) => (x.w1 - x.w0) / p.width;
+  assert.ok(Math.abs(share(p.pieces[1]!) - pieceFloor(2)) < 1e-9, `${share(p.pieces[1]!)}`);
+  assert.ok(Math.abs(share(p.pieces[0]!) + share(p.pieces[1]!) + share(b) - 1) < 1e-9);
+  // inside a piece the scale is linear, and round-trips
+  const a = 0x100000000 + 0x123456;
+  assert.ok(Math.abs(p.scale!.invert(w(a)) - a) < 1e-3);
+  assert.ok(Math.abs(w(0x100000000 + 0x200000) - w(0x100000000) - 0x200000 * ((p.pieces[0]!.w1 - p.pieces[0]!.w0) / (0x10600000))) < 1e-6);
+
+  // linear: the reservations are the pieces, at true scale; only VA outside them folds
+  const lin = addressScale(res, res, 0.012);
+  assert.deepEqual(
+    lin.pieces.map((x) => [x.a0, x.a1]),
+    [
+      [0x100000000, 0x100000000 + 32 * GB],
+      [0x7f0000000000, 0x7f0000200000],
+    ],
+  );
+  assert.equal(lin.breaks.length, 1);
+  assert.equal(lin.breaks[0]!.reserved, 0);
+});
+
+test('layout: a break before the first used range and after the last; many gaps fold only the widest', () => {
+  const MB = 2 ** 20;
+  const res: [number, number][] = [[0, 1024 * MB]];
+  const p = addressScale([[512 * MB, 514 * MB]], res, 0.02);
+  assert.deepEqual(
+    p.breaks.map((b) => [b.a0, b.a1, b.reserved]),
+    [
+      [0, 512 * MB, 512 * MB],
+      [514 * MB, 1024 * MB, 510 * MB],
+    ],
+  );
+  assert.ok(p.pieces[0]!.w0 > 0 && p.pieces[0]!.w1 < p.width);
+  // 100 runs, 99 gaps: at most MAX_BREAKS fold, the widest ones
+  const runs: [number, number][] = [];
+  for (let i = 0; i < 100; i++) runs.push([i * 100 * MB, i * 100 * MB + MB + (i === 50 ? 0 : 0)]);
+  const many = addressScale(runs, [], 0.02);
+  assert.ok(many.breaks.length <= 48);
+  assert.ok(many.pieces.every((x) => (x.w1 - x.w0) / many.width >= pieceFloor(many.pieces.length) - 1e-12));
+});
+
+test('layout: piece shares by size, none under the floor', () => {
+  const s = pieceShares([1000, 1, 1, 998], 0.9, 0.05);
+  assert.ok(Math.abs(s.reduce((a, b) => a + b, 0) - 0.9) < 1e-12);
+  assert.equal(s[1], 0.05);
+  assert.equal(s[2], 0.05);
+  assert.ok(Math.abs(s[0]! / s[3]! - 1000 / 998) < 1e-12);
+});
+
+test('layout: folded is the default and fits every used lane; its lists are all visible', () => {
+  const m = buildModel(fixture);
+  const l = computeLayout(m, 'folded');
+  assert.ok(byAddress('folded') && byAddress('linear') && !byAddress('compact') && !byAddress('index'));
+  const px = 1000;
+  for (const g of l.lanes) {
+    if (!g.data.n) continue;
+    const used = (g.data.we[g.data.n - 1]! - g.data.ws[0]!) * (px / l.width);
+    assert.ok(used >= 3, `${g.kind} ${g.key} spans ${used.toFixed(2)} px of ${px}`);
+  }
+  // every reservation has some width, also one with nothing allocated (list 3)
+  for (const lc of m.lists) assert.ok((addrToWorld(l, lc.end) - addrToWorld(l, lc.base)) * (px / l.width) >= 3, `list ${lc.list.index}`);
+  // heap elements sit under their segments here too
+  const heap = l.lanes[6]!.data;
+  assert.equal(heap.ws[0], l.lanes[0]!.data.ws[0]);
+  // a mostly free heap is drawn mostly free: widths by bytes
+  const c = m.heaps[0]!.cols;
+  let free = 0;
+  let all = 0;
+  for (let i = 0; i < c.n; i++) {
+    const w = heap.we[i]! - heap.ws[i]!;
+    all += w;
+    if (c.state[i] === FREE) free += w;
+  }
+  assert.ok(Math.abs(free / all - m.heaps[0]!.header.freeSize / m.heaps[0]!.header.totalSize) < 0.01);
+});
+
+test('layout: heap lane header gives the largest free element and the fragmentation', () => {
+  const m = buildModel(fixture);
+  const c = m.heaps[0]!.cols;
+  let largest = 0;
+  for (let i = 0; i < c.n; i++) if (c.state[i] === FREE) largest = Math.max(largest, c.len[i]!);
+  const f = heapFreeSummary(m, 0);
+  assert.equal(f.largest, largest);
+  assert.ok(Math.abs(f.fragmentation - (1 - largest / m.heaps[0]!.header.freeSize)) < 1e-12);
+  const l = computeLayout(m, 'folded');
+  assert.match(laneLabel(m, l.lanes[6]!).free!, /^largest free [\d.]+ [KMG]?i?B · frag\. \d+(\.\d)?%$/);
+  // the agent's figure wins when the snapshot carries it
+  m.heaps[0]!.header.largestFree = 4096;
+  assert.equal(heapFreeSummary(m, 0).largest, 4096);
 });
 
 test('layout: lanes for every list and heap; linear puts elements under their segments', () => {
@@ -215,17 +330,22 @@ test('layout: lanes for every list and heap; linear puts elements under their se
   for (let i = 1; i < heap.n; i++) assert.ok(heap.ws[i]! >= heap.we[i - 1]!);
 });
 
-test('layout: compact spreads each lane evenly; the cache reuses unchanged lanes', () => {
+test('layout: compact spreads each lane by bytes, index by element; the cache reuses unchanged lanes', () => {
   const m = buildModel(fixture);
+  const cols = m.heaps[0]!.cols;
+  const byBytes = computeLayout(m, 'compact').lanes[6]!.data;
+  assert.ok(Math.abs(byBytes.we[byBytes.n - 1]! - 1_000_000) < 1e-6);
+  for (const i of [0, 17, 400]) assert.ok(Math.abs((byBytes.we[i]! - byBytes.ws[i]!) / cols.len[i]! - byBytes.unit) < 1e-9);
   const cache = new LayoutCache();
-  const a = computeLayout(m, 'compact', cache);
+  const a = computeLayout(m, 'index', cache);
   const heap = a.lanes[6]!.data;
   assert.equal(heap.ws[0], 0);
   assert.equal(heap.we[heap.n - 1], a.width);
-  const b = computeLayout(m, 'compact', cache);
+  assert.ok(Math.abs(heap.we[5]! - heap.ws[5]! - (heap.we[6]! - heap.ws[6]!)) < 1e-9);
+  const b = computeLayout(m, 'index', cache);
   assert.equal(b.lanes[6]!.data, heap);
   m.heaps[0]!.cols.version++;
-  const c = computeLayout(m, 'compact', cache);
+  const c = computeLayout(m, 'index', cache);
   assert.notEqual(c.lanes[6]!.data, heap);
   assert.equal(c.lanes[0]!.data, a.lanes[0]!.data);
 });
@@ -243,7 +363,7 @@ test('lod: many elements in one pixel merge into a bin with their shares', () =>
     we[i] = (i + 1) * 64;
     kind[i] = i % 2 ? BUSY : FREE;
   }
-  const f = frameLane({ n, ws, we, kind }, { w0: 0, w1: n * 64, px: 10 }, 3);
+  const f = frameLane({ n, ws, we, kind, unit: 0 }, { w0: 0, w1: n * 64, px: 10 }, 3);
   assert.equal(f.nBars, 0);
   assert.equal(f.nBins, 10);
   assert.equal(f.end - f.first, n);
@@ -253,14 +373,14 @@ test('lod: many elements in one pixel merge into a bin with their shares', () =>
     assert.ok(Math.abs(f.cov[p * KINDS + FREE]! - 0.5) < 1e-6);
   }
   // zoomed in on 10 elements: each is 100 px wide and drawn alone
-  const g = frameLane({ n, ws, we, kind }, { w0: 0, w1: 640, px: 1000 }, 3);
+  const g = frameLane({ n, ws, we, kind, unit: 0 }, { w0: 0, w1: 640, px: 1000 }, 3);
   assert.deepEqual([g.first, g.end, g.nBars, g.nBins], [0, 10, 10, 0]);
 });
 
 test('lod: owner spans merge consecutive elements of one owner', () => {
   const ws = Float64Array.from([0, 10, 20, 30]);
   const we = Float64Array.from([10, 20, 30, 40]);
-  const f = frameLane({ n: 4, ws, we, kind: new Uint8Array(4) }, { w0: 0, w1: 40, px: 400 }, 3, Int32Array.from([0, 0, -1, 1]));
+  const f = frameLane({ n: 4, ws, we, kind: new Uint8Array(4), unit: 0 }, { w0: 0, w1: 40, px: 400 }, 3, Int32Array.from([0, 0, -1, 1]));
   assert.equal(f.nSpans, 2);
   assert.deepEqual([...f.spans.subarray(0, 4)], [0, 200, 300, 400]);
   assert.deepEqual([...f.spanOwner.subarray(0, 2)], [0, 1]);
@@ -299,7 +419,7 @@ test('hit-test: elements, owner overlays, segments, holes, bins', () => {
   assert.equal(binned?.item?.kind, 'element');
   assert.ok(binned?.bin && binned.bin.count > 100);
   // list 3 has no segment at all: a hole
-  const hole = hitTest(m, l, all, allFrames, (addrToWorld(l.pieces, m.lists[3]!.base + MB2 * 100) / l.width) * 1000, l.lanes[3]!.y + 10);
+  const hole = hitTest(m, l, all, allFrames, (addrToWorld(l, m.lists[3]!.base + MB2 * 100) / l.width) * 1000, l.lanes[3]!.y + 10);
   assert.equal(hole?.item?.kind, 'hole');
 });
 

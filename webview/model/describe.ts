@@ -28,6 +28,8 @@ export interface LaneLabel {
   state: string;
   /** External memory, e.g. "dma-buf udmabuf · fd 12 · +0x0 · pid 4242". */
   external?: string;
+  /** Heaps: the largest free element and the fragmentation of the free space. */
+  free?: string;
   warning?: string;
 }
 
@@ -47,6 +49,34 @@ export function externalLabel(l: MemsegList): string {
   if (r) return `${r.kind === 'dmabuf' ? 'dma-buf' : r.kind}${r.exporter ? ` ${r.exporter}` : ''} · fd ${r.fd} · +${hexOf(r.offset)} · pid ${r.ownerPid}`;
   const owners = l.ownerPids?.length ? ` · pid ${l.ownerPids.join(', ')}` : '';
   return `external${owners}`;
+}
+
+/** What backs an external list, short enough to write on its segments: "memfd · pid 4242". */
+export function externalBacking(l: MemsegList): string {
+  const src = l.dmabuf ? { kind: 'dmabuf', exporter: l.dmabuf.exporter, ownerPid: l.dmabuf.ownerPid } : (l.backing ?? l.registration);
+  if (!src) return `external${l.ownerPids?.length ? ` · pid ${l.ownerPids.join(', ')}` : ''}`;
+  const kind = src.kind === 'dmabuf' ? 'dma-buf' : src.kind;
+  return `${kind}${src.exporter ? ` ${src.exporter}` : ''} · pid ${src.ownerPid}`;
+}
+
+/** A heap's largest free element and how fragmented its free space is (1 − largest / free). */
+export function heapFreeSummary(m: MapModel, ref: number): { largest: number; free: number; fragmentation: number } {
+  const h = m.heaps[ref]!;
+  const free = h.header.freeSize;
+  const largest = h.header.largestFree ?? largestFreeOf(h.cols);
+  return { largest, free, fragmentation: free > 0 ? Math.max(0, 1 - largest / free) : 0 };
+}
+
+const largestMemo = new WeakMap<object, { version: number; largest: number }>();
+
+/** From the elements, for snapshots that do not carry it (older files); once per heap version. */
+function largestFreeOf(c: MapModel['heaps'][number]['cols']): number {
+  const hit = largestMemo.get(c);
+  if (hit && hit.version === c.version) return hit.largest;
+  let largest = 0;
+  for (let i = 0; i < c.n; i++) if (c.state[i] === FREE && c.len[i]! > largest) largest = c.len[i]!;
+  largestMemo.set(c, { version: c.version, largest });
+  return largest;
 }
 
 export function laneLabel(m: MapModel, g: LaneGeom): LaneLabel {
@@ -70,6 +100,10 @@ export function laneLabel(m: MapModel, g: LaneGeom): LaneLabel {
     state: t.elementsAvailable ? 'ok' : 'unavailable',
   };
   if (!t.elementsAvailable) label.warning = t.reason ?? 'its elements cannot be read';
+  else if (t.freeSize > 0) {
+    const f = heapFreeSummary(m, g.ref);
+    label.free = `largest free ${fmtBytes(f.largest)} · frag. ${fmtPct(f.fragmentation)}`;
+  } else label.free = 'no free space';
   return label;
 }
 
@@ -173,6 +207,12 @@ export function describe(m: MapModel, it: Item): Description {
         ['Socket', String(t.socketId)],
         ['Total', fmtBytesExact(t.totalSize)],
         ['Free', fmtBytesExact(t.freeSize)],
+        ...(t.elementsAvailable && t.freeSize > 0
+          ? ([
+              ['Largest free', fmtBytesExact(heapFreeSummary(m, it.heap).largest)],
+              ['Fragmentation', `${fmtPct(heapFreeSummary(m, it.heap).fragmentation)} (1 − largest free / free)`],
+            ] as Row[])
+          : []),
         ['Allocations', fmtCount(t.allocCount)],
         ['External', yesNo(t.external)],
         ['Elements', t.elementsAvailable ? fmtCount(c.n) : 'unavailable'],

@@ -7,7 +7,7 @@
 import type { SelectKind } from '../../common/webview-protocol';
 import { findContaining, findStart } from './columns';
 import { hexOf } from './format';
-import { addrToWorld, itemAt, itemNearest, type Layout, type LaneGeom, worldToAddr } from './layout';
+import { addrToWorld, byAddress, itemAt, itemNearest, type Layout, type LaneGeom, worldToAddr } from './layout';
 import { holeAt, segmentAt } from './lists';
 import { binAt, type BinSummary, type LaneFrame, type View } from './lod';
 import { memzoneNamed, type MapModel, ownerParts } from './map';
@@ -56,8 +56,8 @@ export function hitTest(m: MapModel, layout: Layout, view: View, frames: readonl
   if (g.kind === 'memseg') {
     if (i >= 0) return withBin({ lane, item: { kind: 'segment', list: g.ref, seg: i } });
     const l = m.lists[g.ref]!;
-    if (layout.kind === 'linear') {
-      const h = holeAt(l, worldToAddr(layout.pieces, w) ?? NaN);
+    if (byAddress(layout.kind)) {
+      const h = holeAt(l, worldToAddr(layout, w) ?? NaN);
       if (h >= 0) return { lane, item: { kind: 'hole', list: g.ref, hole: h } };
     }
     return { lane, item: { kind: 'memsegList', list: g.ref } };
@@ -182,14 +182,14 @@ export function itemRange(m: MapModel, layout: Layout, it: Item): [number, numbe
       const l = m.lists[it.list]!;
       const s = l.holes[it.hole * 2]!;
       const e = l.holes[it.hole * 2 + 1]!;
-      if (layout.kind === 'linear') return [addrToWorld(layout.pieces, s), addrToWorld(layout.pieces, e)];
+      if (byAddress(layout.kind)) return [addrToWorld(layout, s), addrToWorld(layout, e)];
       const k = segmentAt(l, e) >= 0 ? segmentAt(l, e) : l.n;
       const x = k < l.n ? d.ws[k]! : all()[1];
       return [x, x];
     }
     case 'memsegList': {
       const l = m.lists[it.list]!;
-      return layout.kind === 'linear' ? [addrToWorld(layout.pieces, l.base), addrToWorld(layout.pieces, l.end)] : [0, layout.width];
+      return byAddress(layout.kind) ? [addrToWorld(layout, l.base), addrToWorld(layout, l.end)] : [0, layout.width];
     }
     case 'heap':
       return all();

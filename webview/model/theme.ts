@@ -146,6 +146,15 @@ export function mix(a: string, b: string, t: number): string {
   return css([x[0] + (y[0] - x[0]) * t, x[1] + (y[1] - x[1]) * t, x[2] + (y[2] - x[2]) * t, 1]);
 }
 
+/** Black or white, whichever reads better on the colour. */
+export function textOn(c: string): string {
+  const x = parseColor(c);
+  if (!x) return '#000000';
+  const lin = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+  const l = 0.2126 * lin(x[0]) + 0.7152 * lin(x[1]) + 0.0722 * lin(x[2]);
+  return l > 0.18 ? '#000000' : '#ffffff';
+}
+
 const alphaMemo = new Map<string, string>();
 
 /** The colour with alpha a (memoised: renders ask for the same few every frame). */

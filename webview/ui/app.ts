@@ -8,11 +8,11 @@ import { type D3ZoomEvent, select, type Selection, zoom, type ZoomBehavior, zoom
 import type { SnapshotDelta } from '../../common/delta';
 import type { ElementColumnsView } from '../../common/columns';
 import type { Snapshot } from '../../common/snapshot';
-import { type MapLayoutKind, type MapViewState, type SelectKind, type StatusLevel, explainToWebview, validateToWebview } from '../../common/webview-protocol';
+import { MAP_LAYOUTS, type MapLayoutKind, type MapViewState, type SelectKind, type StatusLevel, explainToWebview, validateToWebview } from '../../common/webview-protocol';
 import { describe, describeBin, type Description, laneLabel } from '../model/describe';
 import { fmtCount, fmtTime, hexOf } from '../model/format';
 import { hitTest, type Hit, type Item, itemAtAddress, itemRange, laneOf, resolveKey, selectKey, stepItem, stepLane } from '../model/items';
-import { addrToWorld, computeLayout, type Layout, LayoutCache, worldToAddr } from '../model/layout';
+import { addrToWorld, byAddress, computeLayout, type Layout, LayoutCache, worldToAddr } from '../model/layout';
 import type { View } from '../model/lod';
 import { applyModelDelta, buildModel, type MapModel } from '../model/map';
 import type { Palette } from '../model/theme';
@@ -63,6 +63,8 @@ export interface LaneInfo {
   external: string | null;
   warning: string | null;
   items: number;
+  /** Heaps: free bytes / total bytes, from the snapshot; null for lists. */
+  freeShare: number | null;
   visible: number;
   bars: number;
   bins: number;
@@ -80,7 +82,7 @@ const FRAME_HISTORY = 600;
 export class MapApp {
   private model: MapModel | null = null;
   private layout: Layout | null = null;
-  private layoutKind: MapLayoutKind = 'linear';
+  private layoutKind: MapLayoutKind = 'folded';
   private readonly cache = new LayoutCache();
   private transform: ZoomTransform = zoomIdentity;
   private selected: Item | null = null;
@@ -116,7 +118,14 @@ export class MapApp {
     if (this.restored) this.layoutKind = this.restored.layout;
     this.palette = readPalette();
     this.st = { lanes: 0, bars: 0, bins: 0, spans: 0, visible: 0, renders: 0, lastRenderMs: 0, snapshotMs: 0, lastDeltaMs: 0, lastDeltaApplyMs: 0, snapshots: 0, deltas: 0, dropped: 0, layout: this.layoutKind, view: { from: '', to: '', w0: 0, w1: 0 }, k: 1, x: 0 };
-    this.overview = new Overview(byId<SVGSVGElement>('overview'), (w0, w1) => this.setView(w0, w1));
+    this.overview = new Overview(
+      byId<SVGSVGElement>('overview'),
+      (w0, w1) => this.setView(w0, w1),
+      (w) => {
+        const v = this.view();
+        this.setView(w - (v.w1 - v.w0) / 2, w + (v.w1 - v.w0) / 2);
+      },
+    );
     this.flash = select(byId<SVGSVGElement>('plot-overlay')).append('rect').attr('class', 'flash').attr('rx', 3);
     this.details = new Details(byId('details'), () => this.select(null));
     this.plotSel = select(this.plot);
@@ -174,7 +183,8 @@ export class MapApp {
     );
     byId('reset-zoom').addEventListener('click', () => this.resetZoom());
     for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-layout]'))) {
-      b.addEventListener('click', () => this.setLayout(b.dataset.layout === 'compact' ? 'compact' : 'linear'));
+      const kind = MAP_LAYOUTS.find((k) => k === b.dataset.layout);
+      if (kind) b.addEventListener('click', () => this.setLayout(kind));
     }
   }
 
@@ -242,7 +252,7 @@ export class MapApp {
     if (change.lanes) {
       this.relayout();
       // keep the same addresses in view when the pieces moved
-      if (anchor) this.setView(addrToWorld(this.layout!.pieces, anchor[0]), addrToWorld(this.layout!.pieces, anchor[1]));
+      if (anchor) this.setView(addrToWorld(this.layout!, anchor[0]), addrToWorld(this.layout!, anchor[1]));
     } else {
       this.layout = computeLayout(this.model, this.layoutKind, this.cache);
       this.updateHeaders();
@@ -257,10 +267,12 @@ export class MapApp {
   }
 
   private viewAddresses(): [number, number] | null {
-    if (!this.layout || this.layout.kind !== 'linear') return null;
+    if (!this.layout || !byAddress(this.layout.kind)) return null;
     const v = this.view();
-    const a = worldToAddr(this.layout.pieces, v.w0);
-    const b = worldToAddr(this.layout.pieces, v.w1);
+    // the whole map in view stays the whole map
+    if (v.w0 <= 0 && v.w1 >= this.layout.width) return null;
+    const a = worldToAddr(this.layout, v.w0);
+    const b = worldToAddr(this.layout, v.w1);
     return a !== null && b !== null ? [a, b] : null;
   }
 
@@ -450,14 +462,14 @@ export class MapApp {
 
   private rangeLabels(v: View, focusName: string): void {
     const l = this.layout!;
-    if (l.kind === 'linear') {
-      const a = worldToAddr(l.pieces, v.w0);
-      const b = worldToAddr(l.pieces, v.w1);
+    if (byAddress(l.kind)) {
+      const a = worldToAddr(l, v.w0);
+      const b = worldToAddr(l, v.w1);
       this.st.view = { from: a === null ? '' : hexOf(Math.floor(a)), to: b === null ? '' : hexOf(Math.ceil(b)), w0: v.w0, w1: v.w1 };
       setText('axis-label', 'address');
     } else {
       this.st.view = { from: String(v.w0), to: String(v.w1), w0: v.w0, w1: v.w1 };
-      setText('axis-label', focusName ? `${focusName} element #` : 'element #');
+      setText('axis-label', l.kind === 'index' ? (focusName ? `${focusName} element #` : 'element #') : focusName ? `${focusName} bytes` : 'bytes');
     }
     setText('range-label', this.transform.k > 1.001 ? `zoom ×${this.transform.k < 100 ? this.transform.k.toFixed(1) : fmtCount(Math.round(this.transform.k))}` : 'whole map');
   }
@@ -668,6 +680,7 @@ export class MapApp {
         external: label.external ?? null,
         warning: label.warning ?? null,
         items: g.data.n,
+        freeShare: g.kind === 'heap' ? freeShare(this.model!.heaps[g.ref]!.header) : null,
         visible: f ? f.end - f.first : 0,
         bars: f?.nBars ?? 0,
         bins: f?.nBins ?? 0,
@@ -696,7 +709,7 @@ export class MapApp {
   /** Linear layout: zooms to show [from, to). */
   zoomToAddresses(from: string, to: string): void {
     if (!this.layout) return;
-    this.setView(addrToWorld(this.layout.pieces, Number(from)), addrToWorld(this.layout.pieces, Number(to)));
+    this.setView(addrToWorld(this.layout, Number(from)), addrToWorld(this.layout, Number(to)));
   }
 
   setTransform(k: number, x: number): void {
@@ -706,12 +719,20 @@ export class MapApp {
   recentFrames(): number[] {
     return [...this.frameTimes];
   }
+
+  currentPalette(): Palette {
+    return { ...this.palette, runs: [...this.palette.runs] };
+  }
 }
 
 /** Sets an element's text only when it differs (a write costs a style invalidation even when equal). */
 function setText(id: string, text: string): void {
   const e = byId(id);
   if (e.textContent !== text) e.textContent = text;
+}
+
+function freeShare(h: { totalSize: number; freeSize: number }): number {
+  return h.totalSize > 0 ? h.freeSize / h.totalSize : 0;
 }
 
 function sameItem(a: Item | null, b: Item | null): boolean {

@@ -4,9 +4,9 @@
  * lane in the compact layout) and an overview of the whole map with a
  * d3-brush that shows, and moves, the current view.
  */
-import { axisTop, type BrushBehavior, brushX, format, scaleLinear, select, type Selection } from 'd3';
-import { hexOf, hexTicks } from '../model/format';
-import type { LaneGeom, Layout } from '../model/layout';
+import { axisTop, type BrushBehavior, brushX, format, pointer, scaleLinear, select, type Selection } from 'd3';
+import { fmtBytes, hexOf, hexTicks } from '../model/format';
+import { type Break, byAddress, type LaneGeom, type Layout } from '../model/layout';
 import type { View } from '../model/lod';
 
 export const AXIS_HEIGHT = 26;
@@ -25,9 +25,9 @@ export class Axis {
    */
   render(layout: Layout, view: View, focus: LaneGeom | undefined): number[] {
     // the same view of the same pieces (a delta that moved nothing): the axis already shows it
-    let key = `${layout.kind}|${view.w0}|${view.w1}|${view.px}|${layout.width}|${layout.breakWidth}|`;
-    if (layout.kind === 'linear') for (const p of layout.pieces) key += `${p.a0},${p.a1},${p.w0};`;
-    else key += focus ? focus.data.n : -1;
+    let key = `${layout.kind}|${view.w0}|${view.w1}|${view.px}|${layout.width}|`;
+    if (byAddress(layout.kind)) for (const p of layout.pieces) key += `${p.a0},${p.a1},${p.w0},${p.w1};`;
+    else key += focus ? `${focus.data.n},${focus.data.unit}` : -1;
     if (key === this.key) return this.ticks;
     const ticks = this.draw(layout, view, focus);
     this.key = key;
@@ -42,26 +42,29 @@ export class Axis {
     this.svg.attr('width', view.px).attr('height', AXIS_HEIGHT);
     const parts: { key: string; scale: ReturnType<typeof scaleLinear<number, number>>; ticks: number[]; fmt: (n: number) => string }[] = [];
     const toPx = (w: number) => ((w - view.w0) * view.px) / (view.w1 - view.w0);
-    if (layout.kind === 'linear') {
+    if (byAddress(layout.kind)) {
       layout.pieces.forEach((p, i) => {
-        const w1 = p.w0 + (p.a1 - p.a0);
         const lo = Math.max(p.w0, view.w0);
-        const hi = Math.min(w1, view.w1);
+        const hi = Math.min(p.w1, view.w1);
         if (hi <= lo) return;
-        const a0 = p.a0 + (lo - p.w0);
-        const a1 = p.a0 + (hi - p.w0);
+        // the piece's own line of the layout's scale, clipped to the view
+        const k = (p.a1 - p.a0) / (p.w1 - p.w0);
+        const a0 = p.a0 + (lo - p.w0) * k;
+        const a1 = p.a0 + (hi - p.w0) * k;
         const x0 = toPx(lo);
         const x1 = toPx(hi);
         const scale = scaleLinear().domain([a0, a1]).range([x0, x1]);
         parts.push({ key: `p${i}`, scale, ticks: hexTicks(a0, a1, Math.floor((x1 - x0) / 150)), fmt: hexOf });
       });
-    } else if (focus && focus.data.n) {
-      const u = layout.width / focus.data.n;
+    } else if (focus && focus.data.n && focus.data.unit > 0) {
+      // compact: bytes into the focused lane; index: its element numbers
+      const u = focus.data.unit;
       const scale = scaleLinear()
         .domain([view.w0 / u, view.w1 / u])
         .range([0, view.px]);
-      const ticks = scale.ticks(Math.max(2, Math.floor(view.px / 110))).filter((t) => Number.isInteger(t) && t >= 0 && t <= focus.data.n);
-      parts.push({ key: 'compact', scale, ticks, fmt: format(',d') });
+      const end = layout.kind === 'index' ? focus.data.n : focus.data.we[focus.data.n - 1]! / u;
+      const ticks = scale.ticks(Math.max(2, Math.floor(view.px / 110))).filter((t) => Number.isInteger(t) && t >= 0 && t <= end);
+      parts.push({ key: layout.kind, scale, ticks, fmt: layout.kind === 'index' ? format(',d') : (n) => (n ? fmtBytes(n) : '0') });
     }
     const groups = this.svg
       .selectAll<SVGGElement, (typeof parts)[number]>('g.axis-part')
@@ -79,24 +82,54 @@ export class Axis {
       select(this).call(axis);
       for (const t of d.ticks) all.push(d.scale(t));
     });
-    // labels at either end lean inwards instead of spilling out of the ruler
-    groups.selectAll<SVGTextElement, number>('.tick text').attr('text-anchor', function () {
-      const x = (this.parentNode as SVGGElement).transform.baseVal.consolidate()?.matrix.e ?? 0;
-      return x < 45 ? 'start' : x > view.px - 45 ? 'end' : 'middle';
+    // labels at either end of a part lean inwards instead of spilling into a break or out of the ruler
+    groups.each(function (d) {
+      const [x0, x1] = d.scale.range() as [number, number];
+      select(this)
+        .selectAll<SVGTextElement, number>('.tick text')
+        .attr('text-anchor', (t) => {
+          const x = d.scale(t);
+          return x - Math.max(x0, 0) < 45 ? 'start' : Math.min(x1, view.px) - x < 45 ? 'end' : 'middle';
+        });
     });
-    // gaps the linear layout collapsed
-    const breaks = layout.kind === 'linear' ? layout.breaks.filter((b) => b >= view.w0 && b <= view.w1).map(toPx) : [];
-    this.svg
-      .selectAll<SVGTextElement, number>('text.axis-break')
-      .data(breaks)
-      .join('text')
-      .attr('class', 'axis-break')
-      .attr('x', (d) => d)
-      .attr('y', AXIS_HEIGHT - 4)
+    // folded address space: what each break hides, where it fits
+    const shown = layout.breaks.filter((b) => b.w1 > view.w0 && b.w0 < view.w1).map((b) => ({ b, x0: toPx(b.w0), x1: toPx(b.w1) }));
+    const labels = this.svg
+      .selectAll<SVGTextElement, (typeof shown)[number]>('text.axis-break')
+      .data(shown)
+      .join((enter) => {
+        const t = enter.append('text').attr('class', 'axis-break');
+        t.append('title');
+        return t;
+      })
+      .attr('x', (d) => (Math.max(d.x0, 0) + Math.min(d.x1, view.px)) / 2)
+      .attr('y', AXIS_HEIGHT - 8)
       .attr('text-anchor', 'middle')
-      .text('≈');
+      .text((d) => {
+        const room = Math.min(d.x1, view.px) - Math.max(d.x0, 0);
+        const long = breakText(d.b);
+        const short = `≈ ${fmtBytes(d.b.a1 - d.b.a0)}`;
+        return long.length * 5.8 <= room ? long : short.length * 5.8 <= room ? short : '≈';
+      });
+    labels.select('title').text((d) => breakTitle(d.b));
     return all;
   }
+}
+
+/** A break's label: the bytes it hides and what they are. */
+export function breakText(b: Break): string {
+  const bytes = b.a1 - b.a0;
+  return `≈ ${fmtBytes(bytes)} ${b.reserved >= bytes / 2 ? 'unused' : 'outside DPDK'}`;
+}
+
+/** The whole story of a break, for its tooltip. */
+export function breakTitle(b: Break): string {
+  const bytes = b.a1 - b.a0;
+  const outside = bytes - b.reserved;
+  const parts = [];
+  if (b.reserved) parts.push(`${fmtBytes(b.reserved)} reserved by memseg lists with nothing allocated`);
+  if (outside) parts.push(`${fmtBytes(outside)} no memseg list reserved`);
+  return `${hexOf(b.a0)} – ${hexOf(b.a1)} folded: ${parts.join(', ')}. Choose Linear to see reserved space to scale.`;
 }
 
 export class Overview {
@@ -110,16 +143,23 @@ export class Overview {
   /** The brush's last programmatic position ("" after a layout or a drag): a redraw for the same view skips d3's move. */
   private shown = '';
 
-  /** `onBrush(w0, w1)`: the user moved the brush to this world range. */
-  constructor(el: SVGSVGElement, onBrush: (w0: number, w1: number) => void) {
+  /**
+   * `onBrush(w0, w1)`: the user moved the brush to this world range;
+   * `onCenter(w)`: the user clicked the minimap at world x.
+   */
+  constructor(el: SVGSVGElement, onBrush: (w0: number, w1: number) => void, onCenter: (w: number) => void) {
     this.svg = select(el);
     this.track = this.svg.append('g').attr('class', 'overview-track');
     this.brushG = this.svg.append('g').attr('class', 'overview-brush');
-    this.brush = brushX().on('brush end', (ev: { selection: [number, number] | null; sourceEvent?: Event }) => {
+    this.brush = brushX().on('brush end', (ev: { type: string; selection: [number, number] | null; sourceEvent?: Event }) => {
       // programmatic moves (syncing to the zoom) carry no source event
       if (this.moving || !ev.sourceEvent) return;
       this.shown = '';
-      if (!ev.selection) return;
+      if (!ev.selection) {
+        // a click without a drag: the window moves there
+        if (ev.type === 'end' && this.px) onCenter((pointer(ev.sourceEvent, el)[0] / this.px) * this.width);
+        return;
+      }
       const [x0, x1] = ev.selection;
       if (x1 - x0 < 2) return;
       onBrush((x0 / this.px) * this.width, (x1 / this.px) * this.width);
@@ -154,6 +194,7 @@ export class Overview {
         if (blocks.length > 4000) break;
       }
     }
+    for (const b of layout.breaks) blocks.push({ x: x(b.w0), w: Math.max(1, x(b.w1) - x(b.w0)), cls: 'ov-break' });
     this.track
       .selectAll<SVGRectElement, (typeof blocks)[number]>('rect')
       .data(blocks)
@@ -161,8 +202,8 @@ export class Overview {
       .attr('class', (d) => d.cls)
       .attr('x', (d) => d.x)
       .attr('width', (d) => d.w)
-      .attr('y', (d) => (d.cls === 'ov-seg' ? 4 : 12))
-      .attr('height', 6);
+      .attr('y', (d) => (d.cls === 'ov-seg' ? 4 : d.cls === 'ov-heap' ? 12 : 2))
+      .attr('height', (d) => (d.cls === 'ov-break' ? OVERVIEW_HEIGHT - 4 : 6));
     this.brush.extent([
       [0, 1],
       [px, OVERVIEW_HEIGHT - 1],

@@ -56,7 +56,7 @@ export function renderHeaders(root: HTMLElement, lanes: readonly LaneGeom[], lab
       h.style.top = `${g.y}px`;
       h.style.height = `${g.h}px`;
     }
-    const tip = [label.title, label.subtitle, label.external, label.warning].filter(Boolean).join('\n');
+    const tip = [label.title, label.subtitle, label.external, label.free, label.warning].filter(Boolean).join('\n');
     if (prev?.tip !== tip) h.title = tip;
     const [title, sub, ext] = Array.from(h.children) as HTMLElement[];
     const titleSig = `${label.title}|${label.state}`;
@@ -65,7 +65,7 @@ export function renderHeaders(root: HTMLElement, lanes: readonly LaneGeom[], lab
       if (label.state !== 'ok') title!.append(el('span', 'badge', label.state));
     }
     if (prev?.sub !== label.subtitle) sub!.textContent = label.subtitle;
-    const extText = label.external ?? (label.warning && g.kind === 'heap' ? 'elements unavailable' : '');
+    const extText = label.external ?? (label.warning && g.kind === 'heap' ? 'elements unavailable' : (label.free ?? ''));
     if (prev?.ext !== extText) ext!.textContent = extText;
     shown.set(h, { sig, tip, title: titleSig, sub: label.subtitle, ext: extText });
   });

@@ -7,10 +7,11 @@
 import { BUSY, FREE, PAD } from '../model/columns';
 import { itemRange, type Item, laneOf, MIN_BAR_PX } from '../model/items';
 import { hexOf } from '../model/format';
-import { addrToWorld, type LaneGeom, type Layout } from '../model/layout';
+import { externalBacking } from '../model/describe';
+import { addrToWorld, byAddress, type LaneGeom, type Layout } from '../model/layout';
 import { frameLane, KINDS, type LaneFrame, type View } from '../model/lod';
 import { type MapModel, ownerParts } from '../model/map';
-import { alpha, type Palette } from '../model/theme';
+import { alpha, type Palette, textOn } from '../model/theme';
 
 export interface Scene {
   model: MapModel;
@@ -108,7 +109,7 @@ export class Renderer {
       this.laneBackground(s, g);
       const f = g.kind === 'memseg' ? this.memsegLane(s, g, this.frames[i]) : this.heapLane(s, g, this.frames[i]);
       this.frames[i] = f;
-      if (s.layout.kind === 'linear') this.offView(s, g);
+      if (byAddress(s.layout.kind)) this.offView(s, g);
       if (s.palette.contrast) {
         ctx.strokeStyle = s.palette.contrast;
         ctx.lineWidth = 1;
@@ -141,8 +142,8 @@ export class Renderer {
       if (!c.n) return;
       [from, to] = [c.start[0]!, c.start[c.n - 1]! + c.len[c.n - 1]!];
     }
-    const w0 = addrToWorld(s.layout.pieces, from);
-    const w1 = addrToWorld(s.layout.pieces, to);
+    const w0 = addrToWorld(s.layout, from);
+    const w1 = addrToWorld(s.layout, to);
     if (w1 > s.view.w0 && w0 < s.view.w1) return;
     const right = w0 >= s.view.w1;
     const range = `${hexOf(from)} – ${hexOf(to)}`;
@@ -225,7 +226,7 @@ export class Renderer {
     const h = g.barH;
 
     // the reserved range: unallocated unless a segment covers it
-    const reserved = s.layout.kind === 'linear' ? this.span(s, addrToWorld(s.layout.pieces, lc.base), addrToWorld(s.layout.pieces, lc.end)) : [0, s.view.px];
+    const reserved = byAddress(s.layout.kind) ? this.span(s, addrToWorld(s.layout, lc.base), addrToWorld(s.layout, lc.end)) : [0, s.view.px];
     if (orphaned) {
       ctx.fillStyle = p.warningFill;
       ctx.fillRect(0, g.y, s.view.px, g.h);
@@ -290,8 +291,11 @@ export class Renderer {
       ctx.fillRect(x[0], g.y + g.ovY, Math.max(1, x[1] - x[0] - (x[1] - x[0] >= 6 ? 1 : 0)), g.ovH);
     }
 
-    // compact layout: a tick where consecutive segments are not VA-contiguous
-    if (s.layout.kind === 'compact') {
+    // external memory: what backs it, written on its segments where they are wide enough
+    if (l.external && f.end > f.first) this.backingLabel(s, g, f, orphaned ? p.warning : color);
+
+    // compact layouts: a tick where consecutive segments are not VA-contiguous
+    if (!byAddress(s.layout.kind)) {
       ctx.fillStyle = p.background;
       for (let k = f.first; k + 1 < f.end; k++) {
         if (lc.segStart[k]! + lc.segLen[k]! !== lc.segStart[k + 1]) ctx.fillRect(Math.round(this.x(s, g.data.we[k]!)) - 1, g.y + 2, 2, g.h - 4);
@@ -421,23 +425,38 @@ export class Renderer {
     return c.parts;
   }
 
-  /** Collapsed gaps of the linear layout: a notch through every lane. */
+  /** The backing of an external list ("memfd · pid 4242"), on its drawn segments when there is room. */
+  private backingLabel(s: Scene, g: LaneGeom, f: LaneFrame, color: string): void {
+    const r = this.span(s, g.data.ws[f.first]!, g.data.we[f.end - 1]!);
+    if (!r) return;
+    const x0 = Math.max(0, r[0]);
+    const x1 = Math.min(s.view.px, r[1]);
+    if (x1 - x0 < 48) return;
+    const { ctx } = this;
+    const text = externalBacking(s.model.lists[g.ref]!.list);
+    ctx.font = `11px ${s.palette.font}`;
+    ctx.textBaseline = 'middle';
+    ctx.fillStyle = textOn(color);
+    ctx.fillText(text, x0 + 6, g.y + g.barY + g.barH / 2, x1 - x0 - 12);
+  }
+
+  /** Folded address space: a dimmed band with dashed edges through every lane. */
   private breaks(s: Scene): void {
     const { ctx } = this;
     for (const b of s.layout.breaks) {
-      if (b < s.view.w0 || b > s.view.w1) continue;
-      const x = Math.round(this.x(s, b));
-      const half = Math.max(2, Math.min(6, ((s.layout.breakWidth / 2) * s.view.px) / (s.view.w1 - s.view.w0)));
-      ctx.fillStyle = s.palette.background;
-      ctx.fillRect(x - half, 0, half * 2, this.height);
+      if (b.w1 < s.view.w0 || b.w0 > s.view.w1) continue;
+      const x0 = Math.round(this.x(s, b.w0));
+      const x1 = Math.max(x0 + 2, Math.round(this.x(s, b.w1)));
+      ctx.fillStyle = alpha(s.palette.background, 0.45);
+      ctx.fillRect(x0, 0, x1 - x0, this.height);
       ctx.strokeStyle = s.palette.grid;
       ctx.setLineDash([3, 3]);
       ctx.lineWidth = 1;
       ctx.beginPath();
-      ctx.moveTo(x - half + 0.5, 0);
-      ctx.lineTo(x - half + 0.5, this.height);
-      ctx.moveTo(x + half - 0.5, 0);
-      ctx.lineTo(x + half - 0.5, this.height);
+      ctx.moveTo(x0 + 0.5, 0);
+      ctx.lineTo(x0 + 0.5, this.height);
+      ctx.moveTo(x1 - 0.5, 0);
+      ctx.lineTo(x1 - 0.5, this.height);
       ctx.stroke();
       ctx.setLineDash([]);
     }
