@@ -25,7 +25,7 @@ import { type SavedSnapshot, SnapshotStore } from './snapshots';
 import { checkSettings } from './launch';
 import { listTargets, runAgentCli } from './targets';
 import { settings } from './settings';
-import { bytes, registrations, StatusItem, TargetsTree } from './tree';
+import { bytes, type Node, registrations, StatusItem, TargetsTree } from './tree';
 
 let state: State | undefined;
 
@@ -36,9 +36,12 @@ class State implements vscode.Disposable {
   readonly status = new StatusItem();
   /** What the user was told, per target (tests read it: one message per event, no storm). */
   readonly told = new Map<string, string[]>();
+  readonly treeView: vscode.TreeView<Node>;
   private treeTimer: NodeJS.Timeout | undefined;
 
-  constructor(readonly ctx: vscode.ExtensionContext) {}
+  constructor(readonly ctx: vscode.ExtensionContext) {
+    this.treeView = vscode.window.createTreeView('memscope.targets', { treeDataProvider: this.tree, showCollapseAll: true });
+  }
 
   /** Tree and status bar follow the live snapshots, at most a few times a second. */
   changed(): void {
@@ -481,8 +484,16 @@ export function activate(ctx: vscode.ExtensionContext): void {
   const s = state;
   ctx.subscriptions.push(
     s,
-    vscode.window.registerTreeDataProvider('memscope.targets', s.tree),
-    vscode.commands.registerCommand('memscope.attach', command(attach)),
+    s.treeView,
+    vscode.commands.registerCommand(
+      'memscope.attach',
+      command(async (arg?: unknown) => {
+        const snap = await attach(arg);
+        // from the palette: the tree comes forward and the map opens beside it
+        if (snap && settings().revealOnAttach) await revealAttached(snap.target.filePrefix);
+        return snap;
+      }),
+    ),
     vscode.commands.registerCommand('memscope.detach', command(detach)),
     vscode.commands.registerCommand(
       'memscope.openMap',
@@ -531,6 +542,8 @@ export function activate(ctx: vscode.ExtensionContext): void {
         live: a?.live ?? false,
         told: s.told.get(prefix) ?? [],
         mapStatus: MapPanel.get(prefix)?.lastStatus ?? null,
+        mapOpen: !!MapPanel.get(prefix),
+        treeVisible: s.treeView.visible,
         leaksPanel: LeaksPanel.get(prefix) ? { suspects: LeaksPanel.get(prefix)!.lastSuspects, diff: !!LeaksPanel.get(prefix)!.lastDiff } : null,
       };
     }),
@@ -545,6 +558,14 @@ export function activate(ctx: vscode.ExtensionContext): void {
   void autoAttach();
 }
 
+/** Brings the Memscope view forward (its Targets tree) and opens the target's map in the editor area. */
+async function revealAttached(prefix: string): Promise<void> {
+  const agent = state?.agents.get(prefix);
+  if (!agent) return;
+  await vscode.commands.executeCommand('memscope.targets.focus');
+  MapPanel.show(prefix, state!.ctx.extensionUri, state!.log, () => agent.snapshot);
+}
+
 /**
  * A workspace holding `.memscope-attach.json` ({"prefix": "…"}), as
  * `npm run demo` makes, attaches to that target and opens its map.
@@ -556,9 +577,7 @@ async function autoAttach(): Promise<void> {
     try {
       const { prefix } = JSON.parse(fs.readFileSync(file, 'utf8')) as { prefix?: unknown };
       if (typeof prefix !== 'string') throw new AgentError('bad-arguments', `${file} names no "prefix": write {"prefix": "<file prefix>"}.`);
-      await attach(prefix);
-      const agent = state?.agents.get(prefix);
-      if (agent) MapPanel.show(prefix, state!.ctx.extensionUri, state!.log, () => agent.snapshot);
+      if (await attach(prefix)) await revealAttached(prefix);
     } catch (e) {
       console.error(`memscope: auto-attach from ${file} failed: ${(e as Error).message}`);
       fail(e);

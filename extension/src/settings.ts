@@ -10,6 +10,8 @@ export interface Settings {
   dpdkLibraryPath: string | null;
   leakMinAgeMs: number;
   historySamples: number;
+  /** Attach from the palette brings the Memscope view forward and opens the map. */
+  revealOnAttach: boolean;
   traceDir: string | null;
 }
 
@@ -26,6 +28,7 @@ export function settings(): Settings {
     dpdkLibraryPath: (c.get<string>('dpdkLibraryPath') || '').trim() || null,
     leakMinAgeMs: Math.max(0, Number(c.get('leaks.minAgeSeconds') ?? 60) || 0) * 1000,
     traceDir: (c.get<string>('leaks.traceDir') || '').trim() || null,
+    revealOnAttach: c.get('revealOnAttach') !== false,
     historySamples: Math.min(1_000_000, Math.max(10, Math.round(Number(c.get('leaks.historySamples')) || 3600))),
   };
 }

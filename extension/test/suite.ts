@@ -34,6 +34,8 @@ interface ExtState {
   live: boolean;
   told: string[];
   mapStatus: string | null;
+  mapOpen: boolean;
+  treeVisible: boolean;
 }
 
 const stateOf = async (prefix: string) => (await vscode.commands.executeCommand('memscope.internal.state', prefix)) as ExtState;
@@ -71,6 +73,12 @@ step('attach to the primary: the snapshot has its memseg lists and heaps', async
   const labels = (await vscode.commands.executeCommand('memscope.internal.tree', f.prefix)) as string[];
   assert.ok(labels.includes('Memseg lists') && labels.includes('Heaps'), labels.join(', '));
   assert.ok(labels.some((l) => /^list 0 /.test(l)), labels.join(', '));
+  // the tree came forward and the map opened beside it
+  const st = await waitFor('the tree and the map', async () => {
+    const x = await stateOf(f.prefix);
+    return x.treeVisible && x.mapOpen ? x : null;
+  }, 10_000);
+  assert.ok(st.treeVisible && st.mapOpen);
 });
 
 let registered: TestBufferInfo | undefined;
