@@ -78,7 +78,11 @@ export interface LogMessage {
 export type FromWebview = ReadyMessage | SelectMessage | LogMessage;
 
 /** What the webview keeps with getState/setState (and what `renderHtml` may seed). */
+/** The view state's format: one saved before the Folded layout (another address scale, another default) is ignored. */
+export const VIEW_STATE_VERSION = 2;
+
 export interface MapViewState {
+  version: typeof VIEW_STATE_VERSION;
   layout: MapLayoutKind;
   /** d3-zoom's transform of the shared x axis. */
   zoom: { k: number; x: number };
@@ -326,6 +330,7 @@ export function validateHeapDelta(x: unknown): HeapDelta | null {
 }
 
 const viewState = record({
+  version: oneOf(VIEW_STATE_VERSION),
   layout: oneOf(...MAP_LAYOUTS),
   zoom: record({ k: (v) => num(v) && (v as number) > 0, x: num }),
   selected: nullable(record({ kind: selectKind, key: str(1024) })),

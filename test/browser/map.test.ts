@@ -12,6 +12,7 @@ import { diffSnapshots } from '../../common/delta';
 import type { HeapElement, Snapshot } from '../../common/snapshot';
 import type { FromWebview, MapViewState } from '../../common/webview-protocol';
 import { generateMapSnapshot } from '../fixtures/map-snapshot';
+import { describePixels, firstViewProblems, lanePixels, MOSTLY_FREE } from '../helpers/map-pixels';
 import { applyTheme, type MapPage, openMap, post, postSnapshot, ROOT, THEMES, type ThemeName } from './harness';
 
 const EVIL = '<img src=x onerror="window.__pwned=true;alert(1)">';
@@ -220,6 +221,12 @@ test('zoom (wheel, keys) narrows the visible range; Home shows everything', asyn
   const brushed = await stats();
   assert.ok(Math.abs(brushed.k - 5) < 0.2, `k ${brushed.k} after brushing a fifth`);
   assert.ok(Math.abs(brushed.view.w0 / whole.view.w1 - 0.4) < 0.01);
+  // a click on the minimap outside the window moves the window there, at the same zoom
+  await page().mouse.click(ov.x + ov.width * 0.85, ov.y + ov.height / 2);
+  await frame();
+  const moved = await stats();
+  assert.ok(Math.abs(moved.k - brushed.k) < 1e-6, `k ${moved.k}`);
+  assert.ok(Math.abs((moved.view.w0 + moved.view.w1) / 2 / whole.view.w1 - 0.85) < 0.01, `centre at ${((moved.view.w0 + moved.view.w1) / 2 / whole.view.w1).toFixed(3)}`);
   await page().keyboard.press('Home');
 });
 
@@ -331,23 +338,39 @@ test('markup in a memzone name renders as text and never runs', async () => {
   assert.deepEqual(await page().evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations), []);
 });
 
-test('the compact layout lays elements out in order', async () => {
-  await page().click('button[data-layout="compact"]');
+test('the index layout lays elements out in order, the compact one by bytes', async () => {
+  await page().click('button[data-layout="index"]');
   await page().evaluate(() => window.memscopeMap!.resetZoom());
   await frame();
-  assert.equal((await stats()).layout, 'compact');
-  assert.equal(await page().getAttribute('button[data-layout="compact"]', 'aria-checked'), 'true');
-  const lane = (await page().evaluate(() => window.memscopeMap!.lanes()))[6]!;
-  const n = snap.heaps[0]!.elements.length;
-  const h = await hit(lane.left + lane.width / 2, lane.barTop + 10);
-  const index = snap.heaps[0]!.elements.findIndex((e) => `0:${e.addr}` === h?.key);
+  assert.equal((await stats()).layout, 'index');
+  assert.equal(await page().getAttribute('button[data-layout="index"]', 'aria-checked'), 'true');
+  let lane = (await page().evaluate(() => window.memscopeMap!.lanes()))[6]!;
+  const els = snap.heaps[0]!.elements;
+  const n = els.length;
+  let h = await hit(lane.left + lane.width / 2, lane.barTop + 10);
+  const index = els.findIndex((e) => `0:${e.addr}` === h?.key);
   assert.ok(Math.abs(index - n / 2) <= n / lane.width + 2, `element ${index} of ${n} in the middle`);
   // a small heap's 40 elements each get a bar of their own
   const ext = (await page().evaluate(() => window.memscopeMap!.lanes()))[8]!;
   assert.equal(ext.bars, snap.heaps[2]!.elements.length);
   assert.match((await page().textContent('#axis-label'))!, /element #/);
-  await page().click('button[data-layout="linear"]');
-  assert.equal((await stats()).layout, 'linear');
+
+  // compact: the middle of the lane is the element holding the heap's middle byte
+  await page().click('button[data-layout="compact"]');
+  await page().evaluate(() => window.memscopeMap!.resetZoom());
+  await frame();
+  assert.equal((await stats()).layout, 'compact');
+  lane = (await page().evaluate(() => window.memscopeMap!.lanes()))[6]!;
+  h = await hit(lane.left + lane.width / 2, lane.barTop + 10);
+  const total = els.reduce((a, e) => a + e.len, 0);
+  let at = 0;
+  const mid = els.findIndex((e) => (at += e.len) > total / 2);
+  const got = els.findIndex((e) => `0:${e.addr}` === h?.key);
+  const bytesOff = Math.abs(els.slice(0, got).reduce((a, e) => a + e.len, 0) - els.slice(0, mid).reduce((a, e) => a + e.len, 0));
+  assert.ok(bytesOff <= total / lane.width + els[mid]!.len + els[got]!.len, `element ${got} holds the middle byte (${mid} does)`);
+  assert.match((await page().textContent('#axis-label'))!, /bytes/);
+  await page().click('button[data-layout="folded"]');
+  assert.equal((await stats()).layout, 'folded');
 });
 
 test('the view state is saved, and a seeded one is restored', async () => {
@@ -356,7 +379,7 @@ test('the view state is saved, and a seeded one is restored', async () => {
   // saved a moment after the last change
   await page().waitForFunction((key) => (window.memscopeHost!.state() as MapViewState | undefined)?.selected?.key === key, `0:${e.addr}`);
   const saved = (await page().evaluate(() => window.memscopeHost!.state())) as MapViewState;
-  assert.equal(saved.layout, 'linear');
+  assert.equal(saved.layout, 'folded');
   assert.deepEqual(saved.selected, { kind: 'element', key: `0:${e.addr}` });
   const s = await stats();
   assert.ok(Math.abs(saved.zoom.k - s.k) < 1e-6);
@@ -375,10 +398,7 @@ test('the view state is saved, and a seeded one is restored', async () => {
   }
 });
 
-test('themes: colours follow the --vscode-* variables; screenshots in light, dark and high contrast', async () => {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  // just the map's height: no empty page below it
-  await page().setViewportSize({ width: 1440, height: 740 });
+test('themes: colours follow the --vscode-* variables', async () => {
   const els = snap.heaps[0]!.elements;
   const pick = els.find((e) => e.owner?.startsWith('memzone:') && e.owner !== `memzone:${EVIL}` && e.len >= 0x80000)!;
   for (const name of ['light', 'dark', 'hc'] as ThemeName[]) {
@@ -400,7 +420,6 @@ test('themes: colours follow the --vscode-* variables; screenshots in light, dar
     assert.ok(near(await pixel(b.x, b.y + 6), rgb(THEMES[name].vars['charts-blue']!)), `${name}: busy is charts-blue`);
     const bg = await page().evaluate(() => getComputedStyle(document.body).backgroundColor);
     assert.equal(bg, `rgb(${rgb(THEMES[name].vars['editor-background']!).join(', ')})`);
-    await page().screenshot({ path: path.join(SHOTS, `map-${name}.png`) });
   }
   // a theme message re-reads the variables too
   await page().evaluate(() => document.documentElement.style.setProperty('--vscode-charts-blue', '#ff00ff'));
@@ -410,7 +429,42 @@ test('themes: colours follow the --vscode-* variables; screenshots in light, dar
   const big = els.find((e) => e.state === 'busy' && e.len >= 0x100000 && Number(e.addr) > Number(els[0]!.addr) + 2 ** 20)!;
   const b = (await page().evaluate((a) => window.memscopeMap!.locate(a), big.addr))!;
   assert.ok(near(await pixel(b.x, b.y + 6), [255, 0, 255]));
+});
+
+test('first open, in each theme: every lane with memory shows it, a mostly-free heap reads free; screenshots without any zoom', async () => {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  for (const name of ['light', 'dark', 'hc'] as ThemeName[]) {
+    // a fresh page, as a user opens the map: no saved view, no click
+    const fresh = await openMap({ width: 1440, height: 740 });
+    try {
+      await applyTheme(fresh.page, name);
+      await postSnapshot(fresh.page, json);
+      await fresh.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+      const st = await fresh.page.evaluate(() => window.memscopeMap!.stats());
+      assert.equal(st.layout, 'folded', 'the map opens folded');
+      assert.equal(st.k, 1, 'and shows everything');
+      const lanes = await lanePixels(fresh.page);
+      assert.deepEqual(firstViewProblems(lanes), [], `${name}:\n${describePixels(lanes)}`);
+      // the fixture's checks could not pass vacuously: it has a mostly-free heap and lanes with memory
+      assert.ok(lanes.some((l) => l.kind === 'heap' && (l.freeShare ?? 0) >= MOSTLY_FREE && l.items > 0));
+      assert.ok(lanes.filter((l) => l.items > 0).length >= 8);
+      await fresh.page.screenshot({ path: path.join(SHOTS, `map-${name}.png`) });
+      assert.deepEqual(fresh.problems, []);
+    } finally {
+      await fresh.close();
+    }
+  }
   for (const name of ['light', 'dark', 'hc']) assert.ok(fs.statSync(path.join(SHOTS, `map-${name}.png`)).size > 10_000);
+});
+
+test('the first-view check fails on a map that hides a lane (the linear layout hides the small ones)', async () => {
+  // the same snapshot at true scale: the external lists are a sliver of 64 GiB of reservations
+  await page().evaluate(() => window.memscopeMap!.setLayout('linear'));
+  await page().evaluate(() => window.memscopeMap!.resetZoom());
+  await frame();
+  const problems = firstViewProblems(await lanePixels(page()));
+  assert.ok(problems.length > 0, 'linear at true scale leaves some lane under 3 px');
+  await page().evaluate(() => window.memscopeMap!.setLayout('folded'));
 });
 
 test('nothing went wrong on the page', async () => {

@@ -10,6 +10,8 @@ import type { Snapshot } from '../../common/snapshot';
 import { oracle, routeFree, runArgv, runCli, snapshotOf } from '../helpers/cli';
 import { procInfo, runtimeDirs, stopAll, Testpmd, whyNoDpdk } from '../helpers/primaries';
 import { loudSkip } from '../helpers/prereq';
+import { describePixels, firstViewProblems, lanePixels } from '../helpers/map-pixels';
+import { openMap, postSnapshot } from '../browser/harness';
 import { mountRoot, releaseRoot, type ReleaseRoot, whyNoRoot } from '../helpers/releases';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -141,6 +143,20 @@ for (const { release, root, skip } of targets) describe(`DPDK ${release}${root ?
     assert.equal(snaps.secondary.target.dmabufGetter, null);
     assert.equal('dmabufGetter' in snaps.peek.target, false);
     assert.equal(routeFree(snaps.peek), routeFree(snaps.secondary));
+  });
+
+  test('the Memory Map opens on this testpmd showing every lane that holds memory, free space as free (from the pixels)', async () => {
+    const m = await openMap({ width: 1440, height: 900 });
+    try {
+      await postSnapshot(m.page, JSON.stringify(snaps.peek));
+      await m.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+      const px = await lanePixels(m.page);
+      assert.deepEqual(firstViewProblems(px), [], describePixels(px));
+      assert.ok(px.some((l) => l.kind === 'heap' && l.items > 0 && l.drawn >= 3), describePixels(px));
+      assert.deepEqual(m.problems, []);
+    } finally {
+      await m.close();
+    }
   });
 
   test('attaching again and again leaves the target as it was', async () => {

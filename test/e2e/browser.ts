@@ -2,7 +2,7 @@
 // playwright-core (see shared/docs/real-vscode-e2e.md).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { chromium, type BrowserContext, type ConsoleMessage, type FrameLocator, type Locator, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type ConsoleMessage, type Frame, type FrameLocator, type Locator, type Page } from 'playwright-core';
 import { atExit, e2ePaths, e2eTmpDir } from './code-server';
 
 /** Page console lines that are expected on these offline machines. */
@@ -180,6 +180,16 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30_000):
 }
 
 /** The active webview's content frame. */
+/** The first frame of the page where `probe` is true (webviews live in nested frames). */
+export async function waitForFrame(page: Page, probe: () => boolean, timeoutMs: number): Promise<Frame> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    for (const f of page.frames()) if (await f.evaluate(probe).catch(() => false)) return f;
+    if (Date.now() > end) throw new Error(`no frame of the workbench became ready within ${timeoutMs / 1000} s`);
+    await page.waitForTimeout(250);
+  }
+}
+
 export function webviewFrame(page: Page): FrameLocator {
   return page.frameLocator('iframe.webview').frameLocator('#active-frame');
 }

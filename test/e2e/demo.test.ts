@@ -12,7 +12,8 @@ import { test } from 'node:test';
 import { isAlive } from '../../native-agent/procfs';
 import { whyNoDpdk } from '../helpers/primaries';
 import { loudSkip } from '../helpers/prereq';
-import { openWorkbench, webviewFrame } from './browser';
+import { describePixels, firstViewProblems, lanePixels, MOSTLY_FREE } from '../helpers/map-pixels';
+import { openWorkbench, screenshot, waitForFrame, webviewFrame } from './browser';
 import { missingPrerequisite } from './code-server';
 
 const root = path.join(__dirname, '..', '..', '..');
@@ -57,6 +58,18 @@ test('npm run demo: the printed URL shows the demo primary attached; Ctrl-C leav
       assert.match(text, /heap demo_ext/, `the external heap has a lane:\n${text}`);
       assert.ok(headers.filter((h) => /memfd|udmabuf|dma-heap|hugetlb/.test(h)).length >= 2, `the external memory and the test buffer show their backing:\n${text}`);
       assert.match(await frame.locator('body').innerText(), new RegExp(`${prefix} · pid ${primaryPid}`));
+      // what the user sees without a click: the tree in front, and on the map every memseg list's
+      // used segments, both heaps with their free space, both external lists (from the pixels)
+      await wb.page.locator('.pane-body .monaco-list-row', { hasText: 'Memseg lists' }).first().waitFor({ timeout: 30_000 });
+      const map = await waitForFrame(wb.page, () => typeof (window as { memscopeMap?: unknown }).memscopeMap === 'object', 30_000);
+      await wb.page.waitForTimeout(1000);
+      const px = await lanePixels(map);
+      assert.deepEqual(firstViewProblems(px), [], describePixels(px));
+      const shown = px.filter((l) => l.items > 0 && l.drawn >= 3);
+      assert.ok(shown.filter((l) => l.kind === 'heap').length >= 2, `both heaps drawn:\n${describePixels(px)}`);
+      assert.ok(shown.filter((l) => l.kind === 'memseg' && headers.some((h) => h.startsWith(l.title) && /memfd|udmabuf|dma-heap|hugetlb/.test(h))).length >= 2, `both external lists drawn:\n${describePixels(px)}`);
+      assert.ok(px.some((l) => l.title === 'heap socket_0' && (l.freeShare ?? 0) >= MOSTLY_FREE), `socket_0 is mostly free, so its free space is checked:\n${describePixels(px)}`);
+      await screenshot(wb.page, path.join(root, 'out', 'screenshots', 'demo.png'));
     } finally {
       await wb.close();
     }

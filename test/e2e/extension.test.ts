@@ -10,10 +10,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Frame, Page } from 'playwright-core';
 import { snapshotOf } from '../helpers/cli';
 import { DemoPrimary, procInfo, stopAll, whyNoDpdk } from '../helpers/primaries';
-import { openWorkbench, runCommand, screenshot, webviewFrame } from './browser';
+import { describePixels, firstViewProblems, lanePixels } from '../helpers/map-pixels';
+import { openWorkbench, runCommand, screenshot, waitForFrame, webviewFrame } from './browser';
 import { missingPrerequisite, payloadUrl, startCodeServer } from './code-server';
 import { loudSkip } from '../helpers/prereq';
 import { runSuiteWhileLeaking } from './run-extension-tests';
@@ -49,16 +49,6 @@ after(async () => {
   if (ws) fs.rmSync(ws, { recursive: true, force: true });
 });
 
-/** The first frame of the page where `probe` is true (webviews live in nested frames). */
-async function waitForFrame(page: Page, probe: () => boolean, timeoutMs: number): Promise<Frame> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    for (const f of page.frames()) if (await f.evaluate(probe).catch(() => false)) return f;
-    if (Date.now() > end) throw new Error(`no frame of the workbench became ready within ${timeoutMs / 1000} s`);
-    await page.waitForTimeout(250);
-  }
-}
-
 /** The primary still allocates and frees (after its agents were killed under it). */
 async function stillServes(primary: DemoPrimary): Promise<void> {
   const m = await primary.command('malloc after_e2e 4096', 2000);
@@ -90,13 +80,35 @@ test('UI: F1 → Attach → Open Memory Map shows the primary\u2019s lanes (scre
     const pick = page.locator('.quick-input-widget .monaco-list-row', { hasText: p.prefix }).first();
     await pick.waitFor({ timeout: 60_000 });
     await pick.click();
-    await runCommand(page, 'DPDK Memscope: Open Memory Map');
+    // attach brings the Memscope tree forward and opens the map beside it, no other command
+    await page.locator('.pane-body .monaco-list-row', { hasText: 'Memseg lists' }).first().waitFor({ timeout: 60_000 });
     const frame = webviewFrame(page);
     await frame.locator('.lane-header[data-kind="memseg"]').first().waitFor({ timeout: 60_000 });
     assert.ok((await frame.locator('.lane-header[data-kind="memseg"]').count()) >= 2, 'internal and external memseg lists');
     assert.ok((await frame.locator('.lane-header[data-kind="heap"]').count()) >= 2, 'socket_0 and the external heap');
     await page.waitForTimeout(1000);
-    await screenshot(page, path.join(dir, 'workbench-map.png'));
+    // the first view, from its pixels: every lane that holds memory shows it, the mostly-free heaps read free
+    const map = await waitForFrame(page, () => typeof (window as { memscopeMap?: unknown }).memscopeMap === 'object', 30_000);
+    const first = await lanePixels(map);
+    assert.deepEqual(firstViewProblems(first), [], describePixels(first));
+    assert.equal((await map.evaluate(() => (window as unknown as { memscopeMap: { stats(): { layout: string; k: number } } }).memscopeMap.stats())).k, 1, 'no zoom');
+    // the map follows the workbench theme (VS Code marks the page's body): the README's screenshots, at first open
+    for (const [theme, bodyClass, file] of [
+      ['Light Modern', 'vscode-light', 'workbench-map-light.png'],
+      ['Dark High Contrast', 'vscode-high-contrast', 'workbench-map-hc.png'],
+      ['Dark Modern', 'vscode-dark', 'workbench-map.png'],
+    ] as const) {
+      await runCommand(page, 'Preferences: Color Theme');
+      const input = page.locator('.quick-input-widget .quick-input-box input');
+      await input.fill(theme);
+      await page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: theme }).first().waitFor({ timeout: 10_000 });
+      await page.keyboard.press('Enter');
+      await frame.locator(`body.${bodyClass}`).waitFor({ timeout: 20_000 });
+      await page.waitForTimeout(800);
+      const px = await lanePixels(map);
+      assert.deepEqual(firstViewProblems(px), [], `${theme}:\n${describePixels(px)}`);
+      await screenshot(page, path.join(dir, file));
+    }
 
     // hostile messages through VS Code's own webview channel (the host frame's
     // post function, which the page's acquireVsCodeApi wraps): the extension
@@ -116,27 +128,6 @@ test('UI: F1 → Attach → Open Memory Map shows the primary\u2019s lanes (scre
     // and the map still works
     assert.ok((await frame.locator('.lane-header[data-kind="memseg"]').count()) >= 2, 'the map still shows its lanes');
     await runCommand(page, 'View: Toggle Panel Visibility');
-
-    // the README's view: the Memscope tree beside the map in its compact layout
-    await page.locator('.activitybar .action-item a[aria-label^="DPDK Memscope"]').first().click();
-    await page.locator('.pane-body .monaco-list-row', { hasText: 'Memseg lists' }).first().waitFor({ timeout: 20_000 });
-    await frame.locator('button[data-layout="compact"]').click();
-
-    // the map follows the workbench theme (VS Code marks the page's body), for the README's screenshots
-    for (const [theme, bodyClass, file] of [
-      ['Light Modern', 'vscode-light', 'workbench-map-light.png'],
-      ['Dark High Contrast', 'vscode-high-contrast', 'workbench-map-hc.png'],
-      ['Dark Modern', 'vscode-dark', 'workbench-map-dark.png'],
-    ] as const) {
-      await runCommand(page, 'Preferences: Color Theme');
-      const input = page.locator('.quick-input-widget .quick-input-box input');
-      await input.fill(theme);
-      await page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: theme }).first().waitFor({ timeout: 10_000 });
-      await page.keyboard.press('Enter');
-      await frame.locator(`body.${bodyClass}`).waitFor({ timeout: 20_000 });
-      await page.waitForTimeout(800);
-      await screenshot(page, path.join(dir, file));
-    }
 
     // the Leaks panel beside it, with the timeline the agent kept since attach,
     // while the primary leaks (its mixed-size scenario) for a few seconds

@@ -14,7 +14,8 @@ import { snapshotOf } from '../helpers/cli';
 import { DemoPrimary, procInfo, runtimeDirs, stopAll, whyNoDpdk } from '../helpers/primaries';
 import { loudSkip } from '../helpers/prereq';
 import { mountRoot, releaseRoot, whyNoRoot } from '../helpers/releases';
-import { openWorkbench, runCommand, screenshot, webviewFrame } from './browser';
+import { describePixels, firstViewProblems, lanePixels } from '../helpers/map-pixels';
+import { openWorkbench, runCommand, screenshot, waitForFrame, webviewFrame } from './browser';
 import { missingPrerequisite, payloadUrl, startCodeServer } from './code-server';
 import { runSuiteWhileLeaking } from './run-extension-tests';
 
@@ -70,6 +71,11 @@ for (const name of (process.env.MEMSCOPE_E2E_RELEASES ?? 'trixie,sid').split(','
           await frame.locator('.lane-header[data-kind="memseg"]').first().waitFor({ timeout: 60_000 });
           const meta = await frame.locator('#target-meta').innerText();
           assert.match(meta, new RegExp(`^DPDK ${root.release.replace('.', '\\.')}\\.\\d+ \\(${root.release.replace('.', '\\.')} table, verified at attach\\) · chroot ${root.dir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} · `));
+          // that release's primary at first open: every lane with memory drawn, free space as free
+          const map = await waitForFrame(page, () => typeof (window as { memscopeMap?: unknown }).memscopeMap === 'object', 30_000);
+          await page.waitForTimeout(800);
+          const px = await lanePixels(map);
+          assert.deepEqual(firstViewProblems(px), [], describePixels(px));
         } catch (e) {
           // what the agent said, for the failure report
           await runCommand(wb.page, 'DPDK Memscope: Show Agent Log').catch(() => undefined);

@@ -212,21 +212,24 @@ test('layout: the address scale folds far gaps to labelled breaks, keeps near on
       [0x7f0000000000, 0x7f0000200000],
     ],
   );
-  // list 0's unused tail, list 1 and the VA no list reserved: one break between the pieces; nothing after the last
-  assert.equal(p.breaks.length, 1);
-  const b = p.breaks[0]!;
-  assert.deepEqual([b.a0, b.a1], [0x110600000, 0x7f0000000000]);
-  assert.equal(b.reserved, 32 * GB - 0x10600000);
-  assert.ok(Math.abs((b.w1 - b.w0) / p.width - breakShare(1)) < 1e-9);
-  // each part of a break (a list's unused pages, an empty list, VA outside every list) gets an equal share
+  // between the pieces: list 0's unused tail with list 1 ("unused"), then the VA no list reserved ("outside DPDK")
+  assert.deepEqual(
+    p.breaks.map((b) => [b.a0, b.a1, b.reserved]),
+    [
+      [0x110600000, 0x100000000 + 32 * GB, 32 * GB - 0x10600000],
+      [0x100000000 + 32 * GB, 0x7f0000000000, 0],
+    ],
+  );
+  const [b, outside] = [p.breaks[0]!, p.breaks[1]!];
+  assert.ok(Math.abs((b.w1 - b.w0) / p.width - breakShare(2)) < 1e-9);
+  assert.equal(outside.w0, b.w1);
+  // each reservation in a break (a list's unused pages, an empty list) gets an equal slot
   const w = (a: number) => p.scale!(a);
-  const third = (b.w1 - b.w0) / 3;
-  assert.ok(Math.abs(w(0x100000000 + 16 * GB) - (b.w0 + third)) < 1e-6 * p.width);
-  assert.ok(Math.abs(w(0x100000000 + 32 * GB) - (b.w0 + 2 * third)) < 1e-6 * p.width);
+  assert.ok(Math.abs(w(0x100000000 + 16 * GB) - (b.w0 + b.w1) / 2) < 1e-6 * p.width);
   // pieces by bytes, the small one lifted to the floor
   const share = (x: { w0: number; w1: number }) => (x.w1 - x.w0) / p.width;
   assert.ok(Math.abs(share(p.pieces[1]!) - pieceFloor(2)) < 1e-9, `${share(p.pieces[1]!)}`);
-  assert.ok(Math.abs(share(p.pieces[0]!) + share(p.pieces[1]!) + share(b) - 1) < 1e-9);
+  assert.ok(Math.abs(share(p.pieces[0]!) + share(p.pieces[1]!) + share(b) + share(outside) - 1) < 1e-9);
   // inside a piece the scale is linear, and round-trips
   const a = 0x100000000 + 0x123456;
   assert.ok(Math.abs(p.scale!.invert(w(a)) - a) < 1e-3);

@@ -140,10 +140,12 @@ test('from the webview: ready, select, log, and nothing else', () => {
 });
 
 test('view state: what getState returns is checked before use', () => {
-  const s = { layout: 'compact', zoom: { k: 4, x: -120 }, selected: { kind: 'heap', key: '0' } };
+  const s = { version: 2, layout: 'compact', zoom: { k: 4, x: -120 }, selected: { kind: 'heap', key: '0' } };
   assert.equal(validateViewState(s), s);
   assert.ok(validateViewState({ ...s, selected: null }));
   assert.equal(validateViewState({ ...s, layout: 'spiral' }), null);
+  // saved before the Folded layout: another scale, ignored
+  assert.equal(validateViewState({ layout: 'linear', zoom: { k: 4, x: -120 }, selected: null }), null);
   assert.equal(validateViewState({ ...s, zoom: { k: 0, x: 0 } }), null);
   assert.equal(validateViewState({ ...s, zoom: { k: Infinity, x: 0 } }), null);
   assert.equal(validateViewState(undefined), null);
@@ -177,7 +179,7 @@ test('html: a strict CSP with one nonce, no inline script or handler', () => {
 test('html: the initial state cannot break out of its script element', () => {
   const nonce = newNonce();
   const key = '</script><script>alert(1)</script>\u2028';
-  const html = renderHtml({ cspSource: 'https://x', nonce, scriptUri: 'a.js', styleUri: 'a.css', initialState: { layout: 'linear', zoom: { k: 1, x: 0 }, selected: { kind: 'memzone', key } } });
+  const html = renderHtml({ cspSource: 'https://x', nonce, scriptUri: 'a.js', styleUri: 'a.css', initialState: { version: 2, layout: 'linear', zoom: { k: 1, x: 0 }, selected: { kind: 'memzone', key } } });
   const m = /<script type="application\/json" id="memscope-initial-state">([^<]*)<\/script>/.exec(html);
   assert.ok(m, 'one inert JSON block');
   assert.equal(JSON.parse(m[1]!).selected.key, key);

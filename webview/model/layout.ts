@@ -97,7 +97,7 @@ const MIN_BYTES_IN_VIEW = 256;
 export const byAddress = (k: MapLayoutKind): boolean => k === 'folded' || k === 'linear';
 
 /** Share of the width a break takes: wide enough for its label when there are few. */
-export const breakShare = (breaks: number): number => Math.min(0.07, 0.35 / Math.max(1, breaks));
+export const breakShare = (breaks: number): number => Math.min(0.06, 0.3 / Math.max(1, breaks));
 /** The least share of the width a piece takes, so that no used range is thinner than a few pixels. */
 export const pieceFloor = (pieces: number): number => Math.min(0.03, 0.3 / Math.max(1, pieces));
 /** A gap folds when it is wider than this share of the bytes shown (smaller holes stay at true scale). */
@@ -137,18 +137,46 @@ function lowerEnd(rs: readonly Range[], x: number): number {
   return lo;
 }
 
+/** A run of folded VA of one kind: inside reservations (with the cuts between them) or outside every one. */
+interface BreakGroup {
+  a0: number;
+  a1: number;
+  /** Cut points [a0, …, a1]: the reservations' edges inside the group. */
+  cuts: number[];
+  /** Per part between cuts: reserved (true) or not. */
+  reserved: boolean[];
+}
+
 /**
- * Splits a gap at the reservations' edges, so each part is either one
- * list's unallocated pages or VA no list reserved: a break gives each part
- * an equal share of its width, and every empty reservation stays visible.
+ * A folded gap as breaks: split at the reservations' edges into parts, the
+ * parts grouped by kind (reserved by a list, or no list's), so a break says
+ * either "unused" or "outside DPDK"; a part outside every list that is
+ * smaller than a reserved neighbour stays in that neighbour's group (the
+ * few MiB DPDK leaves between lists).
  */
-function gapParts(res: readonly Range[], a: number, b: number): number[] {
+function gapGroups(res: readonly Range[], a: number, b: number): BreakGroup[] {
   const cuts = [a];
   for (let i = lowerEnd(res, a); i < res.length && res[i]![0] < b; i++) {
     for (const x of res[i]!) if (x > cuts[cuts.length - 1]! && x < b) cuts.push(x);
   }
   cuts.push(b);
-  return cuts;
+  const kinds: boolean[] = [];
+  for (let k = 0; k + 1 < cuts.length; k++) kinds.push(reservedIn(res, cuts[k]!, cuts[k + 1]!) > 0);
+  const size = (k: number) => cuts[k + 1]! - cuts[k]!;
+  // the group a part joins: its own kind, or a reserved neighbour's when it is a small gap between lists
+  const joinsReserved = (k: number) => kinds[k] || (k > 0 && kinds[k - 1] && size(k) < size(k - 1)) || (k + 1 < kinds.length && kinds[k + 1] && size(k) < size(k + 1));
+  const groups: BreakGroup[] = [];
+  for (let k = 0; k < kinds.length; k++) {
+    const r = !!joinsReserved(k);
+    const g = groups[groups.length - 1];
+    const gr = g ? g.reserved.some((x) => x) : false;
+    if (g && gr === r) {
+      g.cuts.push(cuts[k + 1]!);
+      g.reserved.push(kinds[k]!);
+      g.a1 = cuts[k + 1]!;
+    } else groups.push({ a0: cuts[k]!, a1: cuts[k + 1]!, cuts: [cuts[k]!, cuts[k + 1]!], reserved: [kinds[k]!] });
+  }
+  return groups;
 }
 
 export interface ScaleParts {
@@ -205,7 +233,8 @@ export function addressScale(shown: readonly Range[], reservations: readonly Ran
   if (tailGap && folds.has(tailGap)) foldAfter.set(spans.length - 1, tailGap);
   else if (tailGap) spans[spans.length - 1]![1] = tailGap.b;
 
-  const nBreaks = folds.size;
+  const groupsOf = new Map([...folds].map((g) => [g, gapGroups(res, g.a, g.b)] as const));
+  const nBreaks = [...groupsOf.values()].reduce((n, gs) => n + gs.length, 0);
   const fb = breakShare(nBreaks);
   const share = pieceShares(
     spans.map(([a, b]) => b - a),
@@ -225,12 +254,20 @@ export function addressScale(shown: readonly Range[], reservations: readonly Ran
     range.push(x);
   };
   const addBreak = (g: { a: number; b: number }) => {
-    const parts = gapParts(res, g.a, g.b);
-    const bw = fb * W;
-    const n = parts.length - 1;
-    parts.forEach((x, k) => point(x, w + (bw * k) / n));
-    breaks.push({ w0: w, w1: w + bw, a0: g.a, a1: g.b, reserved: reservedIn(res, g.a, g.b) });
-    w += bw;
+    for (const grp of groupsOf.get(g as (typeof gaps)[number])!) {
+      // each reserved part an equal slot (an empty list stays visible); a gap between lists a sliver
+      const weights = grp.reserved.map((r) => (r ? 1 : 0.1));
+      const total = weights.reduce((x, y) => x + y, 0);
+      const bw = fb * W;
+      let at = w;
+      point(grp.cuts[0]!, at);
+      grp.reserved.forEach((_, k) => {
+        at += (bw * weights[k]!) / total;
+        point(grp.cuts[k + 1]!, at);
+      });
+      breaks.push({ w0: w, w1: w + bw, a0: grp.a0, a1: grp.a1, reserved: reservedIn(res, grp.a0, grp.a1) });
+      w += bw;
+    }
   };
   if (leadGap && folds.has(leadGap)) addBreak(leadGap);
   let maxSlope = 0;

@@ -8,7 +8,7 @@ import { type D3ZoomEvent, select, type Selection, zoom, type ZoomBehavior, zoom
 import type { SnapshotDelta } from '../../common/delta';
 import type { ElementColumnsView } from '../../common/columns';
 import type { Snapshot } from '../../common/snapshot';
-import { MAP_LAYOUTS, type MapLayoutKind, type MapViewState, type SelectKind, type StatusLevel, explainToWebview, validateToWebview } from '../../common/webview-protocol';
+import { MAP_LAYOUTS, type MapLayoutKind, VIEW_STATE_VERSION, type MapViewState, type SelectKind, type StatusLevel, explainToWebview, validateToWebview } from '../../common/webview-protocol';
 import { describe, describeBin, type Description, laneLabel } from '../model/describe';
 import { fmtCount, fmtTime, hexOf } from '../model/format';
 import { hitTest, type Hit, type Item, itemAtAddress, itemRange, laneOf, resolveKey, selectKey, stepItem, stepLane } from '../model/items';
@@ -634,7 +634,7 @@ export class MapApp {
   private saveSoon(): void {
     clearTimeout(this.saveTimer);
     this.saveTimer = window.setTimeout(() => {
-      this.host.saveState({ layout: this.layoutKind, zoom: { k: this.transform.k, x: this.transform.x }, selected: this.selectedKey });
+      this.host.saveState({ version: VIEW_STATE_VERSION, layout: this.layoutKind, zoom: { k: this.transform.k, x: this.transform.x }, selected: this.selectedKey });
     }, 200);
   }
 

@@ -100,26 +100,36 @@ export class Axis {
       .join((enter) => {
         const t = enter.append('text').attr('class', 'axis-break');
         t.append('title');
+        t.append('tspan').attr('class', 'size');
+        t.append('tspan').attr('class', 'what');
         return t;
       })
-      .attr('x', (d) => (Math.max(d.x0, 0) + Math.min(d.x1, view.px)) / 2)
-      .attr('y', AXIS_HEIGHT - 8)
-      .attr('text-anchor', 'middle')
-      .text((d) => {
-        const room = Math.min(d.x1, view.px) - Math.max(d.x0, 0);
-        const long = breakText(d.b);
-        const short = `≈ ${fmtBytes(d.b.a1 - d.b.a0)}`;
-        return long.length * 5.8 <= room ? long : short.length * 5.8 <= room ? short : '≈';
-      });
+      .attr('text-anchor', 'middle');
+    // two lines where there is room ("≈ 63.8 GiB" over "unused"), else the size, else "≈"
+    labels.each(function (d) {
+      const x = (Math.max(d.x0, 0) + Math.min(d.x1, view.px)) / 2;
+      const room = Math.min(d.x1, view.px) - Math.max(d.x0, 0);
+      const [size, what] = breakLines(d.b);
+      const t = select(this);
+      const fits = (s: string) => s.length * 5.8 <= room;
+      t.select('tspan.size')
+        .attr('x', x)
+        .attr('y', fits(size) && fits(what) ? AXIS_HEIGHT - 14 : AXIS_HEIGHT - 8)
+        .text(fits(size) ? size : '≈');
+      t.select('tspan.what')
+        .attr('x', x)
+        .attr('y', AXIS_HEIGHT - 4)
+        .text(fits(size) && fits(what) ? what : '');
+    });
     labels.select('title').text((d) => breakTitle(d.b));
     return all;
   }
 }
 
-/** A break's label: the bytes it hides and what they are. */
-export function breakText(b: Break): string {
+/** A break's label, in two lines: the bytes it hides, and what they are. */
+export function breakLines(b: Break): [string, string] {
   const bytes = b.a1 - b.a0;
-  return `≈ ${fmtBytes(bytes)} ${b.reserved >= bytes / 2 ? 'unused' : 'outside DPDK'}`;
+  return [`≈ ${fmtBytes(bytes)}`, b.reserved >= bytes / 2 ? 'unused' : 'outside DPDK'];
 }
 
 /** The whole story of a break, for its tooltip. */

@@ -435,9 +435,11 @@ export class Renderer {
     const { ctx } = this;
     const text = externalBacking(s.model.lists[g.ref]!.list);
     ctx.font = `11px ${s.palette.font}`;
+    // whole words or nothing: the header says it too
+    if (ctx.measureText(text).width > x1 - x0 - 12) return;
     ctx.textBaseline = 'middle';
     ctx.fillStyle = textOn(color);
-    ctx.fillText(text, x0 + 6, g.y + g.barY + g.barH / 2, x1 - x0 - 12);
+    ctx.fillText(text, x0 + 6, g.y + g.barY + g.barH / 2);
   }
 
   /** Folded address space: a dimmed band with dashed edges through every lane. */
