@@ -96,8 +96,10 @@ const MIN_BYTES_IN_VIEW = 256;
 
 export const byAddress = (k: MapLayoutKind): boolean => k === 'folded' || k === 'linear';
 
-/** Share of the width a break takes: wide enough for its label when there are few. */
-export const breakShare = (breaks: number): number => Math.min(0.06, 0.3 / Math.max(1, breaks));
+/** A break's label needs about this many CSS px ("≈ 63.8 GiB" over "outside DPDK"). */
+export const BREAK_LABEL_PX = 72;
+/** Share of the width a break takes: room for its label on a plot `px` wide when there are few, at most 30 % for all. */
+export const breakShare = (breaks: number, px = 1200): number => Math.min(Math.max(0.05, BREAK_LABEL_PX / Math.max(px, 1)), 0.3 / Math.max(1, breaks));
 /** The least share of the width a piece takes, so that no used range is thinner than a few pixels. */
 export const pieceFloor = (pieces: number): number => Math.min(0.03, 0.3 / Math.max(1, pieces));
 /** A gap folds when it is wider than this share of the bytes shown (smaller holes stay at true scale). */
@@ -197,7 +199,7 @@ export interface ScaleParts {
  * scale inside a piece. Pieces share the width left by the breaks by
  * bytes, each at least `pieceFloor` of it.
  */
-export function addressScale(shown: readonly Range[], reservations: readonly Range[], foldShare: number): ScaleParts {
+export function addressScale(shown: readonly Range[], reservations: readonly Range[], foldShare: number, px = 1200): ScaleParts {
   // the lists' reservations never overlap; touching ones stay apart, so a break shows each
   const res = reservations.filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
   const runs = merge(shown);
@@ -235,7 +237,7 @@ export function addressScale(shown: readonly Range[], reservations: readonly Ran
 
   const groupsOf = new Map([...folds].map((g) => [g, gapGroups(res, g.a, g.b)] as const));
   const nBreaks = [...groupsOf.values()].reduce((n, gs) => n + gs.length, 0);
-  const fb = breakShare(nBreaks);
+  const fb = breakShare(nBreaks, px);
   const share = pieceShares(
     spans.map(([a, b]) => b - a),
     1 - nBreaks * fb,
@@ -452,15 +454,17 @@ function rangesKey(m: LayoutInput, kind: MapLayoutKind): string {
   return key;
 }
 
-export function computeLayout(m: LayoutInput, kind: MapLayoutKind, cache = new LayoutCache()): Layout {
+/** `px`: the plot's width, which sizes the breaks for their labels. */
+export function computeLayout(m: LayoutInput, kind: MapLayoutKind, cache = new LayoutCache(), px = 1200): Layout {
   const address = byAddress(kind);
   let parts: ScaleParts = { scale: null, pieces: [], breaks: [], width: COMPACT_WIDTH, maxSlope: 1 };
   if (address) {
     const k = kind as 'folded' | 'linear';
     // the segments of a list are in its key through the list object itself
-    parts = cache.scale(rangesKey(m, kind) + '#' + segmentsKey(m), () => {
+    const fb = Math.round(BREAK_LABEL_PX / Math.max(px, 1) * 1000);
+    parts = cache.scale(`${rangesKey(m, kind)}#${segmentsKey(m)}#${fb}`, () => {
       const { shown, reservations } = addressRanges(m, k);
-      return addressScale(shown, reservations, FOLD_SHARE[k]);
+      return addressScale(shown, reservations, FOLD_SHARE[k], px);
     });
   }
   const width = parts.width;

@@ -254,7 +254,7 @@ export class MapApp {
       // keep the same addresses in view when the pieces moved
       if (anchor) this.setView(addrToWorld(this.layout!, anchor[0]), addrToWorld(this.layout!, anchor[1]));
     } else {
-      this.layout = computeLayout(this.model, this.layoutKind, this.cache);
+      this.layout = computeLayout(this.model, this.layoutKind, this.cache, this.px);
       this.updateHeaders();
     }
     this.hovered = null;
@@ -295,8 +295,8 @@ export class MapApp {
 
   private relayout(): void {
     if (!this.model) return;
-    this.layout = computeLayout(this.model, this.layoutKind, this.cache);
     this.px = Math.max(1, this.plot.clientWidth);
+    this.layout = computeLayout(this.model, this.layoutKind, this.cache, this.px);
     const h = this.layout.height;
     this.plot.style.height = `${h}px`;
     this.renderer.resize(this.px, h);
@@ -355,9 +355,14 @@ export class MapApp {
     if (!this.model || !this.layout) return;
     const px = Math.max(1, this.plot.clientWidth);
     if (px === this.px) return;
+    // the breaks are sized for the plot's width: keep the same addresses (or world span) in view
     const v = this.view();
+    const anchor = this.viewAddresses();
+    const whole = v.w0 <= 0 && v.w1 >= this.layout.width;
     this.relayout();
-    this.setView(v.w0, v.w1);
+    if (anchor) this.setView(addrToWorld(this.layout!, anchor[0]), addrToWorld(this.layout!, anchor[1]));
+    else if (!whole) this.setView(v.w0, v.w1);
+    else this.resetZoom();
     this.renderNow();
   }
 
