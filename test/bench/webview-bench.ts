@@ -20,7 +20,7 @@
  */
 import type { Page } from 'playwright-core';
 import type { Snapshot } from '../../common/snapshot';
-import { churn, generateMapSnapshot, type MapFixtureOptions } from '../fixtures/map-snapshot';
+import { churn, generateMapSnapshot, heapTotals, type MapFixtureOptions } from '../fixtures/map-snapshot';
 import { openMap, post } from '../browser/harness';
 
 export interface WebviewFigure {
@@ -45,6 +45,7 @@ function median(a: number[]): number {
 /** Builds the fixture in the page (as window.__snap) from the generator's own source. */
 async function buildInPage(page: Page, opts: MapFixtureOptions): Promise<number> {
   return page.evaluate(`(() => {
+    ${heapTotals.toString()}
     window.__snap = (${generateMapSnapshot.toString()})(${JSON.stringify(opts)});
     return window.__snap.heaps.reduce((n, h) => n + h.elements.length, 0);
   })()`);

@@ -346,20 +346,24 @@ function addressData(start: Float64Array, len: Float64Array, n: number, kind: Ui
   const ws = room(prev?.ws, n);
   const we = room(prev?.we, n);
   const { pieces, scale } = parts;
-  let pi = 0;
-  for (let i = 0; i < n; i++) {
-    const a = start[i]!;
-    const b = a + len[i]!;
-    while (pi + 1 < pieces.length && pieces[pi + 1]!.a0 <= a) pi++;
-    const p = pieces[pi];
-    if (p && a >= p.a0 && b <= p.a1) {
-      const k = (p.w1 - p.w0) / (p.a1 - p.a0);
-      ws[i] = p.w0 + (a - p.a0) * k;
-      we[i] = p.w0 + (b - p.a0) * k;
-    } else {
-      ws[i] = scale ? scale(a) : 0;
-      we[i] = scale ? scale(b) : 0;
+  const at = (a: number) => (scale ? scale(a) : 0);
+  let i = 0;
+  for (let pi = 0; pi < pieces.length && i < n; pi++) {
+    const p = pieces[pi]!;
+    // items [i, end) start before this piece ends: one line for those inside it
+    const end = lowerBound(start, n, p.a1);
+    const k = (p.w1 - p.w0) / (p.a1 - p.a0);
+    const off = p.w0 - p.a0 * k;
+    for (; i < end; i++) {
+      const a = start[i]!;
+      const b = a + len[i]!;
+      ws[i] = a >= p.a0 ? off + a * k : at(a);
+      we[i] = b <= p.a1 ? off + b * k : at(b);
     }
+  }
+  for (; i < n; i++) {
+    ws[i] = at(start[i]!);
+    we[i] = at(start[i]! + len[i]!);
   }
   return { n, ws, we, kind, unit: 0 };
 }
