@@ -54,7 +54,7 @@ const byName = (c: Check): Check => (v) => {
   }
   return true;
 };
-const point = record({
+export const pointCheck = record({
   t: num,
   heaps: byName(record({ busyBytes: count, allocCount: count })),
   mempools: byName(nullable(count)),
@@ -74,7 +74,7 @@ const diff = record({
   memsegLists: arrayOf(record({ index: count, baseVa: hex, change: oneOf('added', 'removed', 'changed'), segmentsAdded: arrayOf(memseg, 1 << 20), segmentsRemoved: arrayOf(memseg, 1 << 20) }), 4096),
   memzones: record({ added: arrayOf(memzone, 1 << 20), removed: arrayOf(memzone, 1 << 20) }),
 });
-const suspects = record({
+export const suspectsCheck = record({
   elements: arrayOf(record({ heapId: int, heap: name, addr: hex, len: count, owner: nullable(str(512)), sizeClass: count, firstSeen: text, ageMs: count }), 1 << 22),
   pools: arrayOf(record({ name, from: count, to: count, growth: count, windowMs: count }), 1 << 16),
   bytes: count,
@@ -84,15 +84,15 @@ const suspects = record({
 });
 
 const toLeaks: Record<ToLeaks['type'], Check> = {
-  timeline: record({ type: text, points: arrayOf(point, 1_000_000), maxSamples: count }),
-  point: record({ type: text, point }),
+  timeline: record({ type: text, points: arrayOf(pointCheck, 1_000_000), maxSamples: count }),
+  point: record({ type: text, point: pointCheck }),
   snapshots: record({
     type: text,
     list: arrayOf(record({ id, name, takenAt: text, elements: count }), 100_000),
     markers: arrayOf(record({ t: num, id, name }), 100_000),
   }),
   diff: record({ type: text, diff }),
-  suspects: record({ type: text, suspects, minAgeMs: count }),
+  suspects: record({ type: text, suspects: suspectsCheck, minAgeMs: count }),
   status: record({ type: text, text, level: oneOf('info', 'warning', 'error') }),
   target: record({ type: text, filePrefix: text, pid: nullable(int) }),
   theme: record({ type: text }),

@@ -206,7 +206,7 @@ const mempool = record(
 );
 const warnings = arrayOf(text, 4096);
 
-const snapshot = record(
+export const snapshotCheck = record(
   {
     schema: oneOf(SNAPSHOT_SCHEMA),
     takenAt: text,
@@ -224,12 +224,12 @@ const snapshot = record(
 
 /** Every field name a snapshot may hold, at any depth (no snapshot object has free-form keys). */
 export const SNAPSHOT_FIELDS: ReadonlySet<string> = new Set([
-  ...fieldNames(snapshot, target, memsegList, memseg, dmabuf, backing, registration, heap, memzone, mempool, chunk),
+  ...fieldNames(snapshotCheck, target, memsegList, memseg, dmabuf, backing, registration, heap, memzone, mempool, chunk),
   ...ELEMENT_FIELDS,
 ]);
 
 const heapDelta = record({ id: int, added: elements, removed: arrayOf(hex, 1 << 24), changed: elements }, { header: heapHeader });
-const delta = record(
+export const deltaCheck = record(
   {
     takenAt: text,
     target,
@@ -253,7 +253,7 @@ const columnsList: Check = (v) => {
 };
 
 const snapshotMessage: Check = (v) => {
-  if (!record({ type: text, snapshot }, { columns: columnsList })(v)) return false;
+  if (!record({ type: text, snapshot: snapshotCheck }, { columns: columnsList })(v)) return false;
   const m = v as unknown as SnapshotMessage;
   if (!m.columns) return true;
   const seen = new Set<number>();
@@ -272,7 +272,7 @@ const selectKind = oneOf('memsegList', 'segment', 'hole', 'heap', 'element', 'me
 
 const toWebview: Record<ToWebview['type'], Check> = {
   snapshot: snapshotMessage,
-  delta: record({ type: text, seq: count, delta }),
+  delta: record({ type: text, seq: count, delta: deltaCheck }),
   reveal: record({ type: text, address: hex }),
   status: record({ type: text, text, level: oneOf('info', 'warning', 'error') }),
   theme: record({ type: text }),
@@ -296,12 +296,12 @@ export function validateFromWebview(x: unknown): FromWebview | null {
 }
 
 export function validateSnapshot(x: unknown): Snapshot | null {
-  return snapshot(x) ? (x as Snapshot) : null;
+  return snapshotCheck(x) ? (x as Snapshot) : null;
 }
 
 /** Why `x` is not a valid snapshot ("heaps[0].elements[3].addr is not …"), or null when it is one. */
 export function explainSnapshot(x: unknown): string | null {
-  return explain(snapshot, x);
+  return explain(snapshotCheck, x);
 }
 
 /** Why a message to the webview was dropped: its type's problem, or that the type is unknown. */
@@ -322,7 +322,7 @@ export function explainMessage(table: Record<string, Check>, x: unknown): string
 const isObjLike = (x: unknown): boolean => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 export function validateDelta(x: unknown): SnapshotDelta | null {
-  return delta(x) ? (x as SnapshotDelta) : null;
+  return deltaCheck(x) ? (x as SnapshotDelta) : null;
 }
 
 export function validateHeapDelta(x: unknown): HeapDelta | null {

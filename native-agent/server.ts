@@ -7,28 +7,8 @@
 import { createConnection, ResponseError, StreamMessageWriter } from 'vscode-languageserver/node';
 import { asMemscopeError, ErrorCode, exitCodes, MemscopeError } from '../common/errors';
 import { diffSnapshots, isEmptyDelta } from '../common/delta';
-import {
-  type AttachResult,
-  type DeltaNotification,
-  type DmabufQueryResult,
-  type TestBufferInfo,
-  validateDmabufQuery,
-  validateRegisterTestBuffer,
-  validateVa,
-  MEMSCOPE_RPC_ERROR,
-  PROTOCOL_VERSION,
-  Methods,
-  Notifications,
-  ProtocolError,
-  type SubscribeResult,
-  validateAttach,
-  validateEmpty,
-  validateSnapshotParams,
-  validateListTargets,
-  validateSubscribe,
-  validateLeaks,
-  type TimelineResult,
-} from '../common/protocol';
+import { type AttachResult, type DeltaNotification, type DmabufQueryResult, MEMSCOPE_RPC_ERROR, PROTOCOL_VERSION, ProtocolError, type SubscribeResult, type TestBufferInfo, type TimelineResult } from '../common/protocol';
+import { AgentNotifications, type Request, Requests } from '../common/rpc';
 import type { Snapshot } from '../common/snapshot';
 import { LeakTracker, type Suspects } from '../common/leak-tracker';
 import { nameElements, TraceWatcher } from './trace';
@@ -82,7 +62,7 @@ function gateRules(): GateRules {
   };
   const none: ParamsCheck = (p) => (p === undefined || (isObj(p) && Object.keys(p).length === 0) ? null : 'shutdown params must be empty');
   return {
-    requests: new Map<string, ParamsCheck | null>([...Object.values(Methods).map((m) => [m, null] as [string, null]), ['initialize', initialize], ['shutdown', none]]),
+    requests: new Map<string, ParamsCheck | null>([...Object.values(Requests).map((r) => [r.method, null] as [string, null]), ['initialize', initialize], ['shutdown', none]]),
     notifications: new Map<string, ParamsCheck>([
       ['initialized', () => null],
       ['exit', () => null],
@@ -170,18 +150,19 @@ export async function serve(clientPid: number | null = null): Promise<void> {
     return session;
   };
 
-  connection.onRequest(
-    Methods.listTargets,
-    guard((p: unknown) => {
-      const params = validateListTargets(p);
+  /** Serves a request of common/rpc.ts: its params checked by its own check before `fn` sees them. */
+  const handle = <P, R>(spec: Request<P, R>, fn: (p: P) => R | AgentColumnSnapshot | Promise<R>) => connection.onRequest(spec.method, guard((p: unknown) => fn(spec.parseParams(p))));
+
+  handle(
+    Requests.listTargets,
+    ((params) => {
       return listTargets({ runtimeDirs: params.runtimeDirs ?? [], agentVersionWord: (so) => agentVersionWord(null, [so]) });
     }),
   );
 
-  connection.onRequest(
-    Methods.attach,
-    guard(async (p: unknown): Promise<AttachResult> => {
-      const params = validateAttach(p);
+  handle(
+    Requests.attach,
+    (async (params): Promise<AttachResult> => {
       if (session || attaching) throw new MemscopeError(ErrorCode.AlreadyAttached, 'this agent is already attached (EAL allows one attach per process): start another agent for another target.');
       attaching = true;
       try {
@@ -202,10 +183,10 @@ export async function serve(clientPid: number | null = null): Promise<void> {
       const s = session;
       s.onPrimaryExit((why) => {
         const error = new MemscopeError(ErrorCode.PrimaryDead, why);
-        void connection.sendNotification(Notifications.targetExited, { message: why, error: error.toJSON() });
+        void connection.sendNotification(AgentNotifications.targetExited.method, { message: why, error: error.toJSON() });
         end(error.exitCode);
       });
-      s.onPrimaryState((stopped, why) => void connection.sendNotification(Notifications.targetState, { stopped, message: why }));
+      s.onPrimaryState((stopped, why) => void connection.sendNotification(AgentNotifications.targetState.method, { stopped, message: why }));
       return {
         target: s.targetInfo(),
         dpdkVersion: s.targetInfo().dpdkVersion,
@@ -219,10 +200,9 @@ export async function serve(clientPid: number | null = null): Promise<void> {
     }),
   );
 
-  connection.onRequest(
-    Methods.snapshot,
-    guard((p: unknown) => {
-      const { columns } = validateSnapshotParams(p);
+  handle(
+    Requests.snapshot,
+    (({ columns }) => {
       if (!columns) return named(need().snapshot());
       // the columns are coded straight into the reply's message; once that is
       // written, the next snapshot may reuse this one's buffers
@@ -231,10 +211,9 @@ export async function serve(clientPid: number | null = null): Promise<void> {
     }),
   );
 
-  connection.onRequest(
-    Methods.subscribe,
-    guard((p: unknown): SubscribeResult | AgentColumnSnapshot => {
-      const { intervalMs, historySamples, traceDir, columns } = validateSubscribe(p);
+  handle(
+    Requests.subscribe,
+    (({ intervalMs, historySamples, traceDir, columns }): SubscribeResult | AgentColumnSnapshot => {
       const s = need();
       if (sub) clearInterval(sub.timer);
       trace = traceDir ? new TraceWatcher(traceDir, s.target.filePrefix, (m) => console.error(`memscope agent: trace: ${m}`)) : null;
@@ -259,7 +238,7 @@ export async function serve(clientPid: number | null = null): Promise<void> {
           tracker?.add(next);
           if (isEmptyDelta(delta)) return;
           const n: DeltaNotification = { seq: ++state.seq, takenAt: next.takenAt, delta };
-          void connection.sendNotification(Notifications.delta, n);
+          void connection.sendNotification(AgentNotifications.delta.method, n);
         } catch (e) {
           console.error(`memscope agent: snapshot failed: ${asMemscopeError(e).message}`);
         }
@@ -269,29 +248,26 @@ export async function serve(clientPid: number | null = null): Promise<void> {
     }),
   );
 
-  connection.onRequest(
-    Methods.leaks,
-    guard((p: unknown): Suspects => {
-      const params = validateLeaks(p);
+  handle(
+    Requests.leaks,
+    ((params): Suspects => {
       need();
       if (!tracker) throw new MemscopeError(ErrorCode.NotAttached, 'no samples yet: suspected leaks come from a subscription (memscope/subscribe) that has run for a while.');
       return tracker.suspects(params);
     }),
   );
 
-  connection.onRequest(
-    Methods.timeline,
-    guard((p: unknown): TimelineResult => {
-      validateEmpty(p, 'timeline params');
+  handle(
+    Requests.timeline,
+    ((): TimelineResult => {
       need();
       return { points: tracker?.timeline() ?? [], maxSamples: trackerSize };
     }),
   );
 
-  connection.onRequest(
-    Methods.resetLeaks,
-    guard((p: unknown) => {
-      validateEmpty(p, 'resetLeaks params');
+  handle(
+    Requests.resetLeaks,
+    (() => {
       const s = need();
       tracker?.reset();
       // the current state is the new baseline
@@ -300,10 +276,9 @@ export async function serve(clientPid: number | null = null): Promise<void> {
     }),
   );
 
-  connection.onRequest(
-    Methods.registerTestBuffer,
-    guard(async (p: unknown): Promise<TestBufferInfo> => {
-      const params = validateRegisterTestBuffer(p);
+  handle(
+    Requests.registerTestBuffer,
+    (async (params): Promise<TestBufferInfo> => {
       const s = need();
       const { holdSpecFrom, registerInBackground } = await import('./dmabuf/commands');
       const spec = holdSpecFrom({
@@ -318,20 +293,18 @@ export async function serve(clientPid: number | null = null): Promise<void> {
     }),
   );
 
-  connection.onRequest(
-    Methods.unregisterTestBuffer,
-    guard(async (p: unknown) => {
-      const { va } = validateVa(p, 'unregisterTestBuffer params');
+  handle(
+    Requests.unregisterTestBuffer,
+    (async ({ va }) => {
       const s = need();
       const { unregister } = await import('./dmabuf/commands');
       return unregister(s.target.filePrefix, BigInt(va), [], 10_000, s);
     }),
   );
 
-  connection.onRequest(
-    Methods.dmabufQuery,
-    guard(async (p: unknown): Promise<DmabufQueryResult> => {
-      const { mslIndex } = validateDmabufQuery(p);
+  handle(
+    Requests.dmabufQuery,
+    (async ({ mslIndex }): Promise<DmabufQueryResult> => {
       const s = need();
       const { Registry, readTable } = await import('./dmabuf/registry');
       if (s.access === 'secondary' && s.eal) {
@@ -347,20 +320,18 @@ export async function serve(clientPid: number | null = null): Promise<void> {
     }),
   );
 
-  connection.onRequest(
-    Methods.unsubscribe,
-    guard((p: unknown) => {
-      validateEmpty(p, 'unsubscribe params');
+  handle(
+    Requests.unsubscribe,
+    (() => {
       if (sub) clearInterval(sub.timer);
       sub = null;
       return null;
     }),
   );
 
-  connection.onRequest(
-    Methods.detach,
-    guard((p: unknown) => {
-      validateEmpty(p, 'detach params');
+  handle(
+    Requests.detach,
+    (() => {
       end(0);
       return null;
     }),

@@ -20,20 +20,8 @@ import {
 } from 'vscode-languageclient/node';
 import { applyDelta } from '../../common/delta';
 import { type ErrorData, isErrorCode } from '../../common/errors';
-import {
-  type AttachResult,
-  type ColumnSnapshot,
-  type DeltaNotification,
-  Methods,
-  Notifications,
-  type SubscribeResult,
-  type TargetExitedNotification,
-  type TargetStateNotification,
-  type TestBufferInfo,
-  type DmabufQueryResult,
-  type RegisterTestBufferParams,
-  type TimelineResult,
-} from '../../common/protocol';
+import type { AttachResult, ColumnSnapshot, DeltaNotification, DmabufQueryResult, RegisterTestBufferParams, TestBufferInfo, TimelineResult } from '../../common/protocol';
+import { AgentNotifications, checkedNotification, checkedResult, type Notification, type Request, Requests } from '../../common/rpc';
 import type { Suspects } from '../../common/leak-tracker';
 import type { Snapshot } from '../../common/snapshot';
 import { AGENT_NODE_FLAGS } from '../../common/node-flags';
@@ -166,15 +154,14 @@ export class Agent implements vscode.Disposable {
       if (e.oldState === State.Starting && e.newState === State.Running && this.attach) void this.reattach();
     });
     await withTimeout(this.client.start(), timeoutMs, `the agent for "${this.prefix}" did not start within ${timeoutMs / 1000} s: see the agent log.`);
-    this.client.onNotification(Notifications.delta, (n: DeltaNotification) => {
+    this.onNotification(AgentNotifications.delta, (n) => {
       if (!this.snapshot || n.seq <= this.deltaSeq) return;
       this.deltaSeq = n.seq;
       this.snapshot = applyDelta(this.snapshot, n.delta);
       this.events.onSnapshot(this, this.snapshot, n);
     });
-    this.client.onNotification(Notifications.targetExited, (n: TargetExitedNotification) => this.markExited(n.message));
-    this.client.onNotification(Notifications.targetState, (n: TargetStateNotification) => {
-      if (typeof n?.stopped !== 'boolean' || typeof n.message !== 'string') return;
+    this.onNotification(AgentNotifications.targetExited, (n) => this.markExited(n.message));
+    this.onNotification(AgentNotifications.targetState, (n) => {
       this.targetStopped = n.stopped;
       this.events.onTargetState(this, n.stopped, n.message.slice(0, 500));
     });
@@ -190,7 +177,7 @@ export class Agent implements vscode.Disposable {
   private async attachAndSubscribe(timeoutMs: number): Promise<Snapshot> {
     const s = settings();
     this.live = false;
-    this.attach = await this.request<AttachResult>(Methods.attach, {
+    this.attach = await this.request(Requests.attach, {
       filePrefix: this.prefix,
       runtimeDirs: s.runtimeDirs,
       dpdkLib: s.dpdkLibraryPath,
@@ -198,7 +185,7 @@ export class Agent implements vscode.Disposable {
       allowLockingReads: s.allowLockingReads,
       extraEalArgs: s.ealExtraArgs,
     });
-    const sub = await this.request<SubscribeResult>(Methods.subscribe, { intervalMs: s.pollIntervalMs, historySamples: s.historySamples, columns: true, ...(s.traceDir ? { traceDir: s.traceDir } : {}) });
+    const sub = await this.request(Requests.subscribe, { intervalMs: s.pollIntervalMs, historySamples: s.historySamples, columns: true, ...(s.traceDir ? { traceDir: s.traceDir } : {}) });
     const snap = this.hydrate({ snapshot: sub.snapshot, columns: sub.columns });
     this.deltaSeq = 0;
     this.snapshot = snap;
@@ -243,12 +230,58 @@ export class Agent implements vscode.Disposable {
     void this.stop();
   }
 
-  async request<R>(method: string, params: object): Promise<R> {
+  /** A request of common/rpc.ts; its result checked by that request's own check before anyone uses it. */
+  async request<P, R>(spec: Request<P, R>, params: P): Promise<R> {
     if (!this.client) throw new AgentError('not-attached', `no agent runs for "${this.prefix}": attach first.`);
+    let raw: unknown;
     try {
-      return (await this.client.sendRequest(method, params)) as R;
+      raw = await this.client.sendRequest(spec.method, params);
     } catch (e) {
       throw asAgentError(e);
+    }
+    try {
+      return checkedResult(spec, raw);
+    } catch (e) {
+      this.log.error(`the agent for "${this.prefix}" sent a malformed answer: ${(e as Error).message}`);
+      throw new AgentError('internal', `the agent for "${this.prefix}" sent a malformed answer to ${spec.method} (${(e as Error).message}): see "DPDK Memscope: Show Agent Log".`);
+    }
+  }
+
+  /**
+   * A notification of common/rpc.ts, checked by its own check: a malformed
+   * one is dropped and logged; a dropped delta leaves the live snapshot
+   * behind the target, so the next deltas are ignored until a fresh
+   * snapshot is in (asked for at once).
+   */
+  private onNotification<P>(spec: Notification<P>, fn: (p: P) => void): void {
+    this.client!.onNotification(spec.method, (raw: unknown) => {
+      let p: P;
+      try {
+        p = checkedNotification(spec, raw);
+      } catch (e) {
+        this.dropped++;
+        this.log.warn(`dropped a malformed ${spec.method} from the agent for "${this.prefix}": ${(e as Error).message}`);
+        if (spec === (AgentNotifications.delta as unknown)) void this.resync();
+        return;
+      }
+      fn(p);
+    });
+  }
+
+  /** Messages from the agent that failed their check (tests read it). */
+  dropped = 0;
+
+  /** After a dropped delta: a fresh snapshot, and the deltas that follow it. */
+  private async resync(): Promise<void> {
+    const client = this.client;
+    try {
+      const sub = await this.request(Requests.subscribe, { intervalMs: settings().pollIntervalMs, historySamples: settings().historySamples, columns: true, ...(settings().traceDir ? { traceDir: settings().traceDir! } : {}) });
+      if (this.client !== client) return;
+      this.deltaSeq = 0;
+      this.snapshot = this.hydrate({ snapshot: sub.snapshot, columns: sub.columns });
+      this.events.onSnapshot(this, this.snapshot);
+    } catch (e) {
+      this.log.warn(`re-subscribe after a dropped delta failed: ${(e as Error).message}`);
     }
   }
 
@@ -262,33 +295,33 @@ export class Agent implements vscode.Disposable {
   }
 
   async refresh(): Promise<Snapshot> {
-    this.snapshot = this.hydrate(await this.request<ColumnSnapshot>(Methods.snapshot, { columns: true }));
+    this.snapshot = this.hydrate((await this.request(Requests.snapshot, { columns: true })) as ColumnSnapshot);
     this.events.onSnapshot(this, this.snapshot);
     return this.snapshot;
   }
 
   registerTestBuffer(p: RegisterTestBufferParams): Promise<TestBufferInfo> {
-    return this.request<TestBufferInfo>(Methods.registerTestBuffer, p);
+    return this.request(Requests.registerTestBuffer, p);
   }
 
   unregisterTestBuffer(va: string): Promise<{ ownerPid: number }> {
-    return this.request(Methods.unregisterTestBuffer, { va });
+    return this.request(Requests.unregisterTestBuffer, { va });
   }
 
   leaks(minAgeMs: number): Promise<Suspects> {
-    return this.request(Methods.leaks, { minAgeMs: Math.round(minAgeMs) });
+    return this.request(Requests.leaks, { minAgeMs: Math.round(minAgeMs) });
   }
 
   timeline(): Promise<TimelineResult> {
-    return this.request(Methods.timeline, {});
+    return this.request(Requests.timeline, {});
   }
 
   resetLeaks(): Promise<null> {
-    return this.request(Methods.resetLeaks, {});
+    return this.request(Requests.resetLeaks, {});
   }
 
   dmabufQuery(mslIndex: number): Promise<DmabufQueryResult> {
-    return this.request(Methods.dmabufQuery, { mslIndex });
+    return this.request(Requests.dmabufQuery, { mslIndex });
   }
 
   /** Ends the agent: detaching is ending its process. */

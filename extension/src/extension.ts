@@ -543,6 +543,7 @@ export function activate(ctx: vscode.ExtensionContext): void {
         told: s.told.get(prefix) ?? [],
         mapStatus: MapPanel.get(prefix)?.lastStatus ?? null,
         mapOpen: !!MapPanel.get(prefix),
+        dropped: a?.dropped ?? 0,
         treeVisible: s.treeView.visible,
         leaksPanel: LeaksPanel.get(prefix) ? { suspects: LeaksPanel.get(prefix)!.lastSuspects, diff: !!LeaksPanel.get(prefix)!.lastDiff } : null,
       };

@@ -36,6 +36,7 @@ interface ExtState {
   mapStatus: string | null;
   mapOpen: boolean;
   treeVisible: boolean;
+  dropped: number;
 }
 
 const stateOf = async (prefix: string) => (await vscode.commands.executeCommand('memscope.internal.state', prefix)) as ExtState;
@@ -284,6 +285,30 @@ step('a launch prefix whose sudo wants a password: one sentence on how to fix it
     assert.equal(msg.split('\n').length, 1);
     assert.equal(await vscode.commands.executeCommand('memscope.internal.snapshot', f.prefix), null);
   } finally {
+    await cfg.update('agent.launchPrefix', undefined, vscode.ConfigurationTarget.Global);
+  }
+});
+
+step('a malformed delta from a deliberately broken agent is dropped and logged; the map catches up from a fresh snapshot', async (f) => {
+  const cfg = vscode.workspace.getConfiguration('memscope');
+  const ext = vscode.extensions.all.find((e) => fs.existsSync(path.join(e.extensionPath, 'out', 'test', 'helpers', 'broken-agent.js')));
+  assert.ok(ext, 'the checkout carries test/helpers/broken-agent.ts, built');
+  // the agent's 2nd delta arrives with its params broken (test/helpers/broken-agent.ts)
+  await cfg.update('agent.launchPrefix', [process.execPath, path.join(ext.extensionPath, 'out', 'test', 'helpers', 'broken-agent.js')], vscode.ConfigurationTarget.Global);
+  try {
+    const snap = (await vscode.commands.executeCommand('memscope.attach', f.prefix)) as Snapshot;
+    assert.ok(snap, 'attached through the broken agent');
+    const st = await waitFor('the broken delta dropped', async () => {
+      const x = await stateOf(f.prefix);
+      return x.dropped > 0 ? x : null;
+    }, 30_000);
+    assert.equal(st.dropped, 1, 'one message dropped');
+    assert.ok(st.live && !st.exited, 'the agent stays attached');
+    // deltas flow again after the fresh snapshot: the live snapshot moves on
+    const before = ((await vscode.commands.executeCommand('memscope.internal.snapshot', f.prefix)) as Snapshot).takenAt;
+    await waitFor('a later delta applied', async () => (((await vscode.commands.executeCommand('memscope.internal.snapshot', f.prefix)) as Snapshot).takenAt !== before ? true : null), 15_000);
+  } finally {
+    await vscode.commands.executeCommand('memscope.detach', f.prefix);
     await cfg.update('agent.launchPrefix', undefined, vscode.ConfigurationTarget.Global);
   }
 });
