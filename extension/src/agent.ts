@@ -35,7 +35,7 @@ const MAX_CONFLICT_RETRIES = 4;
 
 export { AgentError };
 
-function asAgentError(e: unknown): AgentError {
+export function asAgentError(e: unknown): AgentError {
   if (e instanceof AgentError) return e;
   const data = (e as { data?: ErrorData }).data;
   if (data && isErrorCode(data.code)) return new AgentError(data.code, data.message);
@@ -50,6 +50,25 @@ function asAgentError(e: unknown): AgentError {
 export function agentScript(extensionPath: string): string {
   const built = path.join(extensionPath, 'out', 'native-agent', 'cli.js');
   return fs.existsSync(built) ? built : path.join(extensionPath, 'out', 'agent', 'cli.js');
+}
+
+/**
+ * How to start `memscope serve`: for one target (`prefix`, so the agent
+ * holds the target's address ranges from its first moment) or for discovery
+ * only (null). Under memscope.agent.launchPrefix when set: an argument vector,
+ * never a shell string (an Executable without options.shell is spawned with
+ * execve). Refused settings are one sentence, before anything starts.
+ */
+export function agentServerOptions(extensionPath: string, prefix: string | null): ServerOptions {
+  const s = settings();
+  checkSettings(s, prefix ?? undefined);
+  const script = agentScript(extensionPath);
+  const serve = ['serve', ...(prefix ? ['--file-prefix', prefix] : []), ...s.runtimeDirs.flatMap((d) => ['--runtime-dir', d])];
+  if (s.launchPrefix.length) {
+    const { command, args } = agentCommand(s.launchPrefix, process.execPath, script, serve, AGENT_NODE_FLAGS);
+    return { command, args, transport: TransportKind.stdio, options: { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } } };
+  }
+  return { module: script, args: serve, transport: TransportKind.stdio, options: { execArgv: [...AGENT_NODE_FLAGS] } };
 }
 
 export interface AgentEvents {
@@ -84,24 +103,7 @@ export class Agent implements vscode.Disposable {
   ) {}
 
   private serverOptions(): ServerOptions {
-    const s = settings();
-    // refused settings (and prefix) are one sentence, before anything starts
-    checkSettings(s, this.prefix);
-    const script = agentScript(this.extensionPath);
-    // the prefix lets the agent hold the target's address ranges from its first moment
-    const serve = ['serve', '--file-prefix', this.prefix, ...s.runtimeDirs.flatMap((d) => ['--runtime-dir', d])];
-    if (s.launchPrefix.length) {
-      // e.g. ["sudo", "-n"]: an argument vector, never a shell string (an
-      // Executable without options.shell is spawned with execve)
-      const { command, args } = agentCommand(s.launchPrefix, process.execPath, script, serve, AGENT_NODE_FLAGS);
-      return {
-        command,
-        args,
-        transport: TransportKind.stdio,
-        options: { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
-      };
-    }
-    return { module: script, args: serve, transport: TransportKind.stdio, options: { execArgv: [...AGENT_NODE_FLAGS] } };
+    return agentServerOptions(this.extensionPath, this.prefix);
   }
 
   private clientOptions(): LanguageClientOptions {
@@ -243,7 +245,7 @@ export class Agent implements vscode.Disposable {
       return checkedResult(spec, raw);
     } catch (e) {
       this.log.error(`the agent for "${this.prefix}" sent a malformed answer: ${(e as Error).message}`);
-      throw new AgentError('internal', `the agent for "${this.prefix}" sent a malformed answer to ${spec.method} (${(e as Error).message}): see "DPDK Memscope: Show Agent Log".`);
+      throw new AgentError('protocol-violation', `the agent for "${this.prefix}" sent a malformed answer to ${spec.method} (${(e as Error).message}): see "DPDK Memscope: Show Agent Log".`);
     }
   }
 

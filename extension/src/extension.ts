@@ -23,7 +23,7 @@ import { snapshotMessage } from './map-message';
 import { MAP_VIEW_TYPE, MapPanel } from './mapPanel';
 import { type SavedSnapshot, SnapshotStore } from './snapshots';
 import { checkSettings } from './launch';
-import { listTargets, runAgentCli } from './targets';
+import { runAgentCli, TargetLister } from './targets';
 import { settings } from './settings';
 import { bytes, type Node, registrations, StatusItem, TargetsTree } from './tree';
 
@@ -37,9 +37,12 @@ class State implements vscode.Disposable {
   /** What the user was told, per target (tests read it: one message per event, no storm). */
   readonly told = new Map<string, string[]>();
   readonly treeView: vscode.TreeView<Node>;
+  /** The discovery agent behind Attach's quick pick. */
+  readonly lister: TargetLister;
   private treeTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly ctx: vscode.ExtensionContext) {
+    this.lister = new TargetLister(ctx.extensionPath, this.log);
     this.treeView = vscode.window.createTreeView('memscope.targets', { treeDataProvider: this.tree, showCollapseAll: true });
   }
 
@@ -68,6 +71,7 @@ class State implements vscode.Disposable {
   dispose(): void {
     for (const a of this.agents.values()) a.dispose();
     this.agents.clear();
+    void this.lister.dispose();
     this.status.dispose();
     this.log.dispose();
   }
@@ -110,7 +114,7 @@ async function attach(arg?: unknown): Promise<Snapshot | undefined> {
   const s = state!;
   let prefix = typeof arg === 'string' ? arg : undefined;
   if (!prefix) {
-    const targets = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Memscope: looking for DPDK processes' }, () => listTargets(s.ctx.extensionPath));
+    const targets = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Memscope: looking for DPDK processes' }, () => s.lister.list());
     if (!targets.length) {
       void vscode.window.showInformationMessage('DPDK Memscope: no DPDK process found (looked in /var/run/dpdk and $XDG_RUNTIME_DIR/dpdk); start one, or add its runtime dir to memscope.runtimeDirs.');
       return undefined;
