@@ -42,9 +42,9 @@ export function parseProcInfo(text: string): { segments: ProcInfoSegment[]; memz
       segments.push({
         list: Number(m[1]),
         seg: Number(m[2]),
-        iova: hexOrNil(m[3]),
+        iova: hexOrNil(m[3]!),
         len: Number(m[4]),
-        va: hexOrNil(m[5]),
+        va: hexOrNil(m[5]!),
         socket: Number(m[6]),
         hugepageSz: Number(m[7]),
       });
@@ -54,9 +54,9 @@ export function parseProcInfo(text: string): { segments: ProcInfoSegment[]; memz
     if (m) {
       memzones.push({
         id: Number(m[1]),
-        name: m[2],
-        len: Number(BigInt(m[3])),
-        va: hexOrNil(m[4]),
+        name: m[2]!,
+        len: Number(BigInt(m[3]!)),
+        va: hexOrNil(m[4]!),
         socket: Number(m[5]),
         flags: Number(m[6]),
       });

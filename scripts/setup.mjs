@@ -99,6 +99,10 @@ if (mtime(stamp) < 0 || mtime(stamp) < mtime(lock)) {
 
 // Build: TypeScript and the demo primary.
 if (!run('npx', ['tsc', '-p', '.'], { cwd: root })) die(68, 'the TypeScript build failed (npx tsc -p .): fix the errors it printed.');
+// each Node process alone, with only its own types (no DOM); scripts/build-webview.mjs checks the webview without Node's
+for (const part of ['native-agent', 'extension']) {
+  if (!run('npx', ['tsc', '-p', part], { cwd: root })) die(68, `the type check of ${part}/ alone failed (npx tsc -p ${part}): fix the errors it printed.`);
+}
 if (!run(process.execPath, [path.join(root, 'scripts', 'build-primary.mjs')], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })) {
   die(68, 'the demo primary did not build (node scripts/build-primary.mjs): fix the errors it printed.');
 }

@@ -136,7 +136,7 @@ export function hugetlbfsMounts(): string[] {
       .split('\n')
       .map((l) => l.split(' '))
       .filter((f) => f[2] === 'hugetlbfs')
-      .map((f) => f[1].replace(/\\040/g, ' '));
+      .map((f) => f[1]!.replace(/\\040/g, ' '));
   } catch {
     return [];
   }
@@ -197,7 +197,7 @@ function lockHolders(files: string[]): Set<number> {
   for (const line of locks.split('\n')) {
     const m = /^\d+:\s+(?:->\s+)?\S+\s+\S+\s+\S+\s+(-?\d+)\s+([0-9a-f]+):([0-9a-f]+):(\d+)\s/.exec(line);
     if (!m) continue;
-    const key = `${parseInt(m[2], 16).toString(16)}:${parseInt(m[3], 16).toString(16)}:${m[4]}`;
+    const key = `${parseInt(m[2]!, 16).toString(16)}:${parseInt(m[3]!, 16).toString(16)}:${m[4]!}`;
     if (keys.has(key)) holders.add(Number(m[1]));
   }
   return holders;
@@ -308,8 +308,8 @@ export function sweepStalePrefixes(): string[] {
     for (const n of names) {
       const m = OWN_PREFIX.exec(n);
       if (!m) continue;
-      const rest = n.slice(m[1].length);
-      if (exact ? rest === '' : rest.startsWith('map_') || rest.startsWith('ext_')) found.set(m[1], Number(m[2]));
+      const rest = n.slice(m[1]!.length);
+      if (exact ? rest === '' : rest.startsWith('map_') || rest.startsWith('ext_')) found.set(m[1]!, Number(m[2]!));
     }
   };
   for (const d of runtimeDirs('')) scan(d, true);
@@ -796,20 +796,20 @@ export function parseHeapDump(text: string): HeapDump[] {
       heaps.push(heap);
       elem = undefined;
     } else if ((m = /^Heap size: ?(0x[0-9a-f]+)/.exec(line))) {
-      need('size', line).size = Number(BigInt(m[1]));
+      need('size', line).size = Number(BigInt(m[1]!));
     } else if ((m = /^Heap alloc count: ?(\d+)/.exec(line))) {
       need('alloc count', line).allocCount = Number(m[1]);
     } else if ((m = /^Malloc element at (0x[0-9a-f]+|\(nil\)) \((FREE|BUSY|PAD)\)/.exec(line))) {
-      elem = { addr: hexOrNil(m[1]), state: m[2] as HeapElementState, len: 0, pad: 0, prev: 0n, next: 0n };
+      elem = { addr: hexOrNil(m[1]!), state: m[2]! as HeapElementState, len: 0, pad: 0, prev: 0n, next: 0n };
       need('element', line).elements.push(elem);
     } else if ((m = /^\s+len: (0x[0-9a-f]+) pad: (0x[0-9a-f]+)/.exec(line))) {
       if (!elem) throw new Error(`Heap dump: '${line}' outside an element.`);
-      elem.len = Number(BigInt(m[1]));
-      elem.pad = Number(BigInt(m[2]));
+      elem.len = Number(BigInt(m[1]!));
+      elem.pad = Number(BigInt(m[2]!));
     } else if ((m = /^\s+prev: (0x[0-9a-f]+|\(nil\)) next: (0x[0-9a-f]+|\(nil\))/.exec(line))) {
       if (!elem) throw new Error(`Heap dump: '${line}' outside an element.`);
-      elem.prev = hexOrNil(m[1]);
-      elem.next = hexOrNil(m[2]);
+      elem.prev = hexOrNil(m[1]!);
+      elem.next = hexOrNil(m[2]!);
     }
   }
   return heaps;

@@ -58,7 +58,7 @@ test('table: a slot round-trips, and any flipped byte is caught by the crc', () 
   assert.deepEqual(decodeSlot(slot), entry);
   for (let i = 4; i < 120; i += 7) {
     const bad = Buffer.from(slot);
-    bad[i] ^= 0x40;
+    bad[i]! ^= 0x40;
     assert.equal(decodeSlot(bad), null, `byte ${i}`);
   }
   const writing = Buffer.from(slot);

@@ -2,7 +2,7 @@
 // DPDK 22.11.11 (Debian 12).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseHeapDump, parseProcInfo } from '../helpers/primaries';
+import { type HeapDumpElement, parseHeapDump, parseProcInfo } from '../helpers/primaries';
 
 // rte_malloc_dump_heaps from the demo primary (-m 64) after `extmem e 65536`,
 // three 100-byte mallocs on heap:e, freeing the middle one and a 64-byte
@@ -49,11 +49,11 @@ test('parseHeapDump reads heaps, elements and their links', () => {
       [2, 0, 0, 0],
     ],
   );
-  const [free0, busy0] = heaps[0].elements;
+  const [free0, busy0] = heaps[0]!.elements as [HeapDumpElement, HeapDumpElement];
   assert.deepEqual(free0, { addr: 0x100200000n, state: 'FREE', len: 0x3fd9f00, pad: 0, prev: 0n, next: 0x1041d9f00n });
   assert.equal(busy0.state, 'BUSY');
   assert.equal(busy0.prev, 0x100200000n);
-  const padded = heaps[1].elements[2];
+  const padded = heaps[1]!.elements[2]!;
   assert.equal(padded.addr, 0x7f23e6079e00n);
   assert.equal(padded.pad, 0x40);
   assert.equal(padded.len, 0x100);
@@ -68,16 +68,16 @@ test('parseHeapDump: element sizes tile each heap and busy counts match', () => 
     );
     assert.equal(h.elements.filter((e) => e.state === 'BUSY').length, h.allocCount);
     for (let i = 1; i < h.elements.length; i++) {
-      assert.equal(h.elements[i].prev, h.elements[i - 1].addr);
-      assert.equal(h.elements[i - 1].next, h.elements[i].addr);
+      assert.equal(h.elements[i]!.prev, h.elements[i - 1]!.addr);
+      assert.equal(h.elements[i - 1]!.next, h.elements[i]!.addr);
     }
   }
 });
 
 test('parseHeapDump accepts PAD elements and rejects orphan lines', () => {
   const heaps = parseHeapDump('Heap id: 4\nHeap size: 0x80\nHeap alloc count: 0\nMalloc element at 0x1000 (PAD)\n  len: 0x80 pad: 0x40\n  prev: (nil) next: (nil)\n');
-  assert.equal(heaps[0].elements[0].state, 'PAD');
-  assert.equal(heaps[0].elements[0].pad, 0x40);
+  assert.equal(heaps[0]!.elements[0]!.state, 'PAD');
+  assert.equal(heaps[0]!.elements[0]!.pad, 0x40);
   assert.throws(() => parseHeapDump('  len: 0x80 pad: 0x0\n'), /outside an element/);
   assert.throws(() => parseHeapDump('Malloc element at 0x1000 (FREE)\n'), /before any 'Heap id:'/);
   assert.deepEqual(parseHeapDump(''), []);

@@ -95,9 +95,9 @@ test('snapshots: a defect anywhere inside drops the whole message', () => {
   // optional fields may be absent
   const s = copy(snapshot);
   delete s.access;
-  delete s.memsegLists[4].dmabuf;
-  delete s.memsegLists[4].backing;
-  delete s.memsegLists[4].registration;
+  delete s.memsegLists[4]!.dmabuf;
+  delete s.memsegLists[4]!.backing;
+  delete s.memsegLists[4]!.registration;
   assert.ok(validateSnapshot(s));
 });
 

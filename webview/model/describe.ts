@@ -201,7 +201,7 @@ export function describe(m: MapModel, it: Item): Description {
       const t = h.header;
       const c = h.cols;
       const bytes = [0, 0, 0];
-      for (let i = 0; i < c.n; i++) bytes[c.state[i]!] += c.len[i]!;
+      for (let i = 0; i < c.n; i++) bytes[c.state[i]!]! += c.len[i]!;
       const rows: Row[] = [
         ['Id', String(t.id)],
         ['Socket', String(t.socketId)],

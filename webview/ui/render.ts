@@ -226,7 +226,7 @@ export class Renderer {
     const h = g.barH;
 
     // the reserved range: unallocated unless a segment covers it
-    const reserved = byAddress(s.layout.kind) ? this.span(s, addrToWorld(s.layout, lc.base), addrToWorld(s.layout, lc.end)) : [0, s.view.px];
+    const reserved = byAddress(s.layout.kind) ? this.span(s, addrToWorld(s.layout, lc.base), addrToWorld(s.layout, lc.end)) : ([0, s.view.px] as [number, number]);
     if (orphaned) {
       ctx.fillStyle = p.warningFill;
       ctx.fillRect(0, g.y, s.view.px, g.h);
