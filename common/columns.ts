@@ -11,8 +11,12 @@
 import type { ElementState, HeapElement } from './snapshot';
 import { hexAddr } from './snapshot';
 
-/** Element states as stored in `state`. */
+/** Element states as stored in `state`: the one table of their codes, for the agent, the extension host and the webview. */
+export const FREE = 0;
+export const BUSY = 1;
+export const PAD = 2;
 export const ELEMENT_STATES: readonly ElementState[] = ['free', 'busy', 'pad'];
+export const STATE_CODE: Readonly<Record<ElementState, number>> = { free: FREE, busy: BUSY, pad: PAD };
 
 /** One heap's elements, sorted by address. Arrays hold exactly `n` entries. */
 export interface ElementColumnsView {

@@ -49,7 +49,7 @@
  * History is bounded (`maxSamples`): old samples fall off the timeline, and
  * the baseline moves with the window.
  */
-import { columnsFromElements, type ElementColumnsView } from './columns';
+import { BUSY, columnsFromElements, type ElementColumnsView } from './columns';
 import type { Heap, Snapshot } from './snapshot';
 import { hexAddr } from './snapshot';
 import { sizeClassOf } from './leaks';
@@ -301,7 +301,7 @@ export class LeakTracker {
   private follow(h: Heap, prev: LiveHeap | undefined, t: number, first: boolean, byClass: Map<number, number>): LiveHeap {
     const c = this.columnsOf(h);
     let busy = 0;
-    for (let i = 0; i < c.n; i++) if (c.state[i] === 1) busy++;
+    for (let i = 0; i < c.n; i++) if (c.state[i] === BUSY) busy++;
     const cur = LiveHeap.reuse(this.spare.get(h.id), busy);
     this.spare.delete(h.id);
     cur.name = h.name;
@@ -311,7 +311,7 @@ export class LeakTracker {
     let j = 0;
     let k = 0;
     for (let i = 0; i < c.n; i++) {
-      if (c.state[i] !== 1) continue;
+      if (c.state[i] !== BUSY) continue;
       const a = c.addr[i]!;
       const len = c.len[i]!;
       const pad = c.pad[i]!;

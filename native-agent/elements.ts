@@ -6,11 +6,12 @@
  * (JSON for the CLI or an RPC reply, the CLI's tables).
  */
 import { diffHeap, type HeapDelta, heapHeader, sameHeapHeader } from '../common/delta';
-import { columnsFromElements, type ElementColumnsView } from '../common/columns';
+import { BUSY, columnsFromElements, type ElementColumnsView, ELEMENT_STATES, FREE } from '../common/columns';
 import { SENT, WireColumns } from './wire';
-import { type ElementState, type Heap, type HeapElement, hexAddr, type Snapshot } from '../common/snapshot';
+import { type Heap, type HeapElement, hexAddr, type Snapshot } from '../common/snapshot';
 
-export const STATES: readonly ElementState[] = ['free', 'busy', 'pad'];
+/** The state codes of `state`: common/columns.ts's table. */
+export const STATES = ELEMENT_STATES;
 
 export class ElementColumns {
   count = 0;
@@ -88,7 +89,7 @@ export class ElementColumns {
     for (let i = 0; i < this.count; i++) {
       const len = this.len[i]!;
       total += len;
-      if (this.state[i] === 0) {
+      if (this.state[i] === FREE) {
         free += len;
         if (len > largestFree) largestFree = len;
       }
@@ -109,7 +110,7 @@ export function nameOwners(c: ElementColumns, owners: readonly OwnerRange[]): vo
   let oi = 0;
   for (let i = 0; i < c.count; i++) {
     c.owner[i] = -1;
-    if (c.state[i] !== 1) continue;
+    if (c.state[i] !== BUSY) continue;
     const start = c.addr[i]!;
     while (oi < owners.length && owners[oi]!.start < start) oi++;
     const z = owners[oi];

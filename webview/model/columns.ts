@@ -3,15 +3,12 @@
  * the map draws from: a million elements are a few flat arrays instead of a
  * million objects, and a delta is applied by one merge over sorted runs.
  */
-import type { ElementColumnsView } from '../../common/columns';
-import type { ElementState, HeapElement } from '../../common/snapshot';
+import { BUSY, ELEMENT_STATES, type ElementColumnsView, FREE, PAD, STATE_CODE } from '../../common/columns';
+import type { HeapElement } from '../../common/snapshot';
 
-/** Element states as stored in `state` (the agent's order). */
-export const FREE = 0;
-export const BUSY = 1;
-export const PAD = 2;
-export const STATE_NAMES: readonly ElementState[] = ['free', 'busy', 'pad'];
-const STATE_CODE: Readonly<Record<ElementState, number>> = { free: FREE, busy: BUSY, pad: PAD };
+/** The state codes are common/columns.ts's (one table for every process). */
+export { BUSY, FREE, PAD };
+export const STATE_NAMES = ELEMENT_STATES;
 
 /** Owner names (memzones, mempools) interned once per model: columns hold indexes. */
 export class OwnerTable {
