@@ -156,12 +156,20 @@ export class Agent implements vscode.Disposable {
       if (e.oldState === State.Starting && e.newState === State.Running && this.attach) void this.reattach();
     });
     await withTimeout(this.client.start(), timeoutMs, `the agent for "${this.prefix}" did not start within ${timeoutMs / 1000} s: see the agent log.`);
-    this.onNotification(AgentNotifications.delta, (n) => {
-      if (!this.snapshot || n.seq <= this.deltaSeq) return;
-      this.deltaSeq = n.seq;
-      this.snapshot = applyDelta(this.snapshot, n.delta);
-      this.events.onSnapshot(this, this.snapshot, n);
-    });
+    this.onNotification(
+      AgentNotifications.delta,
+      (n) => {
+        if (!this.snapshot || this.behind || n.seq <= this.deltaSeq) return;
+        this.deltaSeq = n.seq;
+        this.snapshot = applyDelta(this.snapshot, n.delta);
+        this.events.onSnapshot(this, this.snapshot, n);
+      },
+      // the live snapshot is now behind the target: a fresh one, and the deltas after it
+      () => {
+        this.behind = true;
+        void this.resync();
+      },
+    );
     this.onNotification(AgentNotifications.targetExited, (n) => this.markExited(n.message));
     this.onNotification(AgentNotifications.targetState, (n) => {
       this.targetStopped = n.stopped;
@@ -190,6 +198,7 @@ export class Agent implements vscode.Disposable {
     const sub = await this.request(Requests.subscribe, { intervalMs: s.pollIntervalMs, historySamples: s.historySamples, columns: true, ...(s.traceDir ? { traceDir: s.traceDir } : {}) });
     const snap = this.hydrate({ snapshot: sub.snapshot, columns: sub.columns });
     this.deltaSeq = 0;
+    this.behind = false;
     this.snapshot = snap;
     this.live = true;
     this.events.onSnapshot(this, snap);
@@ -249,13 +258,8 @@ export class Agent implements vscode.Disposable {
     }
   }
 
-  /**
-   * A notification of common/rpc.ts, checked by its own check: a malformed
-   * one is dropped and logged; a dropped delta leaves the live snapshot
-   * behind the target, so the next deltas are ignored until a fresh
-   * snapshot is in (asked for at once).
-   */
-  private onNotification<P>(spec: Notification<P>, fn: (p: P) => void): void {
+  /** A notification of common/rpc.ts, checked by its own check: a malformed one is dropped, logged, and `dropped` runs. */
+  private onNotification<P>(spec: Notification<P>, fn: (p: P) => void, dropped?: () => void): void {
     this.client!.onNotification(spec.method, (raw: unknown) => {
       let p: P;
       try {
@@ -263,7 +267,7 @@ export class Agent implements vscode.Disposable {
       } catch (e) {
         this.dropped++;
         this.log.warn(`dropped a malformed ${spec.method} from the agent for "${this.prefix}": ${(e as Error).message}`);
-        if (spec === (AgentNotifications.delta as unknown)) void this.resync();
+        dropped?.();
         return;
       }
       fn(p);
@@ -272,6 +276,8 @@ export class Agent implements vscode.Disposable {
 
   /** Messages from the agent that failed their check (tests read it). */
   dropped = 0;
+  /** A delta was dropped: the deltas after it do not apply until a fresh snapshot is in. */
+  private behind = false;
 
   /** After a dropped delta: a fresh snapshot, and the deltas that follow it. */
   private async resync(): Promise<void> {
@@ -279,6 +285,7 @@ export class Agent implements vscode.Disposable {
     try {
       const sub = await this.request(Requests.subscribe, { intervalMs: settings().pollIntervalMs, historySamples: settings().historySamples, columns: true, ...(settings().traceDir ? { traceDir: settings().traceDir! } : {}) });
       if (this.client !== client) return;
+      this.behind = false;
       this.deltaSeq = 0;
       this.snapshot = this.hydrate({ snapshot: sub.snapshot, columns: sub.columns });
       this.events.onSnapshot(this, this.snapshot);
