@@ -20,7 +20,7 @@ import {
 } from 'vscode-languageclient/node';
 import { applyDelta } from '../../common/delta';
 import { type ErrorData, isErrorCode } from '../../common/errors';
-import type { AttachResult, ColumnSnapshot, DeltaNotification, DmabufQueryResult, RegisterTestBufferParams, TestBufferInfo, TimelineResult } from '../../common/protocol';
+import type { AttachResult, ColumnSnapshot, DeltaNotification, DmabufQueryResult, RegisterTestBufferParams, SubscribeParams, TestBufferInfo, TimelineResult } from '../../common/protocol';
 import { AgentNotifications, checkedNotification, checkedResult, type Notification, type Request, Requests } from '../../common/rpc';
 import type { Suspects } from '../../common/leak-tracker';
 import type { Snapshot } from '../../common/snapshot';
@@ -69,6 +69,12 @@ export function agentServerOptions(extensionPath: string, prefix: string | null)
     return { command, args, transport: TransportKind.stdio, options: { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } } };
   }
   return { module: script, args: serve, transport: TransportKind.stdio, options: { execArgv: [...AGENT_NODE_FLAGS] } };
+}
+
+/** The subscription the extension asks for: the settings' interval, history and trace dir, elements as columns. */
+function subscribeParams(): SubscribeParams {
+  const s = settings();
+  return { intervalMs: s.pollIntervalMs, historySamples: s.historySamples, columns: true, ...(s.traceDir ? { traceDir: s.traceDir } : {}) };
 }
 
 export interface AgentEvents {
@@ -195,7 +201,7 @@ export class Agent implements vscode.Disposable {
       allowLockingReads: s.allowLockingReads,
       extraEalArgs: s.ealExtraArgs,
     });
-    const sub = await this.request(Requests.subscribe, { intervalMs: s.pollIntervalMs, historySamples: s.historySamples, columns: true, ...(s.traceDir ? { traceDir: s.traceDir } : {}) });
+    const sub = await this.request(Requests.subscribe, subscribeParams());
     const snap = this.hydrate({ snapshot: sub.snapshot, columns: sub.columns });
     this.deltaSeq = 0;
     this.behind = false;
@@ -283,7 +289,7 @@ export class Agent implements vscode.Disposable {
   private async resync(): Promise<void> {
     const client = this.client;
     try {
-      const sub = await this.request(Requests.subscribe, { intervalMs: settings().pollIntervalMs, historySamples: settings().historySamples, columns: true, ...(settings().traceDir ? { traceDir: settings().traceDir! } : {}) });
+      const sub = await this.request(Requests.subscribe, subscribeParams());
       if (this.client !== client) return;
       this.behind = false;
       this.deltaSeq = 0;
