@@ -20,12 +20,14 @@ export interface TargetSummaryWire {
   pid: number | null;
   alive: boolean;
   dpdkVersion: string | null;
+  /** The shared config's version word (DPDK's RTE_VERSION of the build), or null. */
+  versionWord: number | null;
   mode: 'hugepages' | 'in-memory' | 'no-huge' | 'unknown';
   hugepageBytes: number;
   memsegLists: number;
   ealLibrary: string | null;
   /** The primary's root when it is not the agent's (a chroot, a container). */
-  root: { label: string; pid: number; otherMountNs: boolean } | null;
+  root: { path: string; label: string; pid: number; otherMountNs: boolean } | null;
   /** The runtime dir as the primary sees it. */
   runtimeDirInRoot: string;
   /** The release whose data file Memscope reads it with, or null. */

@@ -92,11 +92,12 @@ const targetSummary = record(
     pid: nullable(int),
     alive: bool,
     dpdkVersion: nullable(text),
+    versionWord: nullable(int),
     mode: oneOf('hugepages', 'in-memory', 'no-huge', 'unknown'),
     hugepageBytes: count,
     memsegLists: count,
     ealLibrary: nullable(text),
-    root: nullable(record({ label: text, pid: int, otherMountNs: bool })),
+    root: nullable(record({ path: text, label: text, pid: int, otherMountNs: bool })),
     runtimeDirInRoot: text,
     layout: nullable(text),
     attachable: bool,
@@ -113,8 +114,9 @@ const attachResult = record({
   readMethod: oneOf('lock-free', 'locking'),
   agentPid: int,
 });
-/** Packed columns are checked where they are decoded (common/columns-wire.ts's unpackColumns): here, their shape. */
-const packed = record({ heapId: int, n: count, addr: text, len: text, pad: text, state: text, owner: text, owners: arrayOf(str(512), 1 << 20) });
+/** Packed columns are checked where they are decoded (common/columns-wire.ts's unpackColumns): here, their shape (base64 strings of any length). */
+const b64: Check = (v) => typeof v === 'string';
+const packed = record({ heapId: int, n: count, addr: b64, len: b64, pad: b64, state: b64, owner: b64, owners: arrayOf(str(512), 1 << 20) });
 const columnSnapshot = record({ snapshot: snapshotCheck, columns: arrayOf(packed, 4096) });
 const subscribeResult = record({ snapshot: snapshotCheck }, { columns: arrayOf(packed, 4096) });
 const testBuffer = record({
