@@ -62,21 +62,25 @@ function request<P, R>(method: string, parseParams: (x: unknown) => P, result: C
   return Object.assign(new RequestType<P, R, ErrorData>(method), { parseParams, result });
 }
 
+/** The params of a request that takes none. */
+function empty(name: string): (x: unknown) => Record<string, never> {
+  return (x) => (validateEmpty(x, `${name} params`), {});
+}
+
 function notification<P>(method: string, check: Check): Notification<P> {
   return Object.assign(new NotificationType<P>(method), { check });
 }
 
 /** Checks `x` against what `spec` says its result is; the value as typed, or a ProtocolError naming the field. */
 export function checkedResult<R>(spec: Request<unknown, R>, x: unknown): R {
-  const why = explain(spec.result, x);
-  if (why !== null) throw new ProtocolError(`${spec.method} result: ${why}`);
+  // the plain check on the way through; explain (which runs it again) only for the message
+  if (!spec.result(x)) throw new ProtocolError(`${spec.method} result: ${explain(spec.result, x) ?? 'has a wrong type or value'}`);
   return x as R;
 }
 
 /** The notification's params as typed, or a ProtocolError naming the field. */
 export function checkedNotification<P>(spec: Notification<P>, x: unknown): P {
-  const why = explain(spec.check, x);
-  if (why !== null) throw new ProtocolError(`${spec.method}: ${why}`);
+  if (!spec.check(x)) throw new ProtocolError(`${spec.method}: ${explain(spec.check, x) ?? 'has a wrong type or value'}`);
   return x as P;
 }
 
@@ -145,11 +149,11 @@ export const Requests = {
   // with `columns: true` (the extension's form) a column snapshot, else a snapshot
   snapshot: request<SnapshotParams, ColumnSnapshot | Snapshot>(Methods.snapshot, validateSnapshotParams, (v) => (isObj(v) && 'columns' in v ? columnSnapshot(v) : snapshotCheck(v))),
   subscribe: request<SubscribeParams, SubscribeResult>(Methods.subscribe, validateSubscribe, subscribeResult),
-  unsubscribe: request<Record<string, never>, null>(Methods.unsubscribe, (x) => (validateEmpty(x, 'unsubscribe params'), {}), isNull),
-  detach: request<Record<string, never>, null>(Methods.detach, (x) => (validateEmpty(x, 'detach params'), {}), isNull),
+  unsubscribe: request<Record<string, never>, null>(Methods.unsubscribe, empty('unsubscribe'), isNull),
+  detach: request<Record<string, never>, null>(Methods.detach, empty('detach'), isNull),
   leaks: request<LeaksParams, Suspects>(Methods.leaks, validateLeaks, suspectsCheck),
-  timeline: request<Record<string, never>, TimelineResult>(Methods.timeline, (x) => (validateEmpty(x, 'timeline params'), {}), record({ points: arrayOf(pointCheck, 1_000_000), maxSamples: count })),
-  resetLeaks: request<Record<string, never>, null>(Methods.resetLeaks, (x) => (validateEmpty(x, 'resetLeaks params'), {}), isNull),
+  timeline: request<Record<string, never>, TimelineResult>(Methods.timeline, empty('timeline'), record({ points: arrayOf(pointCheck, 1_000_000), maxSamples: count })),
+  resetLeaks: request<Record<string, never>, null>(Methods.resetLeaks, empty('resetLeaks'), isNull),
   registerTestBuffer: request<RegisterTestBufferParams, TestBufferInfo>(Methods.registerTestBuffer, validateRegisterTestBuffer, testBuffer),
   unregisterTestBuffer: request<{ va: string }, { ownerPid: number }>(Methods.unregisterTestBuffer, (x) => validateVa(x, 'unregisterTestBuffer params'), record({ ownerPid: int })),
   dmabufQuery: request<{ mslIndex: number }, DmabufQueryResult>(Methods.dmabufQuery, validateDmabufQuery, record({ mslIndex: count, fd: int, offset: count })),

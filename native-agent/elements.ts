@@ -6,12 +6,10 @@
  * (JSON for the CLI or an RPC reply, the CLI's tables).
  */
 import { diffHeap, type HeapDelta, heapHeader, sameHeapHeader } from '../common/delta';
-import { BUSY, columnsFromElements, type ElementColumnsView, ELEMENT_STATES, FREE } from '../common/columns';
+import { BUSY, columnsFromElements, type ElementColumnsView, ELEMENT_STATES, FREE, STATE_CODE } from '../common/columns';
 import { SENT, WireColumns } from './wire';
 import { type Heap, type HeapElement, hexAddr, type Snapshot } from '../common/snapshot';
 
-/** The state codes of `state`: common/columns.ts's table. */
-export const STATES = ELEMENT_STATES;
 
 export class ElementColumns {
   count = 0;
@@ -65,7 +63,7 @@ export class ElementColumns {
 
   element(i: number): HeapElement {
     const o = this.owner[i]!;
-    return { addr: hexAddr(this.addr[i]!), len: this.len[i]!, pad: this.pad[i]!, state: STATES[this.state[i]!]!, owner: o < 0 ? null : this.owners[o]! };
+    return { addr: hexAddr(this.addr[i]!), len: this.len[i]!, pad: this.pad[i]!, state: ELEMENT_STATES[this.state[i]!]!, owner: o < 0 ? null : this.owners[o]! };
   }
 
   materialize(): HeapElement[] {
@@ -76,7 +74,7 @@ export class ElementColumns {
 
   static from(elements: readonly HeapElement[]): ElementColumns {
     const c = new ElementColumns(elements.length);
-    for (const e of elements) c.push(Number(e.addr), e.len, e.pad, STATES.indexOf(e.state));
+    for (const e of elements) c.push(Number(e.addr), e.len, e.pad, STATE_CODE[e.state]);
     return c;
   }
 

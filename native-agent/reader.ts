@@ -633,7 +633,7 @@ function walkElements(ctx: ReaderContext, reader: VmReader, h: HeapHdr, out: Ele
   let bufAddr = 0;
   let lastSize = 0;
   const hdrLen = E.headerLen;
-  // DPDK's enum elem_state values -> STATES' indexes (free, busy, pad); the
+  // DPDK's enum elem_state values -> common/columns.ts's state codes (free, busy, pad); the
   // bits above the state's (a dirty flag) are not the state
   const stateMask = (1 << E.stateBits) - 1;
   const stateIndex = new Int8Array(stateMask + 1).fill(-1);

@@ -155,14 +155,14 @@ export async function serve(clientPid: number | null = null): Promise<void> {
 
   handle(
     Requests.listTargets,
-    ((params) => {
+    (params) => {
       return listTargets({ runtimeDirs: params.runtimeDirs ?? [], agentVersionWord: (so) => agentVersionWord(null, [so]) });
-    }),
+    },
   );
 
   handle(
     Requests.attach,
-    (async (params): Promise<AttachResult> => {
+    async (params): Promise<AttachResult> => {
       if (session || attaching) throw new MemscopeError(ErrorCode.AlreadyAttached, 'this agent is already attached (EAL allows one attach per process): start another agent for another target.');
       attaching = true;
       try {
@@ -197,23 +197,23 @@ export async function serve(clientPid: number | null = null): Promise<void> {
         readMethod: s.lockFree ? 'lock-free' : 'locking',
         agentPid: process.pid,
       };
-    }),
+    },
   );
 
   handle(
     Requests.snapshot,
-    (({ columns }) => {
+    ({ columns }) => {
       if (!columns) return named(need().snapshot());
       // the columns are coded straight into the reply's message; once that is
       // written, the next snapshot may reuse this one's buffers
       const snap = named(need().snapshot(takeSpare()));
       return columnSnapshot(snap, () => giveSpare(snap));
-    }),
+    },
   );
 
   handle(
     Requests.subscribe,
-    (({ intervalMs, historySamples, traceDir, columns }): SubscribeResult | AgentColumnSnapshot => {
+    ({ intervalMs, historySamples, traceDir, columns }): SubscribeResult | AgentColumnSnapshot => {
       const s = need();
       if (sub) clearInterval(sub.timer);
       trace = traceDir ? new TraceWatcher(traceDir, s.target.filePrefix, (m) => console.error(`memscope agent: trace: ${m}`)) : null;
@@ -245,40 +245,40 @@ export async function serve(clientPid: number | null = null): Promise<void> {
       }, intervalMs);
       sub = state;
       return columns ? columnSnapshot(first, () => (state.firstSent = true)) : { snapshot: first };
-    }),
+    },
   );
 
   handle(
     Requests.leaks,
-    ((params): Suspects => {
+    (params): Suspects => {
       need();
       if (!tracker) throw new MemscopeError(ErrorCode.NotAttached, 'no samples yet: suspected leaks come from a subscription (memscope/subscribe) that has run for a while.');
       return tracker.suspects(params);
-    }),
+    },
   );
 
   handle(
     Requests.timeline,
-    ((): TimelineResult => {
+    (): TimelineResult => {
       need();
       return { points: tracker?.timeline() ?? [], maxSamples: trackerSize };
-    }),
+    },
   );
 
   handle(
     Requests.resetLeaks,
-    (() => {
+    () => {
       const s = need();
       tracker?.reset();
       // the current state is the new baseline
       tracker?.add(sub ? sub.last : s.snapshot());
       return null;
-    }),
+    },
   );
 
   handle(
     Requests.registerTestBuffer,
-    (async (params): Promise<TestBufferInfo> => {
+    async (params): Promise<TestBufferInfo> => {
       const s = need();
       const { holdSpecFrom, registerInBackground } = await import('./dmabuf/commands');
       const spec = holdSpecFrom({
@@ -290,21 +290,21 @@ export async function serve(clientPid: number | null = null): Promise<void> {
         ...(params.heap ? { heap: params.heap } : {}),
       });
       return registerInBackground(spec);
-    }),
+    },
   );
 
   handle(
     Requests.unregisterTestBuffer,
-    (async ({ va }) => {
+    async ({ va }) => {
       const s = need();
       const { unregister } = await import('./dmabuf/commands');
       return unregister(s.target.filePrefix, BigInt(va), [], 10_000, s);
-    }),
+    },
   );
 
   handle(
     Requests.dmabufQuery,
-    (async ({ mslIndex }): Promise<DmabufQueryResult> => {
+    async ({ mslIndex }): Promise<DmabufQueryResult> => {
       const s = need();
       const { Registry, readTable } = await import('./dmabuf/registry');
       if (s.access === 'secondary' && s.eal) {
@@ -317,24 +317,24 @@ export async function serve(clientPid: number | null = null): Promise<void> {
       }
       const e = readTable(s).get(mslIndex);
       return { mslIndex, fd: e && e.ownerAlive ? e.fd : -1, offset: e && e.ownerAlive ? e.offset : 0 };
-    }),
+    },
   );
 
   handle(
     Requests.unsubscribe,
-    (() => {
+    () => {
       if (sub) clearInterval(sub.timer);
       sub = null;
       return null;
-    }),
+    },
   );
 
   handle(
     Requests.detach,
-    (() => {
+    () => {
       end(0);
       return null;
-    }),
+    },
   );
 
   // vscode-languageclient opens with LSP's initialize: Memscope serves no

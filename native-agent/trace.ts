@@ -10,9 +10,9 @@ import * as path from 'node:path';
 import { ErrorCode, MemscopeError } from '../common/errors';
 import { CtfError, liveAllocations, parseMetadata } from '../common/ctf';
 import type { Snapshot } from '../common/snapshot';
-import { columnsOf, STATES } from './elements';
+import { BUSY } from '../common/columns';
+import { columnsOf } from './elements';
 
-const BUSY = STATES.indexOf('busy');
 
 /** `dir` itself when it holds a trace, else its newest subdirectory that does (named `<prefix>-…` when a prefix is given). */
 export function findTraceDir(dir: string, prefix?: string): string {

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { diffHeap } from '../../common/delta';
 import { type Heap, type HeapElement, hexAddr } from '../../common/snapshot';
-import { columnsOf, diffHeapColumns, ElementColumns, nameOwners, setColumns, STATES } from '../../native-agent/elements';
+import { ELEMENT_STATES } from '../../common/columns';
+import { columnsOf, diffHeapColumns, ElementColumns, nameOwners, setColumns } from '../../native-agent/elements';
 import { prng } from '../helpers/prng';
 
 
@@ -22,7 +23,7 @@ function randomHeap(r: () => number, n: number, id = 0): { heap: Heap; elements:
   const owners = ['memzone:a', 'mempool:p', null];
   for (let i = 0; i < n; i++) {
     const len = 128 + Math.floor(r() * 8) * 64;
-    elements.push({ addr: hexAddr(addr), len, pad: r() < 0.1 ? 64 : 0, state: STATES[Math.floor(r() * 3)]!, owner: owners[Math.floor(r() * 3)]! });
+    elements.push({ addr: hexAddr(addr), len, pad: r() < 0.1 ? 64 : 0, state: ELEMENT_STATES[Math.floor(r() * 3)]!, owner: owners[Math.floor(r() * 3)]! });
     addr += len + (r() < 0.2 ? 4096 : 0);
   }
   const heap: Heap = { id, name: 'socket_0', socketId: 0, totalSize: 1, freeSize: 0, allocCount: n, external: false, elementsAvailable: true, elements: [] };
@@ -61,7 +62,7 @@ test('the merge diff over columns equals the object diff', () => {
   for (let round = 0; round < 200; round++) {
     const a = randomHeap(r, 1 + Math.floor(r() * 60));
     // b: a with some removed, some changed, some added
-    const els = a.elements.filter(() => r() > 0.2).map((e) => (r() < 0.2 ? { ...e, state: STATES[Math.floor(r() * 3)]!, owner: r() < 0.5 ? null : e.owner } : e));
+    const els = a.elements.filter(() => r() > 0.2).map((e) => (r() < 0.2 ? { ...e, state: ELEMENT_STATES[Math.floor(r() * 3)]!, owner: r() < 0.5 ? null : e.owner } : e));
     const extra = randomHeap(r, Math.floor(r() * 10)).elements.map((e) => ({ ...e, addr: hexAddr(Number(e.addr) + 0x10000000) }));
     const bEls = [...els, ...extra].sort((x, y) => Number(x.addr) - Number(y.addr));
     const b = { ...a.heap, allocCount: r() < 0.5 ? a.heap.allocCount : a.heap.allocCount + 1 };

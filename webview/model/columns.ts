@@ -8,7 +8,6 @@ import type { HeapElement } from '../../common/snapshot';
 
 /** The state codes are common/columns.ts's (one table for every process). */
 export { BUSY, FREE, PAD };
-export const STATE_NAMES = ELEMENT_STATES;
 
 /** Owner names (memzones, mempools) interned once per model: columns hold indexes. */
 export class OwnerTable {
@@ -308,5 +307,5 @@ function mergeInto(c: HeapColumns, drop: Int32Array, at: Uint32Array, added: rea
 
 /** The wire form of element i (for details and tests). */
 export function elementAt(c: HeapColumns, i: number, owners: OwnerTable, hexOf: (n: number) => string): HeapElement {
-  return { addr: hexOf(c.start[i]!), len: c.len[i]!, pad: c.pad[i]!, state: STATE_NAMES[c.state[i]!]!, owner: owners.name(c.owner[i]!) };
+  return { addr: hexOf(c.start[i]!), len: c.len[i]!, pad: c.pad[i]!, state: ELEMENT_STATES[c.state[i]!]!, owner: owners.name(c.owner[i]!) };
 }

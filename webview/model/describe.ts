@@ -4,7 +4,8 @@
  * memzone named "<img onerror=…>" stays text.
  */
 import type { MemsegList } from '../../common/snapshot';
-import { BUSY, FREE, PAD, STATE_NAMES } from './columns';
+import { ELEMENT_STATES } from '../../common/columns';
+import { BUSY, FREE, PAD } from './columns';
 import { fmtBytes, fmtBytesExact, fmtCount, fmtPct, hexOf } from './format';
 import type { Item } from './items';
 import type { LaneGeom } from './layout';
@@ -79,6 +80,17 @@ function largestFreeOf(c: MapModel['heaps'][number]['cols']): number {
   return largest;
 }
 
+/** A heap's largest free element and fragmentation, for its details. */
+function freeRows(m: MapModel, heap: number): Row[] {
+  const t = m.heaps[heap]!.header;
+  if (!t.elementsAvailable || t.freeSize <= 0) return [];
+  const f = heapFreeSummary(m, heap);
+  return [
+    ['Largest free', fmtBytesExact(f.largest)],
+    ['Fragmentation', `${fmtPct(f.fragmentation)} (1 − largest free / free)`],
+  ];
+}
+
 export function laneLabel(m: MapModel, g: LaneGeom): LaneLabel {
   if (g.kind === 'memseg') {
     const lc = m.lists[g.ref]!;
@@ -146,7 +158,7 @@ export function describe(m: MapModel, it: Item): Description {
       const c = h.cols;
       const a = c.start[it.index]!;
       const len = c.len[it.index]!;
-      const state = STATE_NAMES[c.state[it.index]!]!;
+      const state = ELEMENT_STATES[c.state[it.index]!]!;
       const rows: Row[] = [
         ['Address', hexOf(a)],
         ['End', hexOf(a + len)],
@@ -207,12 +219,7 @@ export function describe(m: MapModel, it: Item): Description {
         ['Socket', String(t.socketId)],
         ['Total', fmtBytesExact(t.totalSize)],
         ['Free', fmtBytesExact(t.freeSize)],
-        ...(t.elementsAvailable && t.freeSize > 0
-          ? ([
-              ['Largest free', fmtBytesExact(heapFreeSummary(m, it.heap).largest)],
-              ['Fragmentation', `${fmtPct(heapFreeSummary(m, it.heap).fragmentation)} (1 − largest free / free)`],
-            ] as Row[])
-          : []),
+        ...freeRows(m, it.heap),
         ['Allocations', fmtCount(t.allocCount)],
         ['External', yesNo(t.external)],
         ['Elements', t.elementsAvailable ? fmtCount(c.n) : 'unavailable'],

@@ -447,26 +447,30 @@ function addressRanges(m: LayoutInput, kind: 'folded' | 'linear'): { shown: Rang
   return { shown, reservations };
 }
 
-function rangesKey(m: LayoutInput, kind: MapLayoutKind): string {
-  // lists are replaced when they change; heaps matter only by their extent
-  let key = kind;
-  for (const l of m.lists) key += `|${l.base},${l.end},${l.n},${l.n ? l.segStart[0]! + ',' + l.segStart[l.n - 1]! : ''}`;
-  for (const h of m.heaps) {
-    const r = heapRange(h.cols);
-    key += `|h${r ? r.join(',') : ''}`;
+/**
+ * What a layout's scale depends on: the lists (by identity: model/map.ts
+ * replaces a list that changed), the heaps' extents and the label room.
+ */
+function scaleKey(m: LayoutInput, kind: MapLayoutKind, px: number): string {
+  let key = `${kind}#${Math.round((BREAK_LABEL_PX / Math.max(px, 1)) * 1000)}`;
+  for (const l of m.lists) {
+    let id = listIds.get(l);
+    if (!id) listIds.set(l, (id = nextListId++));
+    key += `|${id}`;
   }
+  for (const h of m.heaps) key += `|h${heapRange(h.cols)?.join(',') ?? ''}`;
   return key;
 }
 
-/** `px`: the plot's width, which sizes the breaks for their labels. */
+const listIds = new WeakMap<object, number>();
+let nextListId = 1;
+
 export function computeLayout(m: LayoutInput, kind: MapLayoutKind, cache = new LayoutCache(), px = 1200): Layout {
   const address = byAddress(kind);
   let parts: ScaleParts = { scale: null, pieces: [], breaks: [], width: COMPACT_WIDTH, maxSlope: 1 };
   if (address) {
     const k = kind as 'folded' | 'linear';
-    // the segments of a list are in its key through the list object itself
-    const fb = Math.round(BREAK_LABEL_PX / Math.max(px, 1) * 1000);
-    parts = cache.scale(`${rangesKey(m, kind)}#${segmentsKey(m)}#${fb}`, () => {
+    parts = cache.scale(scaleKey(m, kind, px), () => {
       const { shown, reservations } = addressRanges(m, k);
       return addressScale(shown, reservations, FOLD_SHARE[k], px);
     });
@@ -499,19 +503,6 @@ export function computeLayout(m: LayoutInput, kind: MapLayoutKind, cache = new L
   });
   cache.keep(ids);
   return { kind, width, scale: parts.scale, pieces: parts.pieces, breaks: parts.breaks, lanes, height: y, minSpan };
-}
-
-/** The lists' segment arrays by identity: a list object that changed is a new one (model/map.ts). */
-const listIds = new WeakMap<object, number>();
-let nextListId = 1;
-function segmentsKey(m: LayoutInput): string {
-  return m.lists
-    .map((l) => {
-      let id = listIds.get(l);
-      if (!id) listIds.set(l, (id = nextListId++));
-      return id;
-    })
-    .join(',');
 }
 
 /** Index of the lane at y, or -1. */
@@ -550,4 +541,3 @@ export function itemNearest(d: LaneData, w: number): number {
   return w - d.we[i]! <= d.ws[i + 1]! - w ? i : i + 1;
 }
 
-export { lowerBound };
