@@ -1,37 +1,36 @@
 /**
  * Element columns inside a JSON-RPC message between the agent and the
- * extension host (both Node): each typed array as one base64 string of its
- * little-endian bytes. A million elements are 33 MB of base64 that JSON
- * parses as five strings, against ~90 MB of objects and hex strings that
+ * extension host (both Node): the compact columns (common/columns.ts
+ * CompactColumns), each typed array as one base64 string of its
+ * little-endian bytes. A million elements are ~9 MB of base64 that JSON
+ * parses as seven strings, against ~90 MB of objects and hex strings that
  * JSON.parse turns into a million objects.
  */
-import { type ElementColumnsView, explainColumns } from './columns';
+import { COMPACT_FIELDS, compactColumns, type CompactColumns, type ElementColumnsView, explainCompact, ownerWidth } from './columns';
 
 export interface PackedColumns {
   heapId: number;
   n: number;
-  addr: string;
   len: string;
-  pad: string;
   state: string;
   owner: string;
+  jumps: string;
+  big: string;
+  pads: string;
   owners: string[];
 }
 
+type Coded = 'len' | 'state' | 'owner' | 'jumps' | 'big' | 'pads';
+const CODED: readonly Coded[] = ['len', 'state', 'owner', 'jumps', 'big', 'pads'];
+
+const asCompact = (c: ElementColumnsView | CompactColumns): CompactColumns => ('addr' in c ? compactColumns(c) : c);
+
 const b64 = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 
-/** The first `n` entries of each column, coded. */
-export function packColumns(c: ElementColumnsView): PackedColumns {
-  return {
-    heapId: c.heapId,
-    n: c.n,
-    addr: b64(c.addr.subarray(0, c.n)),
-    len: b64(c.len.subarray(0, c.n)),
-    pad: b64(c.pad.subarray(0, c.n)),
-    state: b64(c.state.subarray(0, c.n)),
-    owner: b64(c.owner.subarray(0, c.n)),
-    owners: c.owners.slice(),
-  };
+/** The columns (a view's first `n` elements), compact and coded. */
+export function packColumns(v: ElementColumnsView | CompactColumns): PackedColumns {
+  const c = asCompact(v);
+  return { heapId: c.heapId, n: c.n, len: b64(c.len), state: b64(c.state), owner: b64(c.owner), jumps: b64(c.jumps), big: b64(c.big), pads: b64(c.pads), owners: c.owners.slice() };
 }
 
 /** Input bytes per base64 chunk: a multiple of 3, and a chunk's string (64 KiB) stays out of V8's large-object space. */
@@ -47,14 +46,8 @@ function writeB64(a: ArrayBufferView, out: Buffer, at: number): number {
 const b64Len = (a: ArrayBufferView) => 4 * Math.ceil(a.byteLength / 3);
 
 /** The parts of `JSON.stringify(packColumns(c))`: its text before, between and after the coded columns, and its size in bytes. */
-function packedParts(c: ElementColumnsView): { head: string; cols: [string, ArrayBufferView][]; tail: string; size: number } {
-  const cols: [string, ArrayBufferView][] = [
-    ['addr', c.addr.subarray(0, c.n)],
-    ['len', c.len.subarray(0, c.n)],
-    ['pad', c.pad.subarray(0, c.n)],
-    ['state', c.state.subarray(0, c.n)],
-    ['owner', c.owner.subarray(0, c.n)],
-  ];
+function packedParts(c: CompactColumns): { head: string; cols: [string, ArrayBufferView][]; tail: string; size: number } {
+  const cols: [string, ArrayBufferView][] = CODED.map((k) => [k, c[k]]);
   const head = `{"heapId":${JSON.stringify(c.heapId)},"n":${JSON.stringify(c.n)}`;
   const tail = `,"owners":${JSON.stringify(c.owners)}}`;
   let size = head.length + Buffer.byteLength(tail);
@@ -63,7 +56,7 @@ function packedParts(c: ElementColumnsView): { head: string; cols: [string, Arra
 }
 
 /** The size in bytes of `JSON.stringify(packColumns(c))`. */
-export function packedColumnsJsonSize(c: ElementColumnsView): number {
+export function packedColumnsJsonSize(c: CompactColumns): number {
   return packedParts(c).size;
 }
 
@@ -73,7 +66,7 @@ export function packedColumnsJsonSize(c: ElementColumnsView): number {
  * into `out`); returns the end. The agent sends a column snapshot's columns
  * this way (native-agent/wire.ts).
  */
-export function writePackedColumnsJson(c: ElementColumnsView, out: Buffer, at: number): number {
+export function writePackedColumnsJson(c: CompactColumns, out: Buffer, at: number): number {
   const { head, cols, tail, size } = packedParts(c);
   const from = at;
   at += out.write(head, at, 'latin1');
@@ -88,7 +81,8 @@ export function writePackedColumnsJson(c: ElementColumnsView, out: Buffer, at: n
 }
 
 /** `JSON.stringify(packColumns(c))` as bytes in a buffer of their own. */
-export function packColumnsJson(c: ElementColumnsView): Buffer {
+export function packColumnsJson(v: ElementColumnsView | CompactColumns): Buffer {
+  const c = asCompact(v);
   const out = Buffer.allocUnsafeSlow(packedColumnsJsonSize(c));
   writePackedColumnsJson(c, out, 0);
   return out;
@@ -108,27 +102,37 @@ function bytes(s: unknown, field: string, want: number): ArrayBuffer {
 }
 
 /**
- * Decodes and checks (common/columns.ts's explainColumns) what packColumns
+ * Decodes and checks (common/columns.ts's compactProblem) what packColumns
  * made. Throws one sentence naming the field when anything is wrong.
  */
-export function unpackColumns(x: unknown): ElementColumnsView {
+export function unpackColumns(x: unknown): CompactColumns {
   if (typeof x !== 'object' || x === null) throw new Error('columns is not an object');
   const p = x as Record<string, unknown>;
+  for (const key of Object.keys(p)) if (!(COMPACT_FIELDS as readonly string[]).includes(key)) throw new Error(`columns.${key.slice(0, 40)} is not a known field`);
   const n = p.n;
   if (!Number.isSafeInteger(n) || (n as number) < 0) throw new Error('columns.n is not a count');
   const k = n as number;
-  const c: ElementColumnsView = {
+  if (!Array.isArray(p.owners)) throw new Error('columns.owners is not an array');
+  const owners = p.owners as string[];
+  const pairs = (field: string): Float64Array => {
+    const s = p[field];
+    if (typeof s !== 'string' || s.length % 4 !== 0) throw new Error(`columns.${field} is not base64`);
+    const size = Buffer.byteLength(s, 'base64');
+    if (size % 16 !== 0) throw new Error(`columns.${field} is not a list of [index, value] pairs`);
+    return new Float64Array(bytes(s, field, size));
+  };
+  const c: CompactColumns = {
     heapId: p.heapId as number,
     n: k,
-    addr: new Float64Array(bytes(p.addr, 'addr', k * 8)),
-    len: new Float64Array(bytes(p.len, 'len', k * 8)),
-    pad: new Uint32Array(bytes(p.pad, 'pad', k * 4)),
+    len: new Uint32Array(bytes(p.len, 'len', k * 4)),
     state: new Uint8Array(bytes(p.state, 'state', k)),
-    owner: new Int32Array(bytes(p.owner, 'owner', k * 4)),
-    owners: p.owners as string[],
+    owner: ownerWidth(owners.length) === 2 ? new Uint16Array(bytes(p.owner, 'owner', k * 2)) : new Uint32Array(bytes(p.owner, 'owner', k * 4)),
+    jumps: pairs('jumps'),
+    big: pairs('big'),
+    pads: pairs('pads'),
+    owners,
   };
-  for (const key of Object.keys(p)) if (!['heapId', 'n', 'addr', 'len', 'pad', 'state', 'owner', 'owners'].includes(key)) throw new Error(`columns.${key.slice(0, 40)} is not a known field`);
-  const why = explainColumns(c);
+  const why = explainCompact(c);
   if (why) throw new Error(why);
   return c;
 }

@@ -1,10 +1,11 @@
 /**
- * A heap's elements as columns: the form they travel in from the agent to
- * the Memory Map. A million elements are five flat typed arrays and a string
- * table, never a million objects: the agent sends them base64-coded inside
- * its JSON-RPC reply (see common/columns-wire.ts), the extension host hands
- * the arrays to `webview.postMessage` (VS Code carries typed arrays as bytes,
- * without JSON), and the page draws from them.
+ * A heap's elements as columns: the form they live in from the agent to
+ * the Memory Map. A million elements are a few flat typed arrays and a
+ * string table, never a million objects. They travel compact
+ * (CompactColumns, below): the agent sends them base64-coded inside its
+ * JSON-RPC reply (see common/columns-wire.ts), the extension host hands the
+ * arrays to `webview.postMessage` (VS Code carries typed arrays as bytes,
+ * without JSON), and the page rebuilds them in one pass and draws.
  *
  * Nothing here has a runtime dependency: the webview bundle imports it.
  */
@@ -39,82 +40,6 @@ const MAX_OWNERS = 1 << 20;
 const MAX_OWNER_LEN = 512;
 
 const tag = (x: unknown) => Object.prototype.toString.call(x);
-
-/**
- * What is wrong with `x` as an ElementColumnsView (the path of the bad part
- * below it, and why), or null
- * when it is one. Checks the types and lengths of the arrays, that every
- * address and length is a whole number in range, addresses ascend and do not
- * overlap, states are known and owner indexes point into `owners`. Typed
- * arrays are recognised by their tag, so arrays made in another frame pass.
- */
-export function columnsProblem(x: unknown): [part: string, why: string] | null {
-  if (typeof x !== 'object' || x === null) return ['', 'is not an object'];
-  const o = x as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!['heapId', 'n', 'addr', 'len', 'pad', 'state', 'owner', 'owners'].includes(k)) return [`.${k.slice(0, 40)}`, 'is not a known field'];
-  if (!Number.isSafeInteger(o.heapId)) return ['.heapId', 'is not a whole number'];
-  const n = o.n;
-  if (!Number.isSafeInteger(n) || (n as number) < 0 || (n as number) > MAX_COLUMN_ELEMENTS) return [`.n`, `is not a count from 0 to ${MAX_COLUMN_ELEMENTS}`];
-  const want: [string, string][] = [
-    ['addr', '[object Float64Array]'],
-    ['len', '[object Float64Array]'],
-    ['pad', '[object Uint32Array]'],
-    ['state', '[object Uint8Array]'],
-    ['owner', '[object Int32Array]'],
-  ];
-  for (const [k, t] of want) {
-    if (tag(o[k]) !== t) return [`.${k}`, `is not a ${t.slice(8, -1)}`];
-    if ((o[k] as ArrayLike<number>).length !== n) return [`.${k}`, `holds ${(o[k] as ArrayLike<number>).length} entries, not n = ${n}`];
-  }
-  const owners = o.owners;
-  if (!Array.isArray(owners) || owners.length > MAX_OWNERS) return [`.owners`, `is not an array of at most ${MAX_OWNERS} names`];
-  for (let i = 0; i < owners.length; i++) {
-    const s = owners[i];
-    if (typeof s !== 'string' || s.length > MAX_OWNER_LEN) return [`.owners[${i}]`, `is not a name of at most ${MAX_OWNER_LEN} characters`];
-  }
-  const addr = o.addr as Float64Array;
-  const len = o.len as Float64Array;
-  const state = o.state as Uint8Array;
-  const owner = o.owner as Int32Array;
-  // one comparison chain per element, the reason looked for only once one
-  // fails: a page's first message runs this loop before V8 has compiled it
-  const count = n as number;
-  const nOwners = owners.length;
-  const states = ELEMENT_STATES.length;
-  let end = 0;
-  let i = 0;
-  for (; i < count; i++) {
-    const a = addr[i]!;
-    const l = len[i]!;
-    const e = a + l;
-    const w = owner[i]!;
-    // NaN fails every comparison; Math.floor keeps whole numbers only
-    if (!(a >= end && l >= 0 && e <= Number.MAX_SAFE_INTEGER && Math.floor(a) === a && Math.floor(l) === l && state[i]! < states && w >= -1 && w < nOwners)) break;
-    end = e;
-  }
-  if (i === count) return null;
-  end = i > 0 ? addr[i - 1]! + len[i - 1]! : 0;
-  {
-    const a = addr[i]!;
-    const l = len[i]!;
-    if (!Number.isSafeInteger(a) || a < 0) return [`.addr[${i}]`, `is not an address below 2^53`];
-    if (!Number.isSafeInteger(l) || l < 0) return [`.len[${i}]`, `is not a whole number from 0 to 2^53`];
-    if (a < end) return [`.addr[${i}]`, `is below the end of the element before it (addresses must ascend without overlap)`];
-    end = a + l;
-    if (!Number.isSafeInteger(end)) return [`.len[${i}]`, `runs past 2^53`];
-    if (state[i]! >= ELEMENT_STATES.length) return [`.state[${i}]`, `is not 0 (free), 1 (busy) or 2 (pad)`];
-    const w = owner[i]!;
-    if (w < -1 || w >= owners.length) return [`.owner[${i}]`, `is not -1 or an index into owners`];
-  }
-  // the fast check and the reasons disagree: refuse all the same
-  return [`.addr[${i}]`, 'fails the columns check'];
-}
-
-/** Why `x` is not a valid ElementColumnsView ("columns.addr[3] is not …"), or null when it is one. */
-export function explainColumns(x: unknown): string | null {
-  const p = columnsProblem(x);
-  return p && `columns${p[0]} ${p[1]}`;
-}
 
 /** One element in the wire format of files and the CLI. */
 export function columnElement(c: ElementColumnsView, i: number): HeapElement {
@@ -159,4 +84,187 @@ export function columnsFromElements(heapId: number, elements: readonly HeapEleme
     c.owner[i] = k;
   }
   return c;
+}
+
+/**
+ * The columns as they travel (agent → extension host → webview): 7 bytes an
+ * element where a view holds 25. Elements of a heap mostly follow one
+ * another without a gap, so a start is implied by the end of the element
+ * before; lengths fit 32 bits and pads are mostly zero. What does not fit
+ * goes in sparse [index, value] pairs:
+ *  - `jumps`: every element that does not start where the one before ends
+ *    (always the first), with its address;
+ *  - `big`: lengths of 2^32 − 1 and more (`len` holds LEN_ESCAPE there);
+ *  - `pads`: pads that are not 0.
+ * `owner` holds the owner's index + 1 (0: none), in 16 bits while the table
+ * has fewer than 65535 names, else 32 (ownerWidth).
+ */
+export interface CompactColumns {
+  heapId: number;
+  n: number;
+  len: Uint32Array;
+  state: Uint8Array;
+  owner: Uint16Array | Uint32Array;
+  jumps: Float64Array;
+  big: Float64Array;
+  pads: Float64Array;
+  owners: string[];
+}
+
+export const LEN_ESCAPE = 0xffffffff;
+export const COMPACT_FIELDS = ['heapId', 'n', 'len', 'state', 'owner', 'jumps', 'big', 'pads', 'owners'] as const;
+
+/** Bytes an owner index takes for a table of `owners` names. */
+export function ownerWidth(owners: number): 2 | 4 {
+  return owners < 0xffff ? 2 : 4;
+}
+
+/** The compact form of a view's first n elements (the view's `state` is shared, not copied). */
+export function compactColumns(v: ElementColumnsView): CompactColumns {
+  const n = v.n;
+  const len = new Uint32Array(n);
+  const owner = ownerWidth(v.owners.length) === 2 ? new Uint16Array(n) : new Uint32Array(n);
+  const jumps: number[] = [];
+  const big: number[] = [];
+  const pads: number[] = [];
+  let end = -1;
+  for (let i = 0; i < n; i++) {
+    const a = v.addr[i]!;
+    const l = v.len[i]!;
+    if (a !== end) jumps.push(i, a);
+    if (l >= LEN_ESCAPE) {
+      len[i] = LEN_ESCAPE;
+      big.push(i, l);
+    } else len[i] = l;
+    const p = v.pad[i]!;
+    if (p !== 0) pads.push(i, p);
+    owner[i] = v.owner[i]! + 1;
+    end = a + l;
+  }
+  return { heapId: v.heapId, n, len, state: v.state.subarray(0, n), owner, jumps: Float64Array.from(jumps), big: Float64Array.from(big), pads: Float64Array.from(pads), owners: v.owners.slice() };
+}
+
+/** Where compactProblem writes the elements it checks (owner indexes mapped through `ownerIds` when given). */
+export interface ExpandTarget {
+  addr: Float64Array;
+  len: Float64Array;
+  pad: Float64Array | Uint32Array;
+  owner: Int32Array;
+  ownerIds?: ArrayLike<number>;
+}
+
+const F64 = '[object Float64Array]';
+
+/**
+ * What is wrong with `x` as CompactColumns (the path of the bad part below
+ * it, and why), or null when it is one. Checks the arrays' types and
+ * lengths, and every element as it is rebuilt: addresses whole, ascending
+ * and not overlapping, below 2^53 with their lengths; states known; owner
+ * indexes inside `owners`; every sparse pair naming an element, in order.
+ * With `out`, the elements are written there as they are checked (what is
+ * written is meaningless when a problem is returned). Typed arrays are
+ * recognised by their tag, so arrays made in another frame pass.
+ */
+export function compactProblem(x: unknown, out?: ExpandTarget): [part: string, why: string] | null {
+  if (typeof x !== 'object' || x === null) return ['', 'is not an object'];
+  const o = x as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!(COMPACT_FIELDS as readonly string[]).includes(k)) return [`.${k.slice(0, 40)}`, 'is not a known field'];
+  if (!Number.isSafeInteger(o.heapId)) return ['.heapId', 'is not a whole number'];
+  const n = o.n;
+  if (!Number.isSafeInteger(n) || (n as number) < 0 || (n as number) > MAX_COLUMN_ELEMENTS) return [`.n`, `is not a count from 0 to ${MAX_COLUMN_ELEMENTS}`];
+  const count = n as number;
+  const owners = o.owners;
+  if (!Array.isArray(owners) || owners.length > MAX_OWNERS) return [`.owners`, `is not an array of at most ${MAX_OWNERS} names`];
+  for (let i = 0; i < owners.length; i++) {
+    const s: unknown = owners[i];
+    if (typeof s !== 'string' || s.length > MAX_OWNER_LEN) return [`.owners[${i}]`, `is not a name of at most ${MAX_OWNER_LEN} characters`];
+  }
+  const ownerTag = ownerWidth(owners.length) === 2 ? '[object Uint16Array]' : '[object Uint32Array]';
+  for (const [k, t] of [
+    ['len', '[object Uint32Array]'],
+    ['state', '[object Uint8Array]'],
+    ['owner', ownerTag],
+  ] as const) {
+    if (tag(o[k]) !== t) return [`.${k}`, `is not a ${t.slice(8, -1)}${k === 'owner' ? ` (for ${owners.length} owners)` : ''}`];
+    if ((o[k] as ArrayLike<number>).length !== count) return [`.${k}`, `holds ${(o[k] as ArrayLike<number>).length} entries, not n = ${count}`];
+  }
+  for (const k of ['jumps', 'big', 'pads'] as const) {
+    if (tag(o[k]) !== F64) return [`.${k}`, 'is not a Float64Array'];
+    if ((o[k] as Float64Array).length % 2 !== 0) return [`.${k}`, 'is not a list of [index, value] pairs'];
+  }
+  const len = o.len as Uint32Array;
+  const state = o.state as Uint8Array;
+  const owner = o.owner as Uint16Array | Uint32Array;
+  const jumps = o.jumps as Float64Array;
+  const big = o.big as Float64Array;
+  const pads = o.pads as Float64Array;
+  if (count > 0 && jumps[0] !== 0) return ['.jumps[0]', 'is not 0 (the first element’s address comes first)'];
+  const nOwners = owners.length;
+  const states = ELEMENT_STATES.length;
+  const jl = jumps.length;
+  const bl = big.length;
+  const pl = pads.length;
+  let j = 0;
+  let b = 0;
+  let p = 0;
+  let nextJump = jl ? jumps[0]! : -1;
+  let nextBig = bl ? big[0]! : -1;
+  let nextPad = pl ? pads[0]! : -1;
+  let end = 0;
+  for (let i = 0; i < count; i++) {
+    let a = end;
+    if (i === nextJump) {
+      a = jumps[j + 1]!;
+      // NaN fails every comparison; Math.floor keeps whole numbers only
+      if (!(a >= end && Math.floor(a) === a)) return [`.jumps[${j + 1}]`, `is not a whole address at or above the end of the element before (element ${i})`];
+      j += 2;
+      nextJump = j < jl ? jumps[j]! : -1;
+    }
+    let l = len[i]!;
+    if (l === LEN_ESCAPE) {
+      if (i !== nextBig) return [`.len[${i}]`, `is ${LEN_ESCAPE} (see big) but big has no entry for it`];
+      l = big[b + 1]!;
+      if (!(l >= LEN_ESCAPE && Math.floor(l) === l)) return [`.big[${b + 1}]`, `is not a whole length of ${LEN_ESCAPE} or more`];
+      b += 2;
+      nextBig = b < bl ? big[b]! : -1;
+    }
+    let pv = 0;
+    if (i === nextPad) {
+      pv = pads[p + 1]!;
+      if (!(pv > 0 && pv <= 0xffffffff && Math.floor(pv) === pv)) return [`.pads[${p + 1}]`, 'is not a pad from 1 to 2^32 − 1'];
+      p += 2;
+      nextPad = p < pl ? pads[p]! : -1;
+    }
+    const e = a + l;
+    if (!(e <= Number.MAX_SAFE_INTEGER)) return [`.len[${i}]`, 'runs past 2^53'];
+    if (state[i]! >= states) return [`.state[${i}]`, 'is not 0 (free), 1 (busy) or 2 (pad)'];
+    const w = owner[i]!;
+    if (w > nOwners) return [`.owner[${i}]`, 'is not 0 or an index into owners + 1'];
+    if (out) {
+      out.addr[i] = a;
+      out.len[i] = l;
+      out.pad[i] = pv;
+      out.owner[i] = w === 0 ? -1 : out.ownerIds ? out.ownerIds[w - 1]! : w - 1;
+    }
+    end = e;
+  }
+  if (j < jl) return [`.jumps[${j}]`, 'names no element in order (indexes must rise, below n)'];
+  if (b < bl) return [`.big[${b}]`, 'names no element in order (indexes must rise, below n)'];
+  if (p < pl) return [`.pads[${p}]`, 'names no element in order (indexes must rise, below n)'];
+  return null;
+}
+
+/** Why `x` is not valid CompactColumns ("columns.len[3] is …"), or null when it is. */
+export function explainCompact(x: unknown): string | null {
+  const p = compactProblem(x);
+  return p && `columns${p[0]} ${p[1]}`;
+}
+
+/** The view of compact columns (checked: throws one sentence naming the field). */
+export function expandColumns(c: CompactColumns): ElementColumnsView {
+  const n = c.n;
+  const v: ElementColumnsView = { heapId: c.heapId, n, addr: new Float64Array(n), len: new Float64Array(n), pad: new Uint32Array(n), state: c.state, owner: new Int32Array(n), owners: c.owners };
+  const p = compactProblem(c, v);
+  if (p) throw new Error(`columns${p[0]} ${p[1]}`);
+  return v;
 }

@@ -5,7 +5,7 @@
  * snapshot too) drops the whole message, and the receiver logs it. Nothing
  * here has a runtime dependency, so the webview bundle imports it as is.
  */
-import { columnsProblem, type ElementColumnsView } from './columns';
+import { compactProblem, type CompactColumns } from './columns';
 import type { HeapDelta, SnapshotDelta } from './delta';
 import { SNAPSHOT_SCHEMA, type Snapshot } from './snapshot';
 import { arrayOf, bool, type Check, count, dispatch, explain, explaining, fail, fieldNames, HEX, hex, inputProblem, int, keyPart, nullable, num, type Obj, oneOf, record, str, text } from './checks';
@@ -27,9 +27,9 @@ export const MAP_LAYOUTS: readonly MapLayoutKind[] = ['folded', 'linear', 'compa
 
 export interface SnapshotMessage {
   type: 'snapshot';
-  /** With `columns`, the heaps' `elements` are empty: their elements are the columns (common/columns.ts). */
+  /** With `columns`, the heaps' `elements` are empty: their elements are the columns (common/columns.ts CompactColumns). */
   snapshot: Snapshot;
-  columns?: ElementColumnsView[];
+  columns?: CompactColumns[];
 }
 /** `seq` counts up by one per delta after a snapshot; a gap makes the webview ask for a snapshot again (`ready`). */
 export interface DeltaMessage {
@@ -246,7 +246,7 @@ export const deltaCheck = record(
 const columnsList: Check = (v) => {
   if (!Array.isArray(v) || v.length > 1024) return explaining() && fail('', 'is not a list of at most 1024 heaps\u2019 columns');
   for (let i = 0; i < v.length; i++) {
-    const p = columnsProblem(v[i]);
+    const p = compactProblem(v[i]);
     if (p) return explaining() && fail(`[${i}]${p[0]}`, p[1]);
   }
   return true;

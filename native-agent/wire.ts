@@ -9,7 +9,7 @@
  * JSON.stringify writes for it (a unit test checks that).
  */
 import type { ContentTypeEncoder, Message } from 'vscode-languageserver/node';
-import { type ElementColumnsView } from '../common/columns';
+import { compactColumns, type CompactColumns, type ElementColumnsView } from '../common/columns';
 import { packColumnsJson, packedColumnsJsonSize, type PackedColumns, writePackedColumnsJson } from '../common/columns-wire';
 
 /**
@@ -22,27 +22,27 @@ export class WireColumns {
   readonly heapId: number;
   readonly n: number;
   readonly json: Buffer | null;
+  /** The compact form (its `state` is the view's own array: see the class comment). */
+  private readonly compact: CompactColumns;
 
-  constructor(
-    readonly view: ElementColumnsView,
-    lazy = false,
-  ) {
+  constructor(view: ElementColumnsView, lazy = false) {
     this.heapId = view.heapId;
     this.n = view.n;
-    this.json = lazy ? null : packColumnsJson(view);
+    this.compact = compactColumns(view);
+    this.json = lazy ? null : packColumnsJson(this.compact);
   }
 
   get size(): number {
-    return this.json ? this.json.length : packedColumnsJsonSize(this.view);
+    return this.json ? this.json.length : packedColumnsJsonSize(this.compact);
   }
 
   write(out: Buffer, at: number): number {
-    return this.json ? at + this.json.copy(out, at) : writePackedColumnsJson(this.view, out, at);
+    return this.json ? at + this.json.copy(out, at) : writePackedColumnsJson(this.compact, out, at);
   }
 
   /** What JSON.stringify writes (the same bytes as `write`). */
   toJSON(): PackedColumns {
-    return JSON.parse((this.json ?? packColumnsJson(this.view)).toString('utf8')) as PackedColumns;
+    return JSON.parse((this.json ?? packColumnsJson(this.compact)).toString('utf8')) as PackedColumns;
   }
 }
 

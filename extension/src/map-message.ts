@@ -9,22 +9,30 @@
  *    empty `elements`, and the columns as typed arrays, which
  *    `webview.postMessage` carries as bytes (no JSON, no per-element object).
  */
-import { columnElements, columnsFromElements, type ElementColumnsView } from '../../common/columns';
+import { columnElements, columnsFromElements, compactColumns, type CompactColumns, type ElementColumnsView, expandColumns } from '../../common/columns';
 import { unpackColumns } from '../../common/columns-wire';
 import type { ColumnSnapshot } from '../../common/protocol';
 import type { Heap, Snapshot } from '../../common/snapshot';
 import type { SnapshotMessage } from '../../common/webview-protocol';
 
-const columnsByHeap = new WeakMap<Heap, ElementColumnsView>();
+/** A heap's columns as they came (compact, checked) and, once something asked, expanded. */
+interface HeapCols {
+  compact: CompactColumns;
+  view: ElementColumnsView | null;
+}
+
+const columnsByHeap = new WeakMap<Heap, HeapCols>();
+
+const expanded = (c: HeapCols): ElementColumnsView => (c.view ??= expandColumns(c.compact));
 
 /** Gives `heap` its columns; `heap.elements` becomes a getter that builds (once) the wire array. */
-function attach(heap: Heap, c: ElementColumnsView): Heap {
+function attach(heap: Heap, c: HeapCols): Heap {
   columnsByHeap.set(heap, c);
   Object.defineProperty(heap, 'elements', {
     enumerable: true,
     configurable: true,
     get(this: Heap) {
-      const v = columnElements(c);
+      const v = columnElements(expanded(c));
       Object.defineProperty(this, 'elements', { value: v, enumerable: true, writable: true, configurable: true });
       return v;
     },
@@ -51,27 +59,37 @@ export function hydrate(cs: ColumnSnapshot): Snapshot {
     const h = byId.get(c.heapId);
     if (!h) throw new Error(`columns.heapId ${c.heapId} names no heap of the snapshot`);
     if (columnsByHeap.has(h)) throw new Error(`columns.heapId ${c.heapId} comes twice`);
-    attach(h, c);
+    attach(h, { compact: c, view: null });
   }
   return cs.snapshot;
 }
 
+/** The heap's own columns while its elements are still the ones they came with. */
+function own(h: Heap): HeapCols | undefined {
+  const c = columnsByHeap.get(h);
+  return c && Object.getOwnPropertyDescriptor(h, 'elements')?.get ? c : undefined;
+}
+
 /** A heap's columns: those it came with, or made from its elements (after a delta changed it). */
 export function heapColumns(h: Heap): ElementColumnsView {
-  const own = columnsByHeap.get(h);
-  if (own && Object.getOwnPropertyDescriptor(h, 'elements')?.get) return own;
-  return columnsFromElements(h.id, h.elements);
+  const c = own(h);
+  return c ? expanded(c) : columnsFromElements(h.id, h.elements);
+}
+
+/** A heap's columns in the form they travel in: as they came, or compacted from its elements. */
+export function heapCompact(h: Heap): CompactColumns {
+  return own(h)?.compact ?? compactColumns(columnsFromElements(h.id, h.elements));
 }
 
 /** The message the Memory Map gets for a full snapshot. */
 export function snapshotMessage(s: Snapshot): SnapshotMessage {
-  const columns: ElementColumnsView[] = [];
+  const columns: CompactColumns[] = [];
   const heaps: Heap[] = [];
   for (const h of s.heaps) {
     const header: Record<string, unknown> = {};
     for (const k of Object.keys(h)) if (k !== 'elements') header[k] = (h as unknown as Record<string, unknown>)[k];
     heaps.push({ ...(header as unknown as Omit<Heap, 'elements'>), elements: [] });
-    if (h.elementsAvailable) columns.push(heapColumns(h));
+    if (h.elementsAvailable) columns.push(heapCompact(h));
   }
   return { type: 'snapshot', snapshot: { ...s, heaps }, columns };
 }

@@ -11,10 +11,11 @@
  *      `snapshotMessage`);
  *   3. the message crosses to the page the way VS Code carries a
  *      `webview.postMessage`: JSON with every typed array's buffer taken out
- *      (what VS Code's serializeWebviewMessage does), bytes over a local
- *      socket (VS Code: IPC/websocket), typed arrays rebuilt on the buffers
- *      in the page, then two structured clones (VS Code: workbench → webview
- *      host frame → the webview's own frame);
+ *      (what VS Code's serializeWebviewMessage does), the bytes as one
+ *      binary WebSocket frame (code-server's transport to the browser),
+ *      typed arrays rebuilt on the buffers in the page, then two structured
+ *      clones (VS Code: workbench → webview host frame → the webview's own
+ *      frame);
  *   4. the page's own message handler validates, models, lays out and draws;
  *      the time ends at the next animation frame (the canvas presented).
  *
@@ -22,8 +23,10 @@
  * For the record, the same path with the elements as JSON objects (what the
  * extension sent before columns) is timed in the same run.
  */
+import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Page } from 'playwright-core';
 import type { ColumnSnapshot } from '../../common/protocol';
 import type { Snapshot } from '../../common/snapshot';
@@ -43,7 +46,7 @@ const now = () => performance.timeOrigin + performance.now();
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 
 /** VS Code's serializeWebviewMessage, in effect: JSON with typed arrays as references to buffers sent beside it. */
-function serialize(message: unknown): Buffer {
+export function serialize(message: unknown): Buffer {
   const buffers: ArrayBuffer[] = [];
   const json = JSON.stringify(message, (_k, v: unknown) => {
     if (ArrayBuffer.isView(v)) {
@@ -73,26 +76,72 @@ function serialize(message: unknown): Buffer {
   return out;
 }
 
-/** A local stand-in for VS Code's message channel: one body per id, fetched once. */
-async function channel(): Promise<{ put(id: string, body: Buffer): string; close(): Promise<void> }> {
-  const bodies = new Map<string, Buffer>();
-  const server = http.createServer((req, res) => {
-    const id = (req.url ?? '').slice(1);
-    const body = bodies.get(id);
-    bodies.delete(id);
-    res.writeHead(body ? 200 : 404, { 'Content-Type': 'application/octet-stream', 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'no-store' });
-    res.end(body ?? '');
+/**
+ * A local stand-in for VS Code's message channel: one WebSocket per page
+ * carrying each message's bytes as one binary frame, which is how
+ * code-server (and VS Code for the web) carries the extension host's
+ * messages to the browser; desktop VS Code uses Electron's IPC instead.
+ */
+export interface Channel {
+  /** Opens the page's socket; `send` then delivers a body to it. */
+  connect(page: Page): Promise<{ send(body: Buffer): void }>;
+  close(): Promise<void>;
+}
+
+export async function channel(): Promise<Channel> {
+  const waiting: ((s: Duplex) => void)[] = [];
+  const sockets = new Set<Duplex>();
+  const server = http.createServer((_req, res) => res.writeHead(404).end());
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
+    const key = req.headers['sec-websocket-key'];
+    if (typeof key !== 'string') {
+      socket.destroy();
+      return;
+    }
+    const accept = crypto.createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+    waiting.shift()?.(socket);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   return {
-    put(id, body) {
-      bodies.set(id, body);
-      return `${origin}/${id}`;
+    async connect(page) {
+      const socket = new Promise<Duplex>((r) => waiting.push(r));
+      await page.evaluate(
+        (u) =>
+          new Promise<void>((res, rej) => {
+            const ws = new WebSocket(u);
+            ws.binaryType = 'arraybuffer';
+            ws.onopen = () => res();
+            ws.onerror = () => rej(new Error('the channel did not open'));
+            (window as unknown as { __channel: WebSocket }).__channel = ws;
+          }),
+        url,
+      );
+      const s = await socket;
+      return {
+        send(body) {
+          // one unmasked binary frame (RFC 6455 §5.2)
+          let head: Buffer;
+          if (body.length < 126) head = Buffer.from([0x82, body.length]);
+          else if (body.length < 65536) {
+            head = Buffer.from([0x82, 126, 0, 0]);
+            head.writeUInt16BE(body.length, 2);
+          } else {
+            head = Buffer.from([0x82, 127, 0, 0, 0, 0, 0, 0, 0, 0]);
+            head.writeBigUInt64BE(BigInt(body.length), 2);
+          }
+          s.write(head);
+          s.write(body);
+        },
+      };
     },
     close: () =>
       new Promise<void>((r) => {
-        server.closeAllConnections();
+        for (const s of sockets) s.destroy();
         server.close(() => r());
       }),
   };
@@ -105,46 +154,77 @@ interface PageTimes {
   presented: number;
 }
 
-/** In the page: fetch the bytes, rebuild the message as VS Code's webview does, post it twice-cloned, wait for the draw and the next frame. */
-function deliver(page: Page, url: string): Promise<PageTimes> {
-  return page.evaluate(async (u) => {
-    const wall = () => performance.timeOrigin + performance.now();
-    const ab = await (await fetch(u)).arrayBuffer();
-    const dv = new DataView(ab);
-    const headLen = dv.getUint32(0, true);
-    const indexLen = dv.getUint32(4, true);
-    const dec = new TextDecoder();
-    const offsets = JSON.parse(dec.decode(new Uint8Array(ab, ab.byteLength - indexLen, indexLen))) as number[];
-    const ctor: Record<string, new (b: ArrayBuffer, o: number, n: number) => unknown> = {
-      Float64Array: Float64Array as never,
-      Uint32Array: Uint32Array as never,
-      Uint8Array: Uint8Array as never,
-      Int32Array: Int32Array as never,
-    };
-    const msg = JSON.parse(dec.decode(new Uint8Array(ab, 8, headLen)), (_k, v: { $$ref?: number; type: string; byteOffset: number; byteLength: number }) => {
-      if (!v || typeof v !== 'object' || typeof v.$$ref !== 'number') return v;
-      const C = ctor[v.type]!;
-      const per = (C as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-      return new C(ab, offsets[v.$$ref]! + v.byteOffset, v.byteLength / per);
-    });
-    const fetched = wall();
-    const map = window.memscopeMap!;
-    const before = map.stats().snapshots;
-    // listeners run in the order they were added: this one after the map's own
-    const drawn = new Promise<number>((res) => {
-      const on = () => {
-        if (map.stats().snapshots === before) return;
-        window.removeEventListener('message', on);
-        res(wall());
+/**
+ * Arms the page for the next message on its channel: when the bytes arrive
+ * it rebuilds the message as VS Code's webview does, posts it (two
+ * structured clones, buffers copied: workbench → webview host frame → the
+ * webview's own frame), and waits for the
+ * draw and the next frame. `deliver` resolves to the page's times.
+ */
+export async function arm(page: Page): Promise<{ deliver(): Promise<PageTimes> }> {
+  await page.evaluate(() => {
+    const w = window as unknown as { __channel: WebSocket; __times: Promise<unknown> };
+    w.__times = new Promise((resolve, reject) => {
+      w.__channel.onmessage = (ev: MessageEvent<ArrayBuffer>) => {
+        try {
+          onBytes(ev);
+        } catch (e) {
+          reject(e as Error);
+        }
       };
-      window.addEventListener('message', on);
+      const onBytes = (ev: MessageEvent<ArrayBuffer>) => {
+        const wall = () => performance.timeOrigin + performance.now();
+        const ab = ev.data;
+        const dv = new DataView(ab);
+        const headLen = dv.getUint32(0, true);
+        const indexLen = dv.getUint32(4, true);
+        const dec = new TextDecoder();
+        const offsets = JSON.parse(dec.decode(new Uint8Array(ab, ab.byteLength - indexLen, indexLen))) as number[];
+        const ctor: Record<string, new (b: ArrayBuffer, o: number, n: number) => unknown> = {
+          Float64Array: Float64Array as never,
+          Uint32Array: Uint32Array as never,
+          Uint16Array: Uint16Array as never,
+          Uint8Array: Uint8Array as never,
+          Int32Array: Int32Array as never,
+        };
+        const msg = JSON.parse(dec.decode(new Uint8Array(ab, 8, headLen)), (_k, v: { $$ref?: number; type: string; byteOffset: number; byteLength: number }) => {
+          if (!v || typeof v !== 'object' || typeof v.$$ref !== 'number') return v;
+          const C = ctor[v.type]!;
+          const per = (C as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+          return new C(ab, offsets[v.$$ref]! + v.byteOffset, v.byteLength / per);
+        });
+        const fetched = wall();
+        const map = window.memscopeMap!;
+        const before = map.stats().snapshots + map.stats().deltas;
+        // listeners run in the order they were added: this one after the map's own
+        const drawn = new Promise<number>((res) => {
+          const on = () => {
+            if (map.stats().snapshots + map.stats().deltas === before) return;
+            window.removeEventListener('message', on);
+            res(wall());
+          };
+          window.addEventListener('message', on);
+        });
+        const posted = wall();
+        window.postMessage(structuredClone(msg), '*');
+        void drawn.then(async (d) => {
+          await new Promise((r) => requestAnimationFrame(r));
+          resolve({ fetched, posted, drawn: d, presented: wall() });
+        });
+      };
     });
-    const posted = wall();
-    window.postMessage(structuredClone(msg), '*');
-    const d = await drawn;
-    await new Promise((r) => requestAnimationFrame(r));
-    return { fetched, posted, drawn: d, presented: wall() };
-  }, url);
+  });
+  return {
+    deliver: async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the page drew nothing within 60 s of the message')), 60_000)));
+      try {
+        return await Promise.race([page.evaluate(() => (window as unknown as { __times: Promise<PageTimes> }).__times), late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
 }
 
 interface Run {
@@ -156,15 +236,17 @@ interface Run {
   bytes: number;
 }
 
-async function oneRun(agent: Awaited<ReturnType<typeof attachedAgent>>['agent'], page: Page, ch: Awaited<ReturnType<typeof channel>>, id: string, columns: boolean): Promise<Run> {
+async function oneRun(agent: Awaited<ReturnType<typeof attachedAgent>>['agent'], page: Page, ch: Channel, columns: boolean): Promise<Run> {
+  const link = await ch.connect(page);
+  const armed = await arm(page);
   const t0 = now();
   const reply = await agent.rpc.sendRequest('memscope/snapshot', columns ? { columns: true } : {});
   const t1 = now();
   const message = columns ? snapshotMessage(hydrate(reply as ColumnSnapshot)) : { type: 'snapshot', snapshot: reply as Snapshot };
   const body = serialize(message);
-  const url = ch.put(id, body);
   const t2 = now();
-  const p = await deliver(page, url);
+  link.send(body);
+  const p = await armed.deliver();
   return { total: p.presented - t0, agent: t1 - t0, host: t2 - t1, page: p.fetched - t2, draw: p.presented - p.posted, bytes: body.length };
 }
 
@@ -177,7 +259,7 @@ const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length
  * first snapshot once its page said it is ready. The page stays cold: it
  * has drawn nothing and its message handler has never run.
  */
-async function settle(page: Page): Promise<void> {
+export async function settle(page: Page): Promise<void> {
   await page.evaluate(() => new Promise<void>((r) => requestIdleCallback(() => r(), { timeout: 3000 })));
   await new Promise((r) => setTimeout(r, 500));
 }
@@ -205,7 +287,7 @@ export async function mapEndToEnd(sizes: { elements: number; target: number }[])
           const m = await openMap({ width: 1280, height: 900, bypassCsp: true });
           try {
             await settle(m.page);
-            runs.push(await oneRun(agent, m.page, ch, `c${elements}-${i}`, true));
+            runs.push(await oneRun(agent, m.page, ch, true));
           } finally {
             await m.close();
           }
@@ -217,7 +299,7 @@ export async function mapEndToEnd(sizes: { elements: number; target: number }[])
           const m = await openMap({ width: 1280, height: 900, bypassCsp: true });
           try {
             await settle(m.page);
-            const o = await oneRun(agent, m.page, ch, `o${elements}`, false);
+            const o = await oneRun(agent, m.page, ch, false);
             old = `; elements as JSON objects instead: ${ms(o.total)}, ${(o.bytes / 2 ** 20).toFixed(0)} MiB`;
           } finally {
             await m.close();

@@ -6,7 +6,7 @@
 // webview model built from columns equals the one built from elements.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { columnElements, columnsFromElements, type ElementColumnsView, explainColumns } from '../../common/columns';
+import { columnElements, columnsFromElements, compactColumns, type CompactColumns, expandColumns, explainCompact } from '../../common/columns';
 import { packColumns, unpackColumns } from '../../common/columns-wire';
 import { explainToWebview, validateToWebview } from '../../common/webview-protocol';
 import { columnSnapshot, ElementColumns, setColumns } from '../../native-agent/elements';
@@ -24,48 +24,60 @@ test('columns from elements and back are the same elements, sorted by address', 
   assert.deepEqual([...c.owner], [0, -1, -1, 1, 0]);
   assert.deepEqual(columnElements(c), elements);
   assert.deepEqual(columnElements(columnsFromElements(3, [...elements].reverse())), elements, 'unsorted input is sorted');
-  assert.equal(explainColumns(c), null);
+  assert.equal(explainCompact(compactColumns(c)), null);
+  assert.deepEqual(columnElements(expandColumns(compactColumns(c))), elements);
 });
 
 test('packed and unpacked: equal arrays in buffers of their own', () => {
   const c = columnsFromElements(0, elements);
   const p = packColumns(c);
-  assert.equal(typeof p.addr, 'string');
+  assert.equal(typeof p.len, 'string');
   const u = unpackColumns(JSON.parse(JSON.stringify(p)));
-  assert.deepEqual(columnElements(u), elements);
-  for (const a of [u.addr, u.len, u.pad, u.state, u.owner]) assert.equal(a.byteOffset, 0);
-  assert.equal(u.addr.buffer === u.len.buffer, false);
+  assert.deepEqual(columnElements(expandColumns(u)), elements);
+  for (const a of [u.len, u.state, u.owner, u.jumps, u.big, u.pads]) assert.equal(a.byteOffset, 0);
+  assert.equal(u.len.buffer === u.owner.buffer, false);
+  // the gap after the element at 0x100200140 is one jump; the pad of 64 one pair
+  assert.deepEqual([...u.jumps], [0, 0x100200000]);
+  assert.deepEqual([...u.pads], [4, 64]);
 });
 
-function broken(f: (c: ElementColumnsView) => void): ElementColumnsView {
-  const c = columnsFromElements(0, elements);
+function broken(f: (c: CompactColumns) => void): CompactColumns {
+  const c = compactColumns(columnsFromElements(0, elements));
   f(c);
   return c;
 }
 
 test('malformed columns are refused, naming the field', () => {
-  const cases: [ElementColumnsView | unknown, RegExp][] = [
+  const cases: [CompactColumns | unknown, RegExp][] = [
     [null, /^columns is not an object/],
-    [broken((c) => (c.addr = new Float64Array(4))), /^columns\.addr holds 4 entries, not n = 5/],
-    [broken((c) => ((c as unknown as { len: number[] }).len = [1, 2, 3, 4, 5])), /^columns\.len is not a Float64Array/],
-    [broken((c) => (c.addr[2] = c.addr[1]!)), /^columns\.addr\[2\] is below the end of the element before it/],
-    [broken((c) => (c.addr[0] = -1)), /^columns\.addr\[0\] is not an address/],
-    [broken((c) => (c.addr[4] = 2 ** 60)), /^columns\.addr\[4\] is not an address below 2\^53/],
-    [broken((c) => (c.len[1] = 1.5)), /^columns\.len\[1\] is not a whole number/],
+    [broken((c) => (c.len = new Uint32Array(4))), /^columns\.len holds 4 entries, not n = 5/],
+    [broken((c) => ((c as unknown as { len: number[] }).len = [1, 2, 3, 4, 5])), /^columns\.len is not a Uint32Array/],
+    [broken((c) => (c.owner = new Uint32Array(5))), /^columns\.owner is not a Uint16Array \(for 2 owners\)/],
+    [broken((c) => (c.jumps = Float64Array.from([0, 0x100200000, 2, 0x100200000]))), /^columns\.jumps\[3\] is not a whole address at or above the end of the element before \(element 2\)/],
+    [broken((c) => (c.jumps = Float64Array.from([1, 0x100200000]))), /^columns\.jumps\[0\] is not 0/],
+    [broken((c) => (c.jumps = Float64Array.from([0, -1]))), /^columns\.jumps\[1\] is not a whole address/],
+    [broken((c) => (c.jumps = Float64Array.from([0, 2 ** 53 - 0x100]))), /^columns\.len\[0\] runs past 2\^53/],
+    [broken((c) => (c.jumps = Float64Array.from([0, 0x100200000, 9, 0x200000000]))), /^columns\.jumps\[2\] names no element in order/],
+    [broken((c) => (c.jumps = Float64Array.from([0, 0x100200000, 3]))), /^columns\.jumps is not a list of \[index, value\] pairs/],
+    [broken((c) => (c.len[1] = 0xffffffff)), /^columns\.len\[1\] is 4294967295 \(see big\) but big has no entry for it/],
+    [broken((c) => ((c.len[1] = 0xffffffff), (c.big = Float64Array.from([1, 5])))), /^columns\.big\[1\] is not a whole length of 4294967295 or more/],
+    [broken((c) => (c.pads = Float64Array.from([4, 0.5]))), /^columns\.pads\[1\] is not a pad/],
+    [broken((c) => (c.pads = Float64Array.from([4, 64, 2, 64]))), /^columns\.pads\[2\] names no element in order/],
     [broken((c) => (c.state[3] = 3)), /^columns\.state\[3\] is not 0 \(free\), 1 \(busy\) or 2 \(pad\)/],
-    [broken((c) => (c.owner[0] = 2)), /^columns\.owner\[0\] is not -1 or an index into owners/],
-    [broken((c) => (c.owner[0] = -2)), /^columns\.owner\[0\]/],
+    [broken((c) => (c.owner[0] = 3)), /^columns\.owner\[0\] is not 0 or an index into owners \+ 1/],
     [broken((c) => (c.owners = [7 as unknown as string, 'x'])), /^columns\.owners\[0\] is not a name/],
     [broken((c) => ((c as unknown as Record<string, unknown>).extra = 1)), /^columns\.extra is not a known field/],
     [broken((c) => (c.n = 2 ** 30)), /^columns\.n is not a count/],
   ];
-  for (const [c, re] of cases) assert.match(explainColumns(c) ?? 'valid', re);
+  for (const [c, re] of cases) assert.match(explainCompact(c) ?? 'valid', re);
   // and on the wire
   const p = packColumns(columnsFromElements(0, elements));
-  assert.throws(() => unpackColumns({ ...p, addr: p.addr.slice(0, -4) }), /^Error: columns\.addr holds 39 bytes, not the 40 that n calls for/);
+  assert.throws(() => unpackColumns({ ...p, len: p.len.slice(0, -4) }), /^Error: columns\.len holds 18 bytes, not the 20 that n calls for/);
   assert.throws(() => unpackColumns({ ...p, state: '%%%%' }), /columns\.state is not base64/);
   assert.throws(() => unpackColumns({ ...p, len: 5 }), /columns\.len is not a base64 string/);
   assert.throws(() => unpackColumns({ ...p, more: 1 }), /columns\.more is not a known field/);
+  assert.throws(() => unpackColumns({ ...p, jumps: Buffer.alloc(8).toString('base64') }), /columns\.jumps is not a list of \[index, value\] pairs/);
+  assert.throws(() => unpackColumns({ ...p, jumps: packColumns(columnsFromElements(0, [])).jumps }), /columns\.jumps\[0\] is not 0/);
 });
 
 /** A snapshot whose heap 0 holds its elements as the agent's reader does (columns behind a getter). */
@@ -109,7 +121,7 @@ test('extension → map: the message carries typed arrays, passes the validator,
   const msg = snapshotMessage(live);
   assert.ok(msg.columns && msg.columns.length >= 1);
   for (const h of msg.snapshot.heaps) assert.deepEqual(h.elements, []);
-  assert.ok(msg.columns[0]!.addr instanceof Float64Array);
+  assert.ok(msg.columns[0]!.len instanceof Uint32Array);
   const cloned = structuredClone(msg);
   assert.equal(validateToWebview(cloned), cloned, explainToWebview(cloned) ?? '');
   const a = buildModel(s);
@@ -136,11 +148,11 @@ test('the map drops a column message that does not fit its snapshot', () => {
     { ...msg, columns: [{ ...msg.columns![0]!, heapId: 999 }] },
     { ...msg, columns: [msg.columns![0]!, msg.columns![0]!] },
     { ...msg, snapshot: s },
-    { ...msg, columns: [{ ...msg.columns![0]!, addr: Array.from(msg.columns![0]!.addr) }] },
+    { ...msg, columns: [{ ...msg.columns![0]!, len: Array.from(msg.columns![0]!.len) }] },
   ];
   assert.match(explainToWebview(bad[0]) ?? '', /columns\[0\]\.heapId names no heap/);
   assert.match(explainToWebview(bad[1]) ?? '', /names a heap twice/);
   assert.match(explainToWebview(bad[2]) ?? '', /has elements of its own/);
-  assert.match(explainToWebview(bad[3]) ?? '', /columns\[0\]\.addr is not a Float64Array/);
+  assert.match(explainToWebview(bad[3]) ?? '', /columns\[0\]\.len is not a Uint32Array/);
   for (const m of bad) assert.equal(validateToWebview(m), null);
 });

@@ -3,7 +3,7 @@
  * the map draws from: a million elements are a few flat arrays instead of a
  * million objects, and a delta is applied by one merge over sorted runs.
  */
-import { BUSY, ELEMENT_STATES, type ElementColumnsView, FREE, PAD, STATE_CODE } from '../../common/columns';
+import { BUSY, type CompactColumns, compactProblem, ELEMENT_STATES, FREE, PAD, STATE_CODE } from '../../common/columns';
 import type { HeapElement } from '../../common/snapshot';
 
 /** The state codes are common/columns.ts's (one table for every process). */
@@ -72,18 +72,17 @@ export function buildColumns(elements: readonly HeapElement[], owners: OwnerTabl
 }
 
 /**
- * Columns from the wire's columns (common/columns.ts; checked and sorted by
- * the sender): the address and length arrays are taken as they are, owner
- * indexes are moved into the model's table.
+ * Columns from the wire's compact columns (common/columns.ts; validated with
+ * the message): rebuilt in one pass, owner indexes moved into the model's
+ * table; the state array is taken as it is.
  */
-export function columnsFromView(v: ElementColumnsView, owners: OwnerTable): HeapColumns {
+export function columnsFromCompact(v: CompactColumns, owners: OwnerTable): HeapColumns {
   const ids = v.owners.map((name) => owners.id(name));
-  const owner = new Int32Array(v.n);
-  for (let i = 0; i < v.n; i++) {
-    const w = v.owner[i]!;
-    owner[i] = w < 0 ? -1 : ids[w]!;
-  }
-  return { n: v.n, start: v.addr, len: v.len, pad: new Float64Array(v.pad), state: v.state, owner, version: 0 };
+  const n = v.n;
+  const c: HeapColumns = { n, start: new Float64Array(n), len: new Float64Array(n), pad: new Float64Array(n), state: v.state, owner: new Int32Array(n), version: 0 };
+  const p = compactProblem(v, { addr: c.start, len: c.len, pad: c.pad, owner: c.owner, ownerIds: ids });
+  if (p) throw new Error(`columns${p[0]} ${p[1]}`);
+  return c;
 }
 
 function sortColumns(c: HeapColumns): HeapColumns {

@@ -6,8 +6,8 @@
  */
 import { applyDelta, type SnapshotDelta } from '../../common/delta';
 import type { Heap, Memzone, Mempool, Snapshot } from '../../common/snapshot';
-import type { ElementColumnsView } from '../../common/columns';
-import { applyElementChanges, buildColumns, columnsFromView, type HeapColumns, OwnerTable } from './columns';
+import type { CompactColumns } from '../../common/columns';
+import { applyElementChanges, buildColumns, columnsFromCompact, type HeapColumns, OwnerTable } from './columns';
 import { buildList, type ListColumns } from './lists';
 
 export type HeapHeader = Omit<Heap, 'elements'>;
@@ -38,7 +38,7 @@ function withoutElements(s: Snapshot): Snapshot {
 }
 
 /** The model of a snapshot; `columns` (a validated SnapshotMessage's) hold the elements of heaps whose `elements` are empty. */
-export function buildModel(s: Snapshot, columns: readonly ElementColumnsView[] = []): MapModel {
+export function buildModel(s: Snapshot, columns: readonly CompactColumns[] = []): MapModel {
   const owners = new OwnerTable();
   const byHeap = new Map(columns.map((c) => [c.heapId, c] as const));
   const lists = [...s.memsegLists].sort((a, b) => a.index - b.index).map(buildList);
@@ -46,7 +46,7 @@ export function buildModel(s: Snapshot, columns: readonly ElementColumnsView[] =
     .sort((a, b) => a.id - b.id)
     .map((h) => {
       const c = byHeap.get(h.id);
-      return { id: h.id, header: header(h), cols: c ? columnsFromView(c, owners) : buildColumns(h.elements, owners) };
+      return { id: h.id, header: header(h), cols: c ? columnsFromCompact(c, owners) : buildColumns(h.elements, owners) };
     });
   const snapshot = withoutElements(s);
   snapshot.memsegLists = lists.map((l) => l.list);

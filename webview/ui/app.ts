@@ -6,7 +6,7 @@
  */
 import { type D3ZoomEvent, select, type Selection, zoom, type ZoomBehavior, zoomIdentity, type ZoomTransform } from 'd3';
 import type { SnapshotDelta } from '../../common/delta';
-import type { ElementColumnsView } from '../../common/columns';
+import type { CompactColumns } from '../../common/columns';
 import type { Snapshot } from '../../common/snapshot';
 import { MAP_LAYOUTS, type MapLayoutKind, VIEW_STATE_VERSION, type MapViewState, type SelectKind, type StatusLevel, explainToWebview, validateToWebview } from '../../common/webview-protocol';
 import { describe, describeBin, type Description, laneLabel } from '../model/describe';
@@ -214,7 +214,7 @@ export class MapApp {
     setStatus(byId('status'), text, level);
   }
 
-  private setSnapshot(s: Snapshot, t0: number, columns?: readonly ElementColumnsView[]): void {
+  private setSnapshot(s: Snapshot, t0: number, columns?: readonly CompactColumns[]): void {
     const firstOne = !this.model;
     this.model = buildModel(s, columns);
     this.seq = null;
