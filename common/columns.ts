@@ -161,11 +161,12 @@ const F64 = '[object Float64Array]';
  * lengths, and every element as it is rebuilt: addresses whole, ascending
  * and not overlapping, below 2^53 with their lengths; states known; owner
  * indexes inside `owners`; every sparse pair naming an element, in order.
- * With `out`, the elements are written there as they are checked (what is
- * written is meaningless when a problem is returned). Typed arrays are
+ * With `into`, the elements are written there as they are checked (what is
+ * written is meaningless when a problem is returned); a function is asked
+ * for the arrays once n is known to be sound. Typed arrays are
  * recognised by their tag, so arrays made in another frame pass.
  */
-export function compactProblem(x: unknown, out?: ExpandTarget): [part: string, why: string] | null {
+export function compactProblem(x: unknown, into?: ExpandTarget | ((n: number) => ExpandTarget)): [part: string, why: string] | null {
   if (typeof x !== 'object' || x === null) return ['', 'is not an object'];
   const o = x as Record<string, unknown>;
   for (const k of Object.keys(o)) if (!(COMPACT_FIELDS as readonly string[]).includes(k)) return [`.${k.slice(0, 40)}`, 'is not a known field'];
@@ -199,6 +200,7 @@ export function compactProblem(x: unknown, out?: ExpandTarget): [part: string, w
   const big = o.big as Float64Array;
   const pads = o.pads as Float64Array;
   if (count > 0 && jumps[0] !== 0) return ['.jumps[0]', 'is not 0 (the first element’s address comes first)'];
+  const out = typeof into === 'function' ? into(count) : into;
   const nOwners = owners.length;
   const states = ELEMENT_STATES.length;
   const jl = jumps.length;
@@ -260,11 +262,30 @@ export function explainCompact(x: unknown): string | null {
   return p && `columns${p[0]} ${p[1]}`;
 }
 
-/** The view of compact columns (checked: throws one sentence naming the field). */
+/** Views rebuilt by checkCompact, for expandColumns: the check and the rebuild are one pass. */
+const checked = new WeakMap<object, ElementColumnsView>();
+
+/**
+ * compactProblem, keeping the rebuilt elements: the next expandColumns of
+ * the same object takes them instead of walking the columns again (a
+ * message validator checks, then the model expands).
+ */
+export function checkCompact(x: unknown): [part: string, why: string] | null {
+  const c = x as CompactColumns;
+  let v: ElementColumnsView | null = null;
+  const p = compactProblem(x, (n) => (v = { heapId: c.heapId, n, addr: new Float64Array(n), len: new Float64Array(n), pad: new Uint32Array(n), state: c.state, owner: new Int32Array(n), owners: c.owners }));
+  if (!p && v) checked.set(c, v);
+  return p;
+}
+
+/** The view of compact columns (checked: throws one sentence naming the field). Its `state` is the compact form's own array. */
 export function expandColumns(c: CompactColumns): ElementColumnsView {
-  const n = c.n;
-  const v: ElementColumnsView = { heapId: c.heapId, n, addr: new Float64Array(n), len: new Float64Array(n), pad: new Uint32Array(n), state: c.state, owner: new Int32Array(n), owners: c.owners };
-  const p = compactProblem(c, v);
+  const kept = checked.get(c);
+  if (kept && kept.n === c.n && kept.state === c.state) {
+    checked.delete(c);
+    return kept;
+  }
+  const p = checkCompact(c);
   if (p) throw new Error(`columns${p[0]} ${p[1]}`);
-  return v;
+  return expandColumns(c);
 }

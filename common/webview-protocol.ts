@@ -5,7 +5,7 @@
  * snapshot too) drops the whole message, and the receiver logs it. Nothing
  * here has a runtime dependency, so the webview bundle imports it as is.
  */
-import { compactProblem, type CompactColumns } from './columns';
+import { checkCompact, type CompactColumns } from './columns';
 import type { HeapDelta, SnapshotDelta } from './delta';
 import { SNAPSHOT_SCHEMA, type Snapshot } from './snapshot';
 import { arrayOf, bool, type Check, count, dispatch, explain, explaining, fail, fieldNames, HEX, hex, inputProblem, int, keyPart, nullable, num, type Obj, oneOf, record, str, text } from './checks';
@@ -246,7 +246,7 @@ export const deltaCheck = record(
 const columnsList: Check = (v) => {
   if (!Array.isArray(v) || v.length > 1024) return explaining() && fail('', 'is not a list of at most 1024 heaps\u2019 columns');
   for (let i = 0; i < v.length; i++) {
-    const p = compactProblem(v[i]);
+    const p = checkCompact(v[i]);
     if (p) return explaining() && fail(`[${i}]${p[0]}`, p[1]);
   }
   return true;

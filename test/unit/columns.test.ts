@@ -12,6 +12,7 @@ import { explainToWebview, validateToWebview } from '../../common/webview-protoc
 import { columnSnapshot, ElementColumns, setColumns } from '../../native-agent/elements';
 import { heapColumns, hydrate, snapshotMessage } from '../../extension/src/map-message';
 import { buildModel } from '../../webview/model/map';
+import { warmMessage } from '../../webview/model/warm';
 import { generateMapSnapshot } from '../fixtures/map-snapshot';
 import { el, heap, snap } from '../helpers/snapshot-builders';
 
@@ -155,4 +156,12 @@ test('the map drops a column message that does not fit its snapshot', () => {
   assert.match(explainToWebview(bad[2]) ?? '', /has elements of its own/);
   assert.match(explainToWebview(bad[3]) ?? '', /columns\[0\]\.len is not a Uint32Array/);
   for (const m of bad) assert.equal(validateToWebview(m), null);
+});
+
+test('the made-up snapshot the map warms its path with passes the validator and models its 20k elements', () => {
+  const msg = warmMessage();
+  assert.equal(validateToWebview(msg), msg, explainToWebview(msg) ?? '');
+  const m = buildModel(msg.snapshot, msg.columns);
+  assert.equal(m.heaps[0]!.cols.n, 20_000);
+  assert.equal(m.owners.names[0], 'memzone:warm');
 });

@@ -3,7 +3,7 @@
  * the map draws from: a million elements are a few flat arrays instead of a
  * million objects, and a delta is applied by one merge over sorted runs.
  */
-import { BUSY, type CompactColumns, compactProblem, ELEMENT_STATES, FREE, PAD, STATE_CODE } from '../../common/columns';
+import { BUSY, type CompactColumns, ELEMENT_STATES, expandColumns, FREE, PAD, STATE_CODE } from '../../common/columns';
 import type { HeapElement } from '../../common/snapshot';
 
 /** The state codes are common/columns.ts's (one table for every process). */
@@ -35,7 +35,7 @@ export interface HeapColumns {
   n: number;
   start: Float64Array;
   len: Float64Array;
-  pad: Float64Array;
+  pad: Uint32Array;
   state: Uint8Array;
   /** Index into the model's OwnerTable, or -1. */
   owner: Int32Array;
@@ -44,7 +44,7 @@ export interface HeapColumns {
 }
 
 export function emptyColumns(n = 0): HeapColumns {
-  return { n, start: new Float64Array(n), len: new Float64Array(n), pad: new Float64Array(n), state: new Uint8Array(n), owner: new Int32Array(n), version: 0 };
+  return { n, start: new Float64Array(n), len: new Float64Array(n), pad: new Uint32Array(n), state: new Uint8Array(n), owner: new Int32Array(n), version: 0 };
 }
 
 function put(c: HeapColumns, i: number, e: HeapElement, addr: number, owners: OwnerTable): void {
@@ -73,16 +73,18 @@ export function buildColumns(elements: readonly HeapElement[], owners: OwnerTabl
 
 /**
  * Columns from the wire's compact columns (common/columns.ts; validated with
- * the message): rebuilt in one pass, owner indexes moved into the model's
- * table; the state array is taken as it is.
+ * the message, which rebuilt them as it checked): owner indexes are moved
+ * into the model's table.
  */
-export function columnsFromCompact(v: CompactColumns, owners: OwnerTable): HeapColumns {
-  const ids = v.owners.map((name) => owners.id(name));
-  const n = v.n;
-  const c: HeapColumns = { n, start: new Float64Array(n), len: new Float64Array(n), pad: new Float64Array(n), state: v.state, owner: new Int32Array(n), version: 0 };
-  const p = compactProblem(v, { addr: c.start, len: c.len, pad: c.pad, owner: c.owner, ownerIds: ids });
-  if (p) throw new Error(`columns${p[0]} ${p[1]}`);
-  return c;
+export function columnsFromCompact(c: CompactColumns, owners: OwnerTable): HeapColumns {
+  const v = expandColumns(c);
+  const ids = Int32Array.from(v.owners, (name) => owners.id(name));
+  const owner = v.owner;
+  for (let i = 0; i < v.n; i++) {
+    const w = owner[i]!;
+    if (w >= 0) owner[i] = ids[w]!;
+  }
+  return { n: v.n, start: v.addr, len: v.len, pad: v.pad, state: v.state, owner, version: 0 };
 }
 
 function sortColumns(c: HeapColumns): HeapColumns {

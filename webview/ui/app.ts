@@ -19,6 +19,7 @@ import type { Palette } from '../model/theme';
 import { Axis, Overview } from './axis';
 import { connectHost, type Host } from './host';
 import { byId, Details, renderHeaders, renderLegend, setStatus, Tooltip } from './panels';
+import { warmMapPath } from './warm';
 import { type DrawStats, Renderer } from './render';
 import { readPalette, watchTheme } from './theme';
 
@@ -150,6 +151,10 @@ export class MapApp {
     this.syncLayoutButtons();
     this.warmText();
     this.host.post({ type: 'ready' });
+    // while the extension reads the first snapshot (unless it came first)
+    requestIdleCallback(() => {
+      if (!this.model) warmMapPath(this.layoutKind, Math.max(1, this.plot.clientWidth), this.palette);
+    }, { timeout: 200 });
   }
 
   /** Sets up canvas text while the page waits for its first snapshot (the first fillText costs ~10 ms). */
