@@ -6,7 +6,7 @@
  * parses as seven strings, against ~90 MB of objects and hex strings that
  * JSON.parse turns into a million objects.
  */
-import { checkCompact, COMPACT_FIELDS, compactColumns, type CompactColumns, type ElementColumnsView, ownerWidth } from './columns';
+import { COMPACT_FIELDS, compactColumns, compactProblem, type CompactColumns, type ElementColumnsView, ownerWidth } from './columns';
 
 export interface PackedColumns {
   heapId: number;
@@ -102,8 +102,9 @@ function bytes(s: unknown, field: string, want: number): ArrayBuffer {
 }
 
 /**
- * Decodes and checks (common/columns.ts's checkCompact: its expandColumns
- * then costs nothing more) what packColumns made. Throws one sentence naming the field when anything is wrong.
+ * Decodes and checks (common/columns.ts's compactProblem; nothing is
+ * expanded: the extension host keeps them compact until something asks
+ * for the elements) what packColumns made. Throws one sentence naming the field when anything is wrong.
  */
 export function unpackColumns(x: unknown): CompactColumns {
   if (typeof x !== 'object' || x === null) throw new Error('columns is not an object');
@@ -132,7 +133,7 @@ export function unpackColumns(x: unknown): CompactColumns {
     pads: pairs('pads'),
     owners,
   };
-  const why = checkCompact(c);
+  const why = compactProblem(c);
   if (why) throw new Error(`columns${why[0]} ${why[1]}`);
   return c;
 }

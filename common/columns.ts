@@ -144,7 +144,7 @@ export function compactColumns(v: ElementColumnsView): CompactColumns {
   return { heapId: v.heapId, n, len, state: v.state.subarray(0, n), owner, jumps: Float64Array.from(jumps), big: Float64Array.from(big), pads: Float64Array.from(pads), owners: v.owners.slice() };
 }
 
-/** Where compactProblem writes the elements it checks (owner indexes mapped through `ownerIds` when given). */
+/** Where compactProblem writes the elements it checks (owner indexes mapped through `ownerIds` when given); `pad` must come zero-filled (only pads that are not 0 are written). */
 export interface ExpandTarget {
   addr: Float64Array;
   len: Float64Array;
@@ -213,7 +213,36 @@ export function compactProblem(x: unknown, into?: ExpandTarget | ((n: number) =>
   let nextBig = bl ? big[0]! : -1;
   let nextPad = pl ? pads[0]! : -1;
   let end = 0;
-  for (let i = 0; i < count; i++) {
+  const oa = out?.addr;
+  const ol = out?.len;
+  const oo = out?.owner;
+  const ids = out?.ownerIds;
+  let i = 0;
+  while (i < count) {
+    // the plain run up to the next sparse entry: an element that starts
+    // where the one before ends, a 32-bit length, no pad; one comparison
+    // chain each, anything else left to the element-by-element code below
+    const stop = Math.min(nextJump >= i ? nextJump : count, nextBig >= i ? nextBig : count, nextPad >= i ? nextPad : count, count);
+    if (oa && ol && oo) {
+      for (; i < stop; i++) {
+        const l = len[i]!;
+        const e = end + l;
+        const w = owner[i]!;
+        if (l === LEN_ESCAPE || state[i]! >= states || w > nOwners || e > Number.MAX_SAFE_INTEGER) break;
+        oa[i] = end;
+        ol[i] = l;
+        oo[i] = w === 0 ? -1 : ids ? ids[w - 1]! : w - 1;
+        end = e;
+      }
+    } else {
+      for (; i < stop; i++) {
+        const l = len[i]!;
+        const e = end + l;
+        if (l === LEN_ESCAPE || state[i]! >= states || owner[i]! > nOwners || e > Number.MAX_SAFE_INTEGER) break;
+        end = e;
+      }
+    }
+    if (i >= count) break;
     let a = end;
     if (i === nextJump) {
       a = jumps[j + 1]!;
@@ -249,6 +278,7 @@ export function compactProblem(x: unknown, into?: ExpandTarget | ((n: number) =>
       out.owner[i] = w === 0 ? -1 : out.ownerIds ? out.ownerIds[w - 1]! : w - 1;
     }
     end = e;
+    i++;
   }
   if (j < jl) return [`.jumps[${j}]`, 'names no element in order (indexes must rise, below n)'];
   if (b < bl) return [`.big[${b}]`, 'names no element in order (indexes must rise, below n)'];
