@@ -6,7 +6,9 @@
  * parses as seven strings, against ~90 MB of objects and hex strings that
  * JSON.parse turns into a million objects.
  */
-import { COMPACT_FIELDS, compactColumns, compactProblem, type CompactColumns, type ElementColumnsView, ownerWidth } from './columns';
+import { COMPACT_FIELDS, compactColumns, compactProblem, type CompactColumns, type ElementColumnsView, ownerWidth, removedProblem } from './columns';
+import type { ColumnDelta, DeltaOf, HeapColumnDelta } from './delta';
+import type { Heap } from './snapshot';
 
 export interface PackedColumns {
   heapId: number;
@@ -136,4 +138,46 @@ export function unpackColumns(x: unknown): CompactColumns {
   const why = compactProblem(c);
   if (why) throw new Error(`columns${why[0]} ${why[1]}`);
   return c;
+}
+
+/** A heap's column delta inside a JSON-RPC notification (common/delta.ts HeapColumnDelta). */
+export interface PackedHeapDelta {
+  id: number;
+  header?: Omit<Heap, 'elements'>;
+  /** base64 of the removed addresses (Float64, ascending). */
+  removed: string;
+  added: PackedColumns;
+  changed: PackedColumns;
+}
+
+export type PackedColumnDelta = DeltaOf<PackedHeapDelta>;
+
+export function packHeapDelta(d: HeapColumnDelta): PackedHeapDelta {
+  return { id: d.id, ...(d.header ? { header: d.header } : {}), removed: b64(d.removed), added: packColumns(d.added), changed: packColumns(d.changed) };
+}
+
+/**
+ * Decodes and checks a packed heap delta (its header is checked with the
+ * notification): removed addresses whole and strictly ascending, the slices
+ * as unpackColumns checks columns. Throws one sentence naming the field.
+ */
+export function unpackHeapDelta(p: PackedHeapDelta): HeapColumnDelta {
+  if (typeof p.removed !== 'string' || p.removed.length % 4 !== 0) throw new Error('delta.removed is not base64');
+  const size = Buffer.byteLength(p.removed, 'base64');
+  if (size % 8 !== 0) throw new Error('delta.removed is not a list of addresses');
+  const removed = new Float64Array(bytes(p.removed, 'removed', size));
+  const why = removedProblem(removed);
+  if (why) throw new Error(`delta.removed${why[0]} ${why[1]}`);
+  const slice = (x: unknown, what: string) => {
+    try {
+      return unpackColumns(x);
+    } catch (e) {
+      throw new Error(`delta.${what}: ${(e as Error).message}`);
+    }
+  };
+  return { id: p.id, ...(p.header ? { header: p.header } : {}), removed, added: slice(p.added, 'added'), changed: slice(p.changed, 'changed') };
+}
+
+export function unpackColumnDelta(d: PackedColumnDelta): ColumnDelta {
+  return { ...d, heaps: { removed: d.heaps.removed, changed: d.heaps.changed.map(unpackHeapDelta) } };
 }

@@ -319,3 +319,17 @@ export function expandColumns(c: CompactColumns): ElementColumnsView {
   if (p) throw new Error(`columns${p[0]} ${p[1]}`);
   return expandColumns(c);
 }
+
+/** What is wrong with `x` as a delta's removed addresses (a Float64Array of whole addresses, strictly ascending): [part below it, why], or null. */
+export function removedProblem(x: unknown): [part: string, why: string] | null {
+  if (tag(x) !== F64) return ['', 'is not a Float64Array'];
+  const r = x as Float64Array;
+  if (r.length > MAX_COLUMN_ELEMENTS) return ['', `holds more than ${MAX_COLUMN_ELEMENTS} addresses`];
+  let prev = -1;
+  for (let i = 0; i < r.length; i++) {
+    const a = r[i]!;
+    if (!(a > prev && a <= Number.MAX_SAFE_INTEGER && Math.floor(a) === a)) return [`[${i}]`, 'is not a whole address above the one before'];
+    prev = a;
+  }
+  return null;
+}

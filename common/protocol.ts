@@ -8,7 +8,7 @@ import { absPath, checkInputs, HEX } from './checks';
 import type { ErrorData } from './errors';
 import type { TimelinePoint } from './leak-tracker';
 import { PAGE_SIZES, parseSize } from './units';
-import type { PackedColumns } from './columns-wire';
+import type { PackedColumnDelta, PackedColumns } from './columns-wire';
 import type { Snapshot, TargetInfo } from './snapshot';
 import type { SnapshotDelta } from './delta';
 
@@ -110,7 +110,8 @@ export interface SubscribeResult {
 export interface DeltaNotification {
   seq: number;
   takenAt: string;
-  delta: SnapshotDelta;
+  /** A subscription with `columns: true` gets its heaps' changes as packed column slices. */
+  delta: SnapshotDelta | PackedColumnDelta;
 }
 
 export interface TargetExitedNotification {

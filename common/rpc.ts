@@ -43,7 +43,7 @@ import {
   validateSubscribe,
   validateVa,
 } from './protocol';
-import { deltaCheck, snapshotCheck, target as targetCheck } from './webview-protocol';
+import { deltaCheck, deltaRecord, heapHeaderCheck, snapshotCheck, target as targetCheck } from './webview-protocol';
 
 /** A request: its method, and how each end checks what the other sent. */
 export interface Request<P, R> extends RequestType<P, R, ErrorData> {
@@ -120,7 +120,14 @@ const attachResult = record({
 });
 /** Packed columns are checked where they are decoded (common/columns-wire.ts's unpackColumns): here, their shape (base64 strings of any length). */
 const b64: Check = (v) => typeof v === 'string';
-const packed = record({ heapId: int, n: count, addr: b64, len: b64, pad: b64, state: b64, owner: b64, owners: arrayOf(str(512), 1 << 20) });
+const packed = record({ heapId: int, n: count, len: b64, state: b64, owner: b64, jumps: b64, big: b64, pads: b64, owners: arrayOf(str(512), 1 << 20) });
+/** A subscription with columns sends its heaps' changes as packed column slices (common/columns-wire.ts PackedHeapDelta), one without as objects. */
+const packedDelta = deltaRecord(record({ id: int, removed: b64, added: packed, changed: packed }, { header: heapHeaderCheck }));
+const anyDelta: Check = (v) => {
+  const changed = (v as { heaps?: { changed?: unknown } } | null)?.heaps?.changed;
+  const columns = Array.isArray(changed) && changed.some((h) => typeof (h as { removed?: unknown } | null)?.removed === 'string');
+  return columns ? packedDelta(v) : deltaCheck(v);
+};
 const columnSnapshot = record({ snapshot: snapshotCheck, columns: arrayOf(packed, 4096) });
 const subscribeResult = record({ snapshot: snapshotCheck }, { columns: arrayOf(packed, 4096) });
 const testBuffer = record({
@@ -160,7 +167,7 @@ export const Requests = {
 } as const;
 
 export const AgentNotifications = {
-  delta: notification<DeltaNotification>(Notifications.delta, record({ seq: count, takenAt: text, delta: deltaCheck })),
+  delta: notification<DeltaNotification>(Notifications.delta, record({ seq: count, takenAt: text, delta: anyDelta })),
   targetExited: notification<TargetExitedNotification>(Notifications.targetExited, record({ message: str(8192), error: errorData })),
   targetState: notification<TargetStateNotification>(Notifications.targetState, record({ stopped: bool, message: str(8192) })),
 } as const;

@@ -5,8 +5,8 @@
  * snapshot too) drops the whole message, and the receiver logs it. Nothing
  * here has a runtime dependency, so the webview bundle imports it as is.
  */
-import { checkCompact, type CompactColumns } from './columns';
-import type { HeapDelta, SnapshotDelta } from './delta';
+import { checkCompact, type CompactColumns, removedProblem } from './columns';
+import type { ColumnDelta, HeapDelta, SnapshotDelta } from './delta';
 import { SNAPSHOT_SCHEMA, type Snapshot } from './snapshot';
 import { arrayOf, bool, type Check, count, dispatch, explain, explaining, fail, fieldNames, HEX, hex, inputProblem, int, keyPart, nullable, num, type Obj, oneOf, record, str, text } from './checks';
 
@@ -35,7 +35,7 @@ export interface SnapshotMessage {
 export interface DeltaMessage {
   type: 'delta';
   seq: number;
-  delta: SnapshotDelta;
+  delta: ColumnDelta;
 }
 /** Scroll and zoom to the item holding `address`, select it and flash it. */
 export interface RevealMessage {
@@ -229,18 +229,41 @@ export const SNAPSHOT_FIELDS: ReadonlySet<string> = new Set([
 ]);
 
 const heapDelta = record({ id: int, added: elements, removed: arrayOf(hex, 1 << 24), changed: elements }, { header: heapHeader });
-export const deltaCheck = record(
-  {
-    takenAt: text,
-    target,
-    retries: count,
-    memsegLists: record({ upserted: arrayOf(memsegList, 4096), removed: arrayOf(count, 4096) }),
-    heaps: record({ changed: arrayOf(heapDelta, 1024), removed: arrayOf(int, 1024) }),
-    memzones: record({ added: arrayOf(memzone, 1 << 20), removed: arrayOf(str(600), 1 << 20) }),
-    mempools: record({ upserted: arrayOf(mempool, 1 << 16), removed: arrayOf(str(256), 1 << 16) }),
-  },
-  { warnings },
-);
+
+/** A delta's fields around its heaps' changes (checked by `heapChange`). */
+export function deltaRecord(heapChange: Check): Check {
+  return record(
+    {
+      takenAt: text,
+      target,
+      retries: count,
+      memsegLists: record({ upserted: arrayOf(memsegList, 4096), removed: arrayOf(count, 4096) }),
+      heaps: record({ changed: arrayOf(heapChange, 1024), removed: arrayOf(int, 1024) }),
+      memzones: record({ added: arrayOf(memzone, 1 << 20), removed: arrayOf(str(600), 1 << 20) }),
+      mempools: record({ upserted: arrayOf(mempool, 1 << 16), removed: arrayOf(str(256), 1 << 16) }),
+    },
+    { warnings },
+  );
+}
+
+/** A heap's header as a delta carries it. */
+export const heapHeaderCheck = heapHeader;
+
+/** The object form (files, the CLI, a subscription without columns). */
+export const deltaCheck = deltaRecord(heapDelta);
+
+const compactCheck: Check = (v) => {
+  const p = checkCompact(v);
+  return p ? explaining() && fail(p[0], p[1]) : true;
+};
+const removedCheck: Check = (v) => {
+  const p = removedProblem(v);
+  return p ? explaining() && fail(p[0], p[1]) : true;
+};
+const columnHeapDelta = record({ id: int, removed: removedCheck, added: compactCheck, changed: compactCheck }, { header: heapHeader });
+
+/** The column form the Memory Map gets (common/delta.ts ColumnDelta). */
+export const columnDeltaCheck = deltaRecord(columnHeapDelta);
 
 /** A heap's columns each, for heaps with empty `elements` (checked against the snapshot by the receiver). */
 const columnsList: Check = (v) => {
@@ -272,7 +295,7 @@ const selectKind = oneOf('memsegList', 'segment', 'hole', 'heap', 'element', 'me
 
 const toWebview: Record<ToWebview['type'], Check> = {
   snapshot: snapshotMessage,
-  delta: record({ type: text, seq: count, delta: deltaCheck }),
+  delta: record({ type: text, seq: count, delta: columnDeltaCheck }),
   reveal: record({ type: text, address: hex }),
   status: record({ type: text, text, level: oneOf('info', 'warning', 'error') }),
   theme: record({ type: text }),

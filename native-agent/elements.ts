@@ -5,7 +5,8 @@
  * `elements` array of the wire format is built only when something reads it
  * (JSON for the CLI or an RPC reply, the CLI's tables).
  */
-import { diffHeap, type HeapDelta, heapHeader, sameHeapHeader } from '../common/delta';
+import { packHeapDelta, type PackedHeapDelta } from '../common/columns-wire';
+import { diffHeap, diffHeapColumnDelta, type HeapDelta, heapHeader, sameHeapHeader } from '../common/delta';
 import { BUSY, columnsFromElements, type ElementColumnsView, ELEMENT_STATES, FREE, STATE_CODE } from '../common/columns';
 import { SENT, WireColumns } from './wire';
 import { type Heap, type HeapElement, hexAddr, type Snapshot } from '../common/snapshot';
@@ -250,4 +251,10 @@ export function recycleColumns(heaps: readonly Heap[]): Map<number, ElementColum
     out.set(h.id, c.reset());
   }
   return out;
+}
+
+/** A heap's changes as packed column slices (a subscription with columns), or null when nothing changed. */
+export function diffHeapPacked(a: Heap | undefined, b: Heap): PackedHeapDelta | null {
+  const d = diffHeapColumnDelta(a, b, columnsView);
+  return d && packHeapDelta(d);
 }

@@ -28,7 +28,7 @@ function noHelperThere(prefix: string, runtimeDirs: string[]): boolean {
     return true; // or the attach itself says why
   }
 }
-import { type AgentColumnSnapshot, columnSnapshot, diffHeapColumns, ownColumns } from './elements';
+import { type AgentColumnSnapshot, columnSnapshot, diffHeapColumns, diffHeapPacked, ownColumns } from './elements';
 import { agentVersionWord } from './eal';
 import { hardExit, mmapLargeAllocations } from './native/libc';
 import { isAlive } from './procfs';
@@ -232,7 +232,8 @@ export async function serve(clientPid: number | null = null): Promise<void> {
         try {
           // two snapshots alive at a time: the one diffed against, the new one
           const next = named(s.snapshot(takeSpare()));
-          const delta = diffSnapshots(state.last, next, diffHeapColumns);
+          // the extension's form: column slices; objects for a subscriber without columns
+          const delta = columns ? diffSnapshots(state.last, next, diffHeapPacked) : diffSnapshots(state.last, next, diffHeapColumns);
           if (state.last !== first || state.firstSent) giveSpare(state.last);
           state.last = next;
           tracker?.add(next);

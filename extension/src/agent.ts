@@ -18,15 +18,15 @@ import {
   State,
   TransportKind,
 } from 'vscode-languageclient/node';
-import { applyDelta } from '../../common/delta';
+import type { ColumnDelta } from '../../common/delta';
 import { type ErrorData, isErrorCode } from '../../common/errors';
-import type { AttachResult, ColumnSnapshot, DeltaNotification, DmabufQueryResult, RegisterTestBufferParams, SubscribeParams, TestBufferInfo, TimelineResult } from '../../common/protocol';
+import type { AttachResult, ColumnSnapshot, DmabufQueryResult, RegisterTestBufferParams, SubscribeParams, TestBufferInfo, TimelineResult } from '../../common/protocol';
 import { AgentNotifications, checkedNotification, checkedResult, type Notification, type Request, Requests } from '../../common/rpc';
 import type { Suspects } from '../../common/leak-tracker';
 import type { Snapshot } from '../../common/snapshot';
 import { AGENT_NODE_FLAGS } from '../../common/node-flags';
 import { AgentError, agentCommand, checkSettings } from './launch';
-import { hydrate } from './map-message';
+import { applyColumnDelta, hydrate, liveDelta } from './map-message';
 import { settings } from './settings';
 
 const MAX_RESTARTS = 3;
@@ -79,7 +79,8 @@ function subscribeParams(): SubscribeParams {
 
 export interface AgentEvents {
   /** A new live snapshot; `delta` when it came from a subscription delta (forward that, not the whole). */
-  onSnapshot(agent: Agent, s: Snapshot, delta?: DeltaNotification): void;
+  /** A new live snapshot; `delta` when it came from one (the Memory Map applies that instead). */
+  onSnapshot(agent: Agent, s: Snapshot, delta?: { seq: number; delta: ColumnDelta }): void;
   onExited(agent: Agent, message: string): void;
   /** The primary stopped (SIGSTOP, a debugger) or runs again. */
   onTargetState(agent: Agent, stopped: boolean, message: string): void;
@@ -166,9 +167,20 @@ export class Agent implements vscode.Disposable {
       AgentNotifications.delta,
       (n) => {
         if (!this.snapshot || this.behind || n.seq <= this.deltaSeq) return;
+        let delta: ColumnDelta;
+        try {
+          // the slices are checked as they are decoded
+          delta = liveDelta(n.delta);
+          this.snapshot = applyColumnDelta(this.snapshot, delta);
+        } catch (e) {
+          this.dropped++;
+          this.log.warn(`dropped a malformed ${AgentNotifications.delta.method} from the agent for "${this.prefix}": ${(e as Error).message}`);
+          this.behind = true;
+          void this.resync();
+          return;
+        }
         this.deltaSeq = n.seq;
-        this.snapshot = applyDelta(this.snapshot, n.delta);
-        this.events.onSnapshot(this, this.snapshot, n);
+        this.events.onSnapshot(this, this.snapshot, { seq: n.seq, delta });
       },
       // the live snapshot is now behind the target: a fresh one, and the deltas after it
       () => {

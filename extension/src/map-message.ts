@@ -10,20 +10,36 @@
  *    `webview.postMessage` carries as bytes (no JSON, no per-element object).
  */
 import { columnElements, columnsFromElements, compactColumns, type CompactColumns, type ElementColumnsView, expandColumns } from '../../common/columns';
-import { unpackColumns } from '../../common/columns-wire';
+import { type PackedColumnDelta, unpackColumnDelta, unpackColumns } from '../../common/columns-wire';
+import { applyDeltaWith, type ColumnDelta, columnDelta, type HeapColumnDelta, heapHeader, mergeColumns, type SnapshotDelta } from '../../common/delta';
 import type { ColumnSnapshot } from '../../common/protocol';
 import type { Heap, Snapshot } from '../../common/snapshot';
 import type { SnapshotMessage } from '../../common/webview-protocol';
 
-/** A heap's columns as they came (compact, checked) and, once something asked, expanded. */
+/**
+ * A heap's columns: as they came (compact, checked) and, once something
+ * asked, expanded; with the element changes of the deltas since, merged
+ * only when something asks (the extension host applies a delta in the
+ * time it takes to check it, whatever the heap's size).
+ */
 interface HeapCols {
-  compact: CompactColumns;
+  compact: CompactColumns | null;
   view: ElementColumnsView | null;
+  pending: HeapColumnDelta[];
 }
 
 const columnsByHeap = new WeakMap<Heap, HeapCols>();
 
-const expanded = (c: HeapCols): ElementColumnsView => (c.view ??= expandColumns(c.compact));
+function expanded(c: HeapCols): ElementColumnsView {
+  let v = (c.view ??= expandColumns(c.compact!));
+  if (c.pending.length) {
+    for (const d of c.pending) v = mergeColumns(v, { removed: d.removed, added: expandColumns(d.added), changed: expandColumns(d.changed) });
+    c.view = v;
+    c.pending = [];
+    c.compact = null;
+  }
+  return v;
+}
 
 /** Gives `heap` its columns; `heap.elements` becomes a getter that builds (once) the wire array. */
 function attach(heap: Heap, c: HeapCols): Heap {
@@ -59,7 +75,7 @@ export function hydrate(cs: ColumnSnapshot): Snapshot {
     const h = byId.get(c.heapId);
     if (!h) throw new Error(`columns.heapId ${c.heapId} names no heap of the snapshot`);
     if (columnsByHeap.has(h)) throw new Error(`columns.heapId ${c.heapId} comes twice`);
-    attach(h, { compact: c, view: null });
+    attach(h, { compact: c, view: null, pending: [] });
   }
   return cs.snapshot;
 }
@@ -78,8 +94,40 @@ export function heapColumns(h: Heap): ElementColumnsView {
 
 /** A heap's columns in the form they travel in: as they came, or compacted from its elements. */
 export function heapCompact(h: Heap): CompactColumns {
-  return own(h)?.compact ?? compactColumns(columnsFromElements(h.id, h.elements));
+  const c = own(h);
+  if (!c) return compactColumns(columnsFromElements(h.id, h.elements));
+  if (!c.compact || c.pending.length) c.compact = compactColumns(expanded(c));
+  return c.compact;
 }
+
+/** How many elements a heap has, without building them. */
+export function elementCount(h: Heap): number {
+  const c = own(h);
+  if (!c) return h.elements.length;
+  let n = c.view?.n ?? c.compact!.n;
+  for (const d of c.pending) n += d.added.n - d.removed.length;
+  return Math.max(0, n);
+}
+
+/**
+ * The live snapshot after a column delta (checked as it was unpacked):
+ * headers, lists, memzones and mempools at once (common/delta.ts's
+ * applyDeltaWith); a heap's element changes queued on its columns.
+ */
+export function applyColumnDelta(s: Snapshot, d: ColumnDelta): Snapshot {
+  return applyDeltaWith(s, d, (old, hd) => {
+    const header = hd.header ?? (old ? heapHeader(old) : undefined);
+    if (!header) throw new Error(`the delta changes heap ${hd.id}, which the snapshot does not have`);
+    const prev = old && own(old);
+    const next: Heap = { ...header, elements: [] };
+    const cols: HeapCols = prev
+      ? { compact: prev.compact, view: prev.view, pending: hd.added.n || hd.removed.length || hd.changed.n ? [...prev.pending, hd] : prev.pending }
+      : { compact: null, view: mergeColumns(old ? columnsFromElements(old.id, old.elements) : emptyView(hd.id), { removed: hd.removed, added: expandColumns(hd.added), changed: expandColumns(hd.changed) }), pending: [] };
+    return attach(next, cols);
+  });
+}
+
+const emptyView = (heapId: number): ElementColumnsView => ({ heapId, n: 0, addr: new Float64Array(0), len: new Float64Array(0), pad: new Uint32Array(0), state: new Uint8Array(0), owner: new Int32Array(0), owners: [] });
 
 /** The message the Memory Map gets for a full snapshot. */
 export function snapshotMessage(s: Snapshot): SnapshotMessage {
@@ -92,4 +140,10 @@ export function snapshotMessage(s: Snapshot): SnapshotMessage {
     if (h.elementsAvailable) columns.push(heapCompact(h));
   }
   return { type: 'snapshot', snapshot: { ...s, heaps }, columns };
+}
+
+/** A delta from the agent in the live form: packed slices decoded and checked (throws one sentence naming the field), objects turned into slices. */
+export function liveDelta(d: SnapshotDelta | PackedColumnDelta): ColumnDelta {
+  const packed = d.heaps.changed.some((h) => typeof h.removed === 'string');
+  return packed ? unpackColumnDelta(d as PackedColumnDelta) : columnDelta(d as SnapshotDelta);
 }

@@ -8,6 +8,7 @@ import type { Heap, MemsegList, Snapshot } from '../../common/snapshot';
 import type { Agent } from './agent';
 
 import { formatBytes as bytes } from '../../common/units';
+import { elementCount } from './map-message';
 
 export { bytes };
 
@@ -67,7 +68,7 @@ export class TargetsTree implements vscode.TreeDataProvider<Node> {
       case 'heap': {
         const h = n.heap;
         const used = h.totalSize ? (h.totalSize - h.freeSize) / h.totalSize : 0;
-        const item = new vscode.TreeItem(h.name, h.elementsAvailable && h.elements.length ? C.Collapsed : C.None);
+        const item = new vscode.TreeItem(h.name, h.elementsAvailable && elementCount(h) ? C.Collapsed : C.None);
         item.description = `${bytes(h.totalSize - h.freeSize)} / ${bytes(h.totalSize)} used (${(used * 100).toFixed(0)}%) · ${h.allocCount} allocs`;
         item.tooltip = h.reason ?? undefined;
         item.iconPath = new vscode.ThemeIcon('database');

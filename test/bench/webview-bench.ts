@@ -20,6 +20,7 @@
  */
 import type { Page } from 'playwright-core';
 import type { Snapshot } from '../../common/snapshot';
+import { columnDelta } from '../../common/delta';
 import { churn, generateMapSnapshot, heapTotals, type MapFixtureOptions } from '../fixtures/map-snapshot';
 import { openMap, post } from '../browser/harness';
 
@@ -123,7 +124,7 @@ async function deltas(page: Page, s: Snapshot): Promise<WebviewFigure> {
     const d = delta.heaps.changed[0]!;
     changed = Math.min(changed || Infinity, d.changed.length + d.added.length + d.removed.length);
     const n = await page.evaluate(() => window.memscopeMap!.stats().deltas);
-    await post(page, { type: 'delta', seq: i + 1, delta });
+    await post(page, { type: 'delta', seq: i + 1, delta: columnDelta(delta) });
     await page.waitForFunction((k) => window.memscopeMap!.stats().deltas > k, n);
     const st = await page.evaluate(() => window.memscopeMap!.stats());
     times.push(st.lastDeltaMs);

@@ -23,6 +23,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { after, test } from 'node:test';
+import { columnsFromElements, compactColumns } from '../../common/columns';
 import { diffForLeaks } from '../../common/leaks';
 import { validateToLeaks } from '../../common/leaks-protocol';
 import type { Snapshot } from '../../common/snapshot';
@@ -212,7 +213,7 @@ function validMapMessage(): Record<string, unknown> {
       target: b.target,
       retries: 0,
       memsegLists: { upserted: [], removed: [] },
-      heaps: { changed: [{ id: 0, added: [b.heaps[0]!.elements.at(-1)], removed: [], changed: [] }], removed: [] },
+      heaps: { changed: [{ id: 0, added: compactColumns(columnsFromElements(0, [b.heaps[0]!.elements.at(-1)!])), removed: new Float64Array(0), changed: compactColumns(columnsFromElements(0, [])) }], removed: [] },
       memzones: { added: [], removed: [] },
       mempools: { upserted: [], removed: [] },
     },

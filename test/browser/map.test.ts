@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { diffSnapshots } from '../../common/delta';
+import { columnDelta, diffSnapshots } from '../../common/delta';
 import type { HeapElement, Snapshot } from '../../common/snapshot';
 import type { FromWebview, MapViewState } from '../../common/webview-protocol';
 import { generateMapSnapshot } from '../fixtures/map-snapshot';
@@ -262,7 +262,7 @@ test('a delta updates the drawn element in place', async () => {
   const half = Math.floor(split.len / 128) * 64;
   next.heaps[0]!.elements.splice(k, 1, { ...split, len: half }, { addr: '0x' + (Number(split.addr) + half).toString(16), len: split.len - half, pad: 0, state: 'free', owner: null });
   const before = await stats();
-  await post(page(), { type: 'delta', seq: 1, delta: diffSnapshots(snap, next) });
+  await post(page(), { type: 'delta', seq: 1, delta: columnDelta(diffSnapshots(snap, next)) });
   await page().waitForFunction((n) => window.memscopeMap!.stats().deltas > n, before.deltas);
   const h = await hit(x, y);
   assert.equal(h?.key, `0:${e.addr}`);
@@ -272,7 +272,7 @@ test('a delta updates the drawn element in place', async () => {
   assert.ok((await stats()).lastDeltaMs > 0);
   // a gap in the sequence: the page asks for a whole snapshot again
   const asked = (await sent()).length;
-  await post(page(), { type: 'delta', seq: 5, delta: diffSnapshots(next, next) });
+  await post(page(), { type: 'delta', seq: 5, delta: columnDelta(diffSnapshots(next, next)) });
   await page().waitForFunction((n) => window.memscopeHost!.sent.length > n, asked);
   const tail = (await sent()).slice(asked);
   assert.ok(tail.some((x) => x.type === 'ready'));

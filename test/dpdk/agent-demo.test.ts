@@ -3,6 +3,7 @@
 // on it, mempools with objects taken out, live deltas, and proof that reads
 // need none of the target's locks. The primary's own rte_malloc_dump_heaps is
 // the oracle where another process could not dump (external heaps).
+import type { SnapshotDelta } from '../../common/delta';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -191,9 +192,9 @@ test('subscribe: deltas name the elements the primary allocates and frees', { sk
         await new Promise((r) => setTimeout(r, 20));
       }
     };
-    await waitFor(() => deltas.some((d) => d.delta.heaps.changed.some((h) => h.added.some((e) => e.addr === elem && e.state === 'busy' && e.len >= 4096))), `element ${elem} added`);
+    await waitFor(() => deltas.some((d) => (d.delta as SnapshotDelta).heaps.changed.some((h) => h.added.some((e) => e.addr === elem && e.state === 'busy' && e.len >= 4096))), `element ${elem} added`);
     await p.command(`free ${m.ptr}`);
-    await waitFor(() => deltas.some((d) => d.delta.heaps.changed.some((h) => h.removed.includes(elem))), `element ${elem} removed`);
+    await waitFor(() => deltas.some((d) => (d.delta as SnapshotDelta).heaps.changed.some((h) => h.removed.includes(elem))), `element ${elem} removed`);
     const seqs = deltas.map((d) => d.seq);
     assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'deltas arrive in order');
   } finally {

@@ -33,7 +33,8 @@ export function mutate(root: object, rnd: () => number, values: readonly unknown
   let node: Record<string, unknown> = root as Record<string, unknown>;
   let at = '';
   for (let depth = 0; depth < 6; depth++) {
-    const kids = Object.keys(node).filter((k) => typeof node[k] === 'object' && node[k] !== null);
+    // typed arrays (column slices) are leaves: replaced, removed or kept whole
+    const kids = Object.keys(node).filter((k) => typeof node[k] === 'object' && node[k] !== null && !ArrayBuffer.isView(node[k]));
     if (!kids.length || rnd() < 0.25) break;
     const k = pick(kids);
     at += `/${k}`;

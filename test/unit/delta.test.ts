@@ -2,7 +2,10 @@
 // property test that applyDelta(A, diffSnapshots(A, B)) rebuilds B.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyDelta, diffHeap, diffSnapshots, isEmptyDelta, type SnapshotDelta } from '../../common/delta';
+import { columnElements, columnsFromElements } from '../../common/columns';
+import { packColumns, packHeapDelta } from '../../common/columns-wire';
+import { applyDelta, columnDelta, diffHeap, diffHeapColumnDelta, diffSnapshots, isEmptyDelta, mergeColumns, type SnapshotDelta } from '../../common/delta';
+import { applyColumnDelta, elementCount, hydrate, liveDelta } from '../../extension/src/map-message';
 import { prng } from '../helpers/prng';
 import type { Heap, Mempool, MemsegList, Memzone, Snapshot } from '../../common/snapshot';
 import { el, heap, list, mz, pool, snap } from '../helpers/snapshot-builders';
@@ -297,4 +300,36 @@ test('property: small edits of one snapshot give small deltas that still rebuild
     }
     assert.deepEqual(applyDelta(a, d), b, `round ${round}`);
   }
+});
+
+test('property: the column path (agent diff → packed → extension host → its elements) rebuilds B as applyDelta does', () => {
+  const rnd = prng(0xc01d);
+  const view = (h: Heap) => columnsFromElements(h.id, h.elements);
+  for (let round = 0; round < 300; round++) {
+    const a = canonical(randomSnapshot(rnd));
+    const b = canonical(randomSnapshot(rnd));
+    const packed = diffSnapshots(a, b, (x, y) => {
+      const d = diffHeapColumnDelta(x, y, view);
+      return d && packHeapDelta(d);
+    });
+    const live = liveDelta(JSON.parse(JSON.stringify(packed)));
+    // the extension host queues element changes on its columns; its elements are B's
+    const host = applyColumnDelta(hydrate(JSON.parse(JSON.stringify({ snapshot: { ...a, heaps: a.heaps.map((h) => ({ ...h, elements: [] })) }, columns: a.heaps.map((h) => packColumns(view(h))) }))), live);
+    assert.deepEqual(JSON.parse(JSON.stringify(host)), b, `round ${round}`);
+    for (const h of host.heaps) assert.equal(elementCount(h), b.heaps.find((x) => x.id === h.id)!.elements.length, `round ${round}: count of heap ${h.id}`);
+    // mergeColumns agrees with applyDelta's rules on the object form too
+    const objects = diffSnapshots(a, b);
+    assert.deepEqual(applyDelta(a, objects), b);
+    assert.deepEqual(columnDelta(objects).heaps.changed.map((h) => h.id), packed.heaps.changed.map((h) => h.id), `round ${round}: the same heaps changed`);
+  }
+});
+
+test('mergeColumns: removals win, an addition at a present address replaces it, changes to absent addresses are ignored', () => {
+  const base = columnsFromElements(0, [el('0x1000', 0x40), el('0x1040', 0x40), el('0x1080', 0x40, 'free')]);
+  const out = mergeColumns(base, {
+    removed: Float64Array.from([0x1000, 0x9000]),
+    added: columnsFromElements(0, [el('0x1040', 0x20, 'free', 'mbuf_pool'), el('0x10c0', 0x40)]),
+    changed: columnsFromElements(0, [el('0x1080', 0x40, 'busy'), el('0x5000', 0x40)]),
+  });
+  assert.deepEqual(columnElements(out), [el('0x1040', 0x20, 'free', 'mbuf_pool'), el('0x1080', 0x40, 'busy'), el('0x10c0', 0x40)]);
 });

@@ -1,9 +1,11 @@
 // common/rpc.ts: each JSON-RPC message's own checks, as the extension runs
 // them on what the agent sends (results and notifications); the params
 // checks are common/protocol.ts's, tested in protocol.test.ts.
+import { columnsFromElements } from '../../common/columns';
+import { packHeapDelta } from '../../common/columns-wire';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { diffSnapshots } from '../../common/delta';
+import { diffHeapColumnDelta, diffSnapshots } from '../../common/delta';
 import { Methods, Notifications, ProtocolError } from '../../common/protocol';
 import { AgentNotifications, checkedNotification, checkedResult, Requests } from '../../common/rpc';
 import { el, heap, snap } from '../helpers/snapshot-builders';
@@ -27,7 +29,7 @@ test('attach: a real result passes; a wrong type names its field', () => {
 
 test('subscribe and snapshot: the snapshot is checked, columns by shape', () => {
   const s = snap({ heaps: [heap(0, [])] });
-  const cols = { heapId: 0, n: 0, addr: '', len: '', pad: '', state: '', owner: '', owners: [] };
+  const cols = { heapId: 0, n: 0, len: '', state: '', owner: '', jumps: '', big: '', pads: '', owners: [] };
   assert.ok(checkedResult(Requests.subscribe, { snapshot: s, columns: [cols] }));
   assert.ok(checkedResult(Requests.snapshot, { snapshot: s, columns: [cols] }));
   assert.ok(checkedResult(Requests.snapshot, s), 'a snapshot without columns');
@@ -45,6 +47,12 @@ test('delta notifications: a real one passes; a broken one names what is wrong',
   broken.delta.heaps.changed[0]!.changed[0]!.addr = 'not an address';
   bad(() => checkedNotification(AgentNotifications.delta, broken), /addr/);
   bad(() => checkedNotification(AgentNotifications.delta, 'garbage'), /memscope\/delta/);
+  // a subscription with columns: packed slices, by shape (decoded and checked by the extension)
+  const packed = { seq: 2, takenAt: b.takenAt, delta: diffSnapshots(a, b, (x, y) => { const d = diffHeapColumnDelta(x, y, (h) => columnsFromElements(h.id, h.elements)); return d && packHeapDelta(d); }) };
+  assert.equal(checkedNotification(AgentNotifications.delta, packed), packed);
+  const p2 = structuredClone(packed) as unknown as { delta: { heaps: { changed: { added: { len: unknown } }[] } } };
+  p2.delta.heaps.changed[0]!.added.len = 7;
+  bad(() => checkedNotification(AgentNotifications.delta, p2), /added\.len/);
 });
 
 test('target notifications and small results', () => {

@@ -4,7 +4,8 @@
 // descriptions and theme colours.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyDelta, diffSnapshots } from '../../common/delta';
+import { columnsFromElements } from '../../common/columns';
+import { applyDelta, columnDelta, diffSnapshots, type SnapshotDelta } from '../../common/delta';
 import type { HeapElement, MemsegList, Snapshot } from '../../common/snapshot';
 import { prng } from '../helpers/prng';
 import { churn, generateMapSnapshot } from '../fixtures/map-snapshot';
@@ -66,6 +67,13 @@ const fixture = generateMapSnapshot({ seed: 11, elements: 3000 });
 
 // ------------------------------------------------------------------ columns
 
+
+/** Element changes in the column form applyElementChanges takes. */
+function changes(d: { added: HeapElement[]; removed: string[]; changed: HeapElement[] }) {
+  return { added: columnsFromElements(0, d.added), removed: Float64Array.from(d.removed, Number).sort(), changed: columnsFromElements(0, d.changed) };
+}
+const live = (d: SnapshotDelta) => columnDelta(d);
+
 test('columns: sorted by address, owners interned, states coded', () => {
   const owners = new OwnerTable();
   const c = buildColumns([el(0x3000, 64, 'free'), el(0x1000, 0x2000, 'busy', 'memzone:a'), el(0x3040, 64, 'pad', 'memzone:a')], owners);
@@ -96,7 +104,7 @@ test('columns: a delta merged in place equals applyDelta on objects (seeded)', (
     const snap: Snapshot = { ...fixture, heaps: [{ ...fixture.heaps[0]!, elements: base }] };
     const delta = { ...diffSnapshots(snap, snap), heaps: { changed: [{ id: 0, added, removed, changed }], removed: [] } };
     const m = buildModel(snap);
-    applyModelDelta(m, delta);
+    applyModelDelta(m, live(delta));
     assert.deepEqual(wire(m, 0), applyDelta(snap, delta).heaps[0]!.elements, `seed ${seed}`);
   }
 });
@@ -105,16 +113,16 @@ test('columns: deltas apply in place, growing the arrays with room to spare', ()
   const owners = new OwnerTable();
   const c = buildColumns([el(0x1000, 64), el(0x1040, 64)], owners);
   const v = c.version;
-  assert.equal(applyElementChanges(c, { added: [], removed: [], changed: [el(0x1040, 64, 'free')] }, owners), c);
+  assert.equal(applyElementChanges(c, changes({ added: [], removed: [], changed: [el(0x1040, 64, 'free')] }), owners), c);
   assert.ok(c.version > v);
   assert.equal(c.state[1], FREE);
-  const next = applyElementChanges(c, { added: [el(0x1080, 64), el(0x0f00, 64), el(0x1020, 32)], removed: ['0x1000'], changed: [] }, owners);
+  const next = applyElementChanges(c, changes({ added: [el(0x1080, 64), el(0x0f00, 64), el(0x1020, 32)], removed: ['0x1000'], changed: [] }), owners);
   assert.equal(next, c);
   assert.deepEqual([...c.start.subarray(0, c.n)], [0x0f00, 0x1020, 0x1040, 0x1080]);
   assert.ok(c.start.length > c.n);
   // removals alone keep the arrays
   const arrays = c.start;
-  applyElementChanges(c, { added: [], removed: ['0xf00', '0x1080'], changed: [] }, owners);
+  applyElementChanges(c, changes({ added: [], removed: ['0xf00', '0x1080'], changed: [] }), owners);
   assert.equal(c.start, arrays);
   assert.deepEqual([...c.start.subarray(0, c.n)], [0x1020, 0x1040]);
   assert.deepEqual([...c.state.subarray(0, c.n)], [BUSY, FREE]);
@@ -126,7 +134,7 @@ test('columns: one merge handles unsorted, repeated and re-added additions with 
   const cols = () => [...c.start.subarray(0, c.n)].map((a, i) => [a, c.len[i], c.state[i], owners.name(c.owner[i]!)]);
   applyElementChanges(
     c,
-    { added: [el(0x1100, 64), el(0x1040, 32, 'free'), el(0x1020, 32), el(0x1100, 32, 'free')], removed: ['0x1040', '0x10c0', '0x9999'], changed: [el(0x1080, 64, 'free')] },
+    changes({ added: [el(0x1100, 64), el(0x1040, 32, 'free'), el(0x1020, 32), el(0x1100, 32, 'free')], removed: ['0x1040', '0x10c0', '0x9999'], changed: [el(0x1080, 64, 'free')] }),
     owners,
   );
   assert.deepEqual(cols(), [
@@ -136,7 +144,7 @@ test('columns: one merge handles unsorted, repeated and re-added additions with 
     [0x1080, 64, FREE, null],
     [0x1100, 32, FREE, null],
   ]);
-  applyElementChanges(c, { added: [el(0x0f00, 64, 'busy', 'memzone:z')], removed: ['0x1100', '0x1000'], changed: [] }, owners);
+  applyElementChanges(c, changes({ added: [el(0x0f00, 64, 'busy', 'memzone:z')], removed: ['0x1100', '0x1000'], changed: [] }), owners);
   assert.deepEqual(cols(), [
     [0x0f00, 64, BUSY, 'memzone:z'],
     [0x1020, 32, BUSY, null],
@@ -149,7 +157,7 @@ test('columns: a churn of 1k elements on a 100k heap matches the rebuilt model',
   const s = generateMapSnapshot({ seed: 5, elements: 100_000 });
   const { next, delta } = churn(s, 9, 1000);
   const m = buildModel(s);
-  const change = applyModelDelta(m, delta);
+  const change = applyModelDelta(m, live(delta));
   assert.deepEqual(change.heaps, [0]);
   const want = buildModel(next);
   assert.equal(m.heaps[0]!.cols.n, want.heaps[0]!.cols.n);
@@ -510,7 +518,7 @@ test('model delta: lists and heaps come and go; untouched ones keep their object
     memsegLists: fixture.memsegLists.filter((l) => l.index !== 5).map((l) => (l.index === 3 ? { ...l, segmentCount: 1, segments: [{ ...fixture.memsegLists[2]!.segments[0]!, va: l.baseVa, socketId: 1 }] } : l)),
     heaps: [...fixture.heaps.filter((h) => h.id !== 3), { ...fixture.heaps[3]!, id: 9, name: 'late', elementsAvailable: true, elements: [el(Number(fixture.memsegLists[3]!.baseVa), MB2, 'free')] }],
   };
-  const change = applyModelDelta(m, diffSnapshots(fixture, next));
+  const change = applyModelDelta(m, live(diffSnapshots(fixture, next)));
   assert.ok(change.lanes);
   assert.deepEqual(
     m.lists.map((l) => l.list.index),

@@ -5,26 +5,41 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateDelta, validateFromWebview, validateSnapshot, validateToWebview, validateViewState } from '../../common/webview-protocol';
+import { columnDelta } from '../../common/delta';
 import { churn, generateMapSnapshot } from '../fixtures/map-snapshot';
 import { newNonce, renderHtml } from '../../webview/html';
 
 const snapshot = generateMapSnapshot({ seed: 3, elements: 2000, hostileName: '<img src=x onerror=alert(1)>' });
 const { delta } = churn(snapshot, 4, 200);
+/** What the Memory Map gets: the heaps' changes as column slices. */
+const live = columnDelta(delta);
 /** A deep copy to break, through JSON like the real channel. */
 const copy = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
 
 test('to the webview: each message type, valid, passes unchanged', () => {
   const msgs = [
     { type: 'snapshot', snapshot },
-    { type: 'delta', seq: 7, delta },
+    { type: 'delta', seq: 7, delta: live },
     { type: 'reveal', address: '0x7f2a40001000' },
     { type: 'status', text: 'attached to memscope-demo', level: 'info' },
     { type: 'status', text: 'target exited', level: 'error' },
     { type: 'theme' },
   ];
   for (const m of msgs) assert.equal(validateToWebview(m), m, m.type);
-  // what crossed a JSON channel too
-  for (const m of msgs) assert.deepEqual(validateToWebview(copy(m)), m, m.type);
+  // what crossed a JSON channel too (typed arrays cross as bytes: a structured clone)
+  for (const m of msgs) {
+    const c = m.type === 'delta' ? structuredClone(m) : copy(m);
+    assert.deepEqual(validateToWebview(c), m, m.type);
+  }
+  // a delta in the object form is not the map's
+  assert.equal(validateToWebview({ type: 'delta', seq: 7, delta }), null);
+  // a column delta with a slice or its removed addresses broken
+  const bad = structuredClone(live);
+  bad.heaps.changed[0]!.removed = Float64Array.from([2, 1]);
+  assert.equal(validateToWebview({ type: 'delta', seq: 7, delta: bad }), null);
+  const bad2 = structuredClone(live);
+  bad2.heaps.changed[0]!.added.state[0] = 9;
+  assert.equal(validateToWebview({ type: 'delta', seq: 7, delta: bad2 }), null);
 });
 
 test('to the webview: unknown types, extra fields, wrong types are dropped', () => {

@@ -3,7 +3,7 @@
  * the map draws from: a million elements are a few flat arrays instead of a
  * million objects, and a delta is applied by one merge over sorted runs.
  */
-import { BUSY, type CompactColumns, ELEMENT_STATES, expandColumns, FREE, PAD, STATE_CODE } from '../../common/columns';
+import { BUSY, type CompactColumns, type ElementColumnsView, ELEMENT_STATES, expandColumns, FREE, PAD, STATE_CODE } from '../../common/columns';
 import type { HeapElement } from '../../common/snapshot';
 
 /** The state codes are common/columns.ts's (one table for every process). */
@@ -126,10 +126,21 @@ export function findContaining(c: HeapColumns, addr: number): number {
   return i >= 0 && addr < c.start[i]! + c.len[i]! ? i : -1;
 }
 
+/** One heap's element changes (common/delta.ts HeapColumnDelta, its slices expanded): each sorted by address. */
 export interface ElementChanges {
-  added: readonly HeapElement[];
-  removed: readonly string[];
-  changed: readonly HeapElement[];
+  added: ElementColumnsView;
+  removed: Float64Array;
+  changed: ElementColumnsView;
+}
+
+/** Element k of `v` into slot i of `c`, its owner moved into the model's table (`ids`: v's owner index → the model's). */
+function putFrom(c: HeapColumns, i: number, v: ElementColumnsView, k: number, ids: Int32Array): void {
+  c.start[i] = v.addr[k]!;
+  c.len[i] = v.len[k]!;
+  c.pad[i] = v.pad[k]!;
+  c.state[i] = v.state[k]!;
+  const o = v.owner[k]!;
+  c.owner[i] = o < 0 ? -1 : ids[o]!;
 }
 
 /**
@@ -145,29 +156,29 @@ export function applyElementChanges(c: HeapColumns, d: ElementChanges, owners: O
   // the order of common/delta.ts's applyDelta: removals win over changes,
   // an addition at a removed address replaces it, changes to unknown
   // addresses are ignored
-  for (const e of d.changed) {
-    const a = Number(e.addr);
-    const i = findStart(c, a);
-    if (i >= 0) put(c, i, e, a, owners);
+  const chIds = Int32Array.from(d.changed.owners, (name) => owners.id(name));
+  const addIds = Int32Array.from(d.added.owners, (name) => owners.id(name));
+  for (let k = 0; k < d.changed.n; k++) {
+    const i = findStart(c, d.changed.addr[k]!);
+    if (i >= 0) putFrom(c, i, d.changed, k, chIds);
   }
   const sc = scratch;
   let nGone = 0;
   sc.gone = need32(sc.gone, d.removed.length);
-  for (const s of d.removed) {
-    const i = findStart(c, Number(s));
+  for (let k = 0; k < d.removed.length; k++) {
+    const i = findStart(c, d.removed[k]!);
     if (i >= 0) sc.gone[nGone++] = i;
   }
   let gone = sc.gone.subarray(0, nGone).sort();
   nGone = dedupe(gone);
   let nExtra = 0;
-  sc.extraAddr = need64(sc.extraAddr, d.added.length);
-  sc.extraAt = need32(sc.extraAt, d.added.length);
-  for (let k = 0; k < d.added.length; k++) {
-    const e = d.added[k]!;
-    const a = Number(e.addr);
+  sc.extraAddr = need64(sc.extraAddr, d.added.n);
+  sc.extraAt = need32(sc.extraAt, d.added.n);
+  for (let k = 0; k < d.added.n; k++) {
+    const a = d.added.addr[k]!;
     const i = findStart(c, a);
     if (i >= 0) {
-      put(c, i, e, a, owners);
+      putFrom(c, i, d.added, k, addIds);
       // no longer removed
       const g = lowerBound(gone, nGone, i);
       if (g < nGone && gone[g] === i) {
@@ -200,7 +211,7 @@ export function applyElementChanges(c: HeapColumns, d: ElementChanges, owners: O
     if (k + 1 < nExtra && ea[order[k + 1]!] === ea[order[k]!]) continue;
     order[m++] = order[k]!;
   }
-  mergeInto(c, gone, order.subarray(0, m), d.added, owners);
+  mergeInto(c, gone, order.subarray(0, m), d.added, addIds);
   return c;
 }
 
@@ -252,7 +263,7 @@ const spares = new WeakMap<HeapColumns, HeapColumns>();
  * in their places, written into the spare arrays, which then become the
  * columns' own. Runs between changes are copied with TypedArray.set.
  */
-function mergeInto(c: HeapColumns, drop: Int32Array, at: Uint32Array, added: readonly HeapElement[], owners: OwnerTable): void {
+function mergeInto(c: HeapColumns, drop: Int32Array, at: Uint32Array, added: ElementColumnsView, ids: Int32Array): void {
   const n = c.n;
   const need = n - drop.length + at.length;
   let b = spares.get(c);
@@ -292,8 +303,7 @@ function mergeInto(c: HeapColumns, drop: Int32Array, at: Uint32Array, added: rea
     }
     if (x < at.length) {
       const k = at[x++]!;
-      const e = added[ext[k]!]!;
-      put(b, w++, e, ea[k]!, owners);
+      putFrom(b, w++, added, ext[k]!, ids);
     }
   }
   // swap: the old arrays are the next delta's spare

@@ -4,7 +4,8 @@
  * lists and heaps keep their objects (and so their cached positions), a
  * changed heap takes one merge.
  */
-import { applyDelta, type SnapshotDelta } from '../../common/delta';
+import { applyDeltaWith, type ColumnDelta } from '../../common/delta';
+import { expandColumns } from '../../common/columns';
 import type { Heap, Memzone, Mempool, Snapshot } from '../../common/snapshot';
 import type { CompactColumns } from '../../common/columns';
 import { applyElementChanges, buildColumns, columnsFromCompact, type HeapColumns, OwnerTable } from './columns';
@@ -62,19 +63,14 @@ export interface ModelChange {
 
 /**
  * Applies a delta to the model in place. Everything but elements goes
- * through common/delta.ts's applyDelta (one definition of what a delta
+ * through common/delta.ts's applyDeltaWith (one definition of what a delta
  * means); elements go through the column merge.
  */
-export function applyModelDelta(m: MapModel, d: SnapshotDelta): ModelChange {
-  const headersOnly: SnapshotDelta = {
-    ...d,
-    heaps: { removed: d.heaps.removed, changed: d.heaps.changed.map((h) => ({ id: h.id, ...(h.header ? { header: h.header } : {}), added: [], removed: [], changed: [] })) },
-  };
+export function applyModelDelta(m: MapModel, d: ColumnDelta): ModelChange {
   // applyDelta re-sorts every memzone; when none came or went, keep the array
   const zonesSame = !d.memzones.added.length && !d.memzones.removed.length;
-  const next = applyDelta(zonesSame ? { ...m.snapshot, memzones: [] } : m.snapshot, headersOnly);
+  const next = applyDeltaWith(zonesSame ? { ...m.snapshot, memzones: [] } : m.snapshot, d, (old, hd) => ({ ...(hd.header ?? (old as Heap)), elements: [] }));
   if (zonesSame) next.memzones = m.snapshot.memzones;
-
   const oldLists = new Map(m.lists.map((l) => [l.list, l] as const));
   const lists = next.memsegLists.map((l) => oldLists.get(l) ?? buildList(l));
   const lanes = lists.length !== m.lists.length || lists.some((l, i) => l !== m.lists[i]);
@@ -90,10 +86,10 @@ export function applyModelDelta(m: MapModel, d: SnapshotDelta): ModelChange {
     changed.push(h.id);
     if (!old) {
       heapLanes = true;
-      return { id: h.id, header: header(h), cols: buildColumns([...hd.added], m.owners) };
+      return { id: h.id, header: header(h), cols: columnsFromCompact(hd.added, m.owners) };
     }
     const before = extent(old.cols);
-    const cols = hd.added.length || hd.removed.length || hd.changed.length ? applyElementChanges(old.cols, hd, m.owners) : old.cols;
+    const cols = hd.added.n || hd.removed.length || hd.changed.n ? applyElementChanges(old.cols, { removed: hd.removed, added: expandColumns(hd.added), changed: expandColumns(hd.changed) }, m.owners) : old.cols;
     // a heap whose extent moved changes the linear layout's pieces
     const after = extent(cols);
     if (before[0] !== after[0] || before[1] !== after[1]) heapLanes = true;

@@ -5,7 +5,7 @@
  * drawn at once, so their cost is measured as one piece.
  */
 import { type D3ZoomEvent, select, type Selection, zoom, type ZoomBehavior, zoomIdentity, type ZoomTransform } from 'd3';
-import type { SnapshotDelta } from '../../common/delta';
+import type { ColumnDelta } from '../../common/delta';
 import type { CompactColumns } from '../../common/columns';
 import type { Snapshot } from '../../common/snapshot';
 import { MAP_LAYOUTS, type MapLayoutKind, VIEW_STATE_VERSION, type MapViewState, type SelectKind, type StatusLevel, explainToWebview, validateToWebview } from '../../common/webview-protocol';
@@ -238,7 +238,7 @@ export class MapApp {
     this.st.snapshotMs = performance.now() - t0;
   }
 
-  private applyDelta(seq: number, d: SnapshotDelta, t0: number): void {
+  private applyDelta(seq: number, d: ColumnDelta, t0: number): void {
     if (!this.model) {
       this.host.post({ type: 'ready' });
       return;
