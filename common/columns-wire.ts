@@ -13,6 +13,7 @@ import type { Heap } from './snapshot';
 export interface PackedColumns {
   heapId: number;
   n: number;
+  addr?: string;
   len: string;
   state: string;
   owner: string;
@@ -25,14 +26,14 @@ export interface PackedColumns {
 type Coded = 'len' | 'state' | 'owner' | 'jumps' | 'big' | 'pads';
 const CODED: readonly Coded[] = ['len', 'state', 'owner', 'jumps', 'big', 'pads'];
 
-const asCompact = (c: ElementColumnsView | CompactColumns): CompactColumns => ('addr' in c ? compactColumns(c) : c);
+const asCompact = (c: ElementColumnsView | CompactColumns): CompactColumns => ('pad' in c ? compactColumns(c) : c);
 
 const b64 = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 
 /** The columns (a view's first `n` elements), compact and coded. */
 export function packColumns(v: ElementColumnsView | CompactColumns): PackedColumns {
   const c = asCompact(v);
-  return { heapId: c.heapId, n: c.n, len: b64(c.len), state: b64(c.state), owner: b64(c.owner), jumps: b64(c.jumps), big: b64(c.big), pads: b64(c.pads), owners: c.owners.slice() };
+  return { heapId: c.heapId, n: c.n, ...(c.addr ? { addr: b64(c.addr) } : {}), len: b64(c.len), state: b64(c.state), owner: b64(c.owner), jumps: b64(c.jumps), big: b64(c.big), pads: b64(c.pads), owners: c.owners.slice() };
 }
 
 /** Input bytes per base64 chunk: a multiple of 3, and a chunk's string (64 KiB) stays out of V8's large-object space. */
@@ -49,7 +50,7 @@ const b64Len = (a: ArrayBufferView) => 4 * Math.ceil(a.byteLength / 3);
 
 /** The parts of `JSON.stringify(packColumns(c))`: its text before, between and after the coded columns, and its size in bytes. */
 function packedParts(c: CompactColumns): { head: string; cols: [string, ArrayBufferView][]; tail: string; size: number } {
-  const cols: [string, ArrayBufferView][] = CODED.map((k) => [k, c[k]]);
+  const cols: [string, ArrayBufferView][] = [...(c.addr ? [['addr', c.addr] as [string, ArrayBufferView]] : []), ...CODED.map((k): [string, ArrayBufferView] => [k, c[k]])];
   const head = `{"heapId":${JSON.stringify(c.heapId)},"n":${JSON.stringify(c.n)}`;
   const tail = `,"owners":${JSON.stringify(c.owners)}}`;
   let size = head.length + Buffer.byteLength(tail);
@@ -127,6 +128,7 @@ export function unpackColumns(x: unknown): CompactColumns {
   const c: CompactColumns = {
     heapId: p.heapId as number,
     n: k,
+    ...(p.addr !== undefined ? { addr: new Float64Array(bytes(p.addr, 'addr', k * 8)) } : {}),
     len: new Uint32Array(bytes(p.len, 'len', k * 4)),
     state: new Uint8Array(bytes(p.state, 'state', k)),
     owner: ownerWidth(owners.length) === 2 ? new Uint16Array(bytes(p.owner, 'owner', k * 2)) : new Uint32Array(bytes(p.owner, 'owner', k * 4)),
@@ -152,6 +154,7 @@ export interface PackedHeapDelta {
 
 export type PackedColumnDelta = DeltaOf<PackedHeapDelta>;
 
+/** A heap delta for the notification (its slices as made by diffHeapColumnDelta: with their addresses). */
 export function packHeapDelta(d: HeapColumnDelta): PackedHeapDelta {
   return { id: d.id, ...(d.header ? { header: d.header } : {}), removed: b64(d.removed), added: packColumns(d.added), changed: packColumns(d.changed) };
 }

@@ -102,6 +102,11 @@ export function columnsFromElements(heapId: number, elements: readonly HeapEleme
 export interface CompactColumns {
   heapId: number;
   n: number;
+  /**
+   * Each element's address, instead of `jumps`: for slices (a delta's
+   * elements), where hardly any element follows the one before.
+   */
+  addr?: Float64Array;
   len: Uint32Array;
   state: Uint8Array;
   owner: Uint16Array | Uint32Array;
@@ -112,15 +117,19 @@ export interface CompactColumns {
 }
 
 export const LEN_ESCAPE = 0xffffffff;
-export const COMPACT_FIELDS = ['heapId', 'n', 'len', 'state', 'owner', 'jumps', 'big', 'pads', 'owners'] as const;
+export const COMPACT_FIELDS = ['heapId', 'n', 'addr', 'len', 'state', 'owner', 'jumps', 'big', 'pads', 'owners'] as const;
 
 /** Bytes an owner index takes for a table of `owners` names. */
 export function ownerWidth(owners: number): 2 | 4 {
   return owners < 0xffff ? 2 : 4;
 }
 
-/** The compact form of a view's first n elements (the view's `state` is shared, not copied). */
-export function compactColumns(v: ElementColumnsView): CompactColumns {
+/**
+ * The compact form of a view's first n elements (the view's `state` is
+ * shared, not copied); `slice`: with each element's address (`addr`), for
+ * a delta's scattered elements.
+ */
+export function compactColumns(v: ElementColumnsView, slice = false): CompactColumns {
   const n = v.n;
   const len = new Uint32Array(n);
   const owner = ownerWidth(v.owners.length) === 2 ? new Uint16Array(n) : new Uint32Array(n);
@@ -131,7 +140,7 @@ export function compactColumns(v: ElementColumnsView): CompactColumns {
   for (let i = 0; i < n; i++) {
     const a = v.addr[i]!;
     const l = v.len[i]!;
-    if (a !== end) jumps.push(i, a);
+    if (a !== end && !slice) jumps.push(i, a);
     if (l >= LEN_ESCAPE) {
       len[i] = LEN_ESCAPE;
       big.push(i, l);
@@ -141,7 +150,7 @@ export function compactColumns(v: ElementColumnsView): CompactColumns {
     owner[i] = v.owner[i]! + 1;
     end = a + l;
   }
-  return { heapId: v.heapId, n, len, state: v.state.subarray(0, n), owner, jumps: Float64Array.from(jumps), big: Float64Array.from(big), pads: Float64Array.from(pads), owners: v.owners.slice() };
+  return { heapId: v.heapId, n, ...(slice ? { addr: v.addr.slice(0, n) } : {}), len, state: v.state.subarray(0, n), owner, jumps: Float64Array.from(jumps), big: Float64Array.from(big), pads: Float64Array.from(pads), owners: v.owners.slice() };
 }
 
 /** Where compactProblem writes the elements it checks (owner indexes mapped through `ownerIds` when given); `pad` must come zero-filled (only pads that are not 0 are written). */
@@ -193,13 +202,19 @@ export function compactProblem(x: unknown, into?: ExpandTarget | ((n: number) =>
     if (tag(o[k]) !== F64) return [`.${k}`, 'is not a Float64Array'];
     if ((o[k] as Float64Array).length % 2 !== 0) return [`.${k}`, 'is not a list of [index, value] pairs'];
   }
+  const addr = o.addr as Float64Array | undefined;
+  if (addr !== undefined) {
+    if (tag(addr) !== F64) return ['.addr', 'is not a Float64Array'];
+    if (addr.length !== count) return ['.addr', `holds ${addr.length} entries, not n = ${count}`];
+    if ((o.jumps as Float64Array).length) return ['.jumps', 'is not empty (the addresses are in addr)'];
+  }
   const len = o.len as Uint32Array;
   const state = o.state as Uint8Array;
   const owner = o.owner as Uint16Array | Uint32Array;
   const jumps = o.jumps as Float64Array;
   const big = o.big as Float64Array;
   const pads = o.pads as Float64Array;
-  if (count > 0 && jumps[0] !== 0) return ['.jumps[0]', 'is not 0 (the first element’s address comes first)'];
+  if (count > 0 && !addr && jumps[0] !== 0) return ['.jumps[0]', 'is not 0 (the first element’s address comes first)'];
   const out = typeof into === 'function' ? into(count) : into;
   const nOwners = owners.length;
   const states = ELEMENT_STATES.length;
@@ -222,8 +237,23 @@ export function compactProblem(x: unknown, into?: ExpandTarget | ((n: number) =>
     // the plain run up to the next sparse entry: an element that starts
     // where the one before ends, a 32-bit length, no pad; one comparison
     // chain each, anything else left to the element-by-element code below
-    const stop = Math.min(nextJump >= i ? nextJump : count, nextBig >= i ? nextBig : count, nextPad >= i ? nextPad : count, count);
-    if (oa && ol && oo) {
+    const stop = Math.min(addr || nextJump < i ? count : nextJump, nextBig >= i ? nextBig : count, nextPad >= i ? nextPad : count, count);
+    if (addr) {
+      // a slice: each element at its own address
+      for (; i < stop; i++) {
+        const a = addr[i]!;
+        const l = len[i]!;
+        const e = a + l;
+        const w = owner[i]!;
+        if (!(a >= end) || Math.floor(a) !== a || l === LEN_ESCAPE || state[i]! >= states || w > nOwners || e > Number.MAX_SAFE_INTEGER) break;
+        if (oa && ol && oo) {
+          oa[i] = a;
+          ol[i] = l;
+          oo[i] = w === 0 ? -1 : ids ? ids[w - 1]! : w - 1;
+        }
+        end = e;
+      }
+    } else if (oa && ol && oo) {
       for (; i < stop; i++) {
         const l = len[i]!;
         const e = end + l;
@@ -244,10 +274,13 @@ export function compactProblem(x: unknown, into?: ExpandTarget | ((n: number) =>
     }
     if (i >= count) break;
     let a = end;
-    if (i === nextJump) {
+    if (addr) {
+      a = addr[i]!;
+      if (!(a >= end && a <= Number.MAX_SAFE_INTEGER && Math.floor(a) === a)) return [`.addr[${i}]`, 'is not a whole address below 2^53 at or above the end of the element before'];
+    } else if (i === nextJump) {
       a = jumps[j + 1]!;
       // NaN fails every comparison; Math.floor keeps whole numbers only
-      if (!(a >= end && Math.floor(a) === a)) return [`.jumps[${j + 1}]`, `is not a whole address at or above the end of the element before (element ${i})`];
+      if (!(a >= end && a <= Number.MAX_SAFE_INTEGER && Math.floor(a) === a)) return [`.jumps[${j + 1}]`, `is not a whole address at or above the end of the element before (element ${i})`];
       j += 2;
       nextJump = j < jl ? jumps[j]! : -1;
     }

@@ -174,10 +174,15 @@ export function applyDeltaWith<H extends { id: number }>(s: Snapshot, d: DeltaOf
   for (const hd of d.heaps.changed) heaps.set(hd.id, heap(heaps.get(hd.id), hd));
   const mzKey = (z: Memzone) => `${z.name}@${z.addr}`;
   const gone = new Set(d.memzones.removed);
-  const memzones = s.memzones.filter((z) => !gone.has(mzKey(z))).concat(d.memzones.added).sort(byAddr);
-  const pools = new Map(s.mempools.map((p) => [p.name, p] as const));
-  for (const n of d.mempools.removed) pools.delete(n);
-  for (const p of d.mempools.upserted) pools.set(p.name, p);
+  // unchanged lists are the snapshot's own (no re-sort of thousands of memzones per delta)
+  const memzones = d.memzones.added.length || d.memzones.removed.length ? s.memzones.filter((z) => !gone.has(mzKey(z))).concat(d.memzones.added).sort(byAddr) : s.memzones;
+  let mempools = s.mempools;
+  if (d.mempools.removed.length || d.mempools.upserted.length) {
+    const pools = new Map(s.mempools.map((p) => [p.name, p] as const));
+    for (const n of d.mempools.removed) pools.delete(n);
+    for (const p of d.mempools.upserted) pools.set(p.name, p);
+    mempools = [...pools.values()].sort(byName);
+  }
   return {
     ...s,
     takenAt: d.takenAt,
@@ -187,7 +192,7 @@ export function applyDeltaWith<H extends { id: number }>(s: Snapshot, d: DeltaOf
     memsegLists: [...lists.values()].sort((x, y) => x.index - y.index),
     heaps: [...heaps.values()].sort((x, y) => x.id - y.id),
     memzones,
-    mempools: [...pools.values()].sort(byName),
+    mempools,
   };
 }
 
@@ -255,7 +260,7 @@ export function diffHeapColumnDelta(a: Heap | undefined, b: Heap, columns: (h: H
   const ca = a ? columns(a) : { ...cb, n: 0 };
   const d = diffColumns(ca, cb);
   if (!header && !d.removed.length && !d.added.n && !d.changed.n) return null;
-  return { id: b.id, ...(header ? { header } : {}), removed: d.removed, added: compactColumns(d.added), changed: compactColumns(d.changed) };
+  return { id: b.id, ...(header ? { header } : {}), removed: d.removed, added: compactColumns(d.added, true), changed: compactColumns(d.changed, true) };
 }
 
 /** The column form of an object delta (its heaps' changes as column slices). */
@@ -268,8 +273,8 @@ export function columnDelta(d: SnapshotDelta): ColumnDelta {
         id: h.id,
         ...(h.header ? { header: h.header } : {}),
         removed: Float64Array.from(h.removed, Number).sort(),
-        added: compactColumns(columnsFromElements(h.id, h.added)),
-        changed: compactColumns(columnsFromElements(h.id, h.changed)),
+        added: compactColumns(columnsFromElements(h.id, h.added), true),
+        changed: compactColumns(columnsFromElements(h.id, h.changed), true),
       })),
     },
   };

@@ -120,7 +120,7 @@ const attachResult = record({
 });
 /** Packed columns are checked where they are decoded (common/columns-wire.ts's unpackColumns): here, their shape (base64 strings of any length). */
 const b64: Check = (v) => typeof v === 'string';
-const packed = record({ heapId: int, n: count, len: b64, state: b64, owner: b64, jumps: b64, big: b64, pads: b64, owners: arrayOf(str(512), 1 << 20) });
+const packed = record({ heapId: int, n: count, len: b64, state: b64, owner: b64, jumps: b64, big: b64, pads: b64, owners: arrayOf(str(512), 1 << 20) }, { addr: b64 });
 /** A subscription with columns sends its heaps' changes as packed column slices (common/columns-wire.ts PackedHeapDelta), one without as objects. */
 const packedDelta = deltaRecord(record({ id: int, removed: b64, added: packed, changed: packed }, { header: heapHeaderCheck }));
 const anyDelta: Check = (v) => {

@@ -1,10 +1,11 @@
 /**
  * Memory Map speed, in the same headless Chromium as the browser tests:
  *
- *  1. first render of a snapshot with 100k socket_0 elements: ≤ 200 ms
- *  2. the same with 1M: ≤ 1.5 s
+ *  1. first render of a snapshot with 100k socket_0 elements as objects,
+ *     for the record (the figure with a target is end to end: map-e2e.ts)
+ *  2. the same with 1M
  *  3. a zoom/pan frame with ≥ 100k elements in view: median ≤ 16 ms
- *  4. applying a delta of 1k changed elements: ≤ 10 ms
+ *  4. applying and drawing a delta of 10k changed elements: ≤ 10 ms
  *
  * Times are taken in the page with performance.now: for snapshots and
  * deltas from the message event to the end of the draw (validation, model,
@@ -120,7 +121,8 @@ async function deltas(page: Page, s: Snapshot): Promise<WebviewFigure> {
   let changed = 0;
   let cur = s;
   for (let i = 0; i < DELTAS; i++) {
-    const { next, delta } = churn(cur, 100 + i, 1000);
+    // 7.4k touched elements make ~10k changes (a split is a change and an addition)
+    const { next, delta } = churn(cur, 100 + i, 7_400);
     const d = delta.heaps.changed[0]!;
     changed = Math.min(changed || Infinity, d.changed.length + d.added.length + d.removed.length);
     const n = await page.evaluate(() => window.memscopeMap!.stats().deltas);
@@ -133,7 +135,7 @@ async function deltas(page: Page, s: Snapshot): Promise<WebviewFigure> {
   }
   const med = median(times);
   return {
-    name: `Memory Map: apply a delta of ≥ ${changed.toLocaleString('en-US')} changed elements (100k heap, all in view)`,
+    name: `Memory Map: apply a delta of ≥ ${changed.toLocaleString('en-US')} changed, added or removed elements and draw it (100k heap, all in view; column slices as the extension posts them)`,
     measured: `median ${ms(med)} with the redraw (max ${ms(Math.max(...times))}; before the redraw: median ${ms(median(applied))}; ${DELTAS} deltas)`,
     target: '≤ 10 ms',
     pass: med <= 10,
@@ -141,14 +143,14 @@ async function deltas(page: Page, s: Snapshot): Promise<WebviewFigure> {
 }
 
 export async function webviewFigures(): Promise<WebviewFigure[]> {
-  const names = ['first render, 100k elements', 'first render, 1M elements', 'zoom/pan frame, 100k in view', 'apply a 1k-element delta'].map((n) => `Memory Map: ${n}`);
-  const targets = ['≤ 200 ms', '≤ 1500 ms', '≤ 16 ms median', '≤ 10 ms'];
+  const names = ['first render, 100k elements', 'first render, 1M elements', 'zoom/pan frame, 100k in view', 'apply a 10k-element delta'].map((n) => `Memory Map: ${n}`);
+  const targets = ['—', '—', '≤ 16 ms median', '≤ 10 ms'];
   const rows: WebviewFigure[] = [];
   let m: Awaited<ReturnType<typeof openMap>> | undefined;
   try {
     // each snapshot size in a fresh page, so "first" means a cold page
     m = await openMap({ width: 1440, height: 900 });
-    rows.push(await firstRender(m.page, 100_000, 200));
+    rows.push(await firstRender(m.page, 100_000, 100));
     // the delta's heap all in view, so the redraw walks all 100k elements
     const s100k = generateMapSnapshot({ seed: 42, elements: 100_000 });
     const h = s100k.heaps[0]!.elements;
@@ -156,7 +158,7 @@ export async function webviewFigures(): Promise<WebviewFigure[]> {
     const deltaRow = await deltas(m.page, s100k);
     await m.close();
     m = await openMap({ width: 1440, height: 900 });
-    rows.push(await firstRender(m.page, 1_000_000, 1500));
+    rows.push(await firstRender(m.page, 1_000_000, 400));
     rows.push(await zoomFrames(m.page));
     rows.push(deltaRow);
   } catch (e) {

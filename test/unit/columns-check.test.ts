@@ -29,6 +29,10 @@ test('compact and expanded again: the same view, for 300 random heaps', () => {
     const c = compactColumns(v);
     assert.equal(c.owner instanceof Uint16Array, v.owners.length < 0xffff, `owner width, heap ${k}`);
     assert.deepEqual(expandColumns(c), v, `heap ${k}`);
+    // and as a delta's slice, each element with its address
+    const sl = compactColumns(v, true);
+    assert.equal(sl.jumps.length, 0);
+    assert.deepEqual(expandColumns(sl), v, `slice ${k}`);
   }
 });
 
@@ -44,11 +48,12 @@ function reference(c: CompactColumns): string | null {
       into.set(i, pairs[j + 1]!);
     }
   }
-  if (c.n > 0 && !jumps.has(0)) return '.jumps';
+  if (c.addr && c.jumps.length) return '.jumps';
+  if (c.n > 0 && !c.addr && !jumps.has(0)) return '.jumps';
   let end = 0;
   for (let i = 0; i < c.n; i++) {
-    const a = jumps.get(i) ?? end;
-    if (!Number.isInteger(a) || a < end) return '.jumps';
+    const a = c.addr ? c.addr[i]! : (jumps.get(i) ?? end);
+    if (!Number.isInteger(a) || a < end || a > Number.MAX_SAFE_INTEGER) return c.addr ? `.addr[${i}]` : '.jumps';
     let l = c.len[i]!;
     if (l === LEN_ESCAPE) {
       if (!big.has(i)) return `.len[${i}]`;
@@ -71,9 +76,10 @@ test('compactProblem refuses what the rules refuse, for 3000 random breakages', 
   const pick = () => bad[Math.floor(rand() * bad.length)]!;
   let refused = 0;
   for (let k = 0; k < 3000; k++) {
-    const c = compactColumns(view(50, rand));
+    const asSlice = k % 4 === 0;
+    const c = compactColumns(view(50, rand), asSlice);
     const i = Math.floor(rand() * c.n);
-    const what = Math.floor(rand() * 7);
+    const what = asSlice && rand() < 0.5 ? 7 : Math.floor(rand() * 7);
     const pairs = (a: Float64Array) => {
       const out = Float64Array.from(a.length ? a : [i, 1]);
       out[Math.floor(rand() * out.length)] = pick();
@@ -85,7 +91,8 @@ test('compactProblem refuses what the rules refuse, for 3000 random breakages', 
     else if (what === 3) c.len[i] = rand() < 0.5 ? LEN_ESCAPE : Math.floor(rand() * 2 ** 32);
     else if (what === 4) c.state[i] = Math.floor(rand() * 6);
     else if (what === 5) c.owner[i] = Math.floor(rand() * 6);
-    else c.jumps = Float64Array.from([...c.jumps, i, 2 ** 53 - Math.floor(rand() * 2 ** 20)]);
+    else if (what === 6) c.jumps = Float64Array.from([...c.jumps, i, 2 ** 53 - Math.floor(rand() * 2 ** 20)]);
+    else c.addr![i] = rand() < 0.5 ? pick() : c.addr![i]! - Math.floor(rand() * 400);
     const want = reference(c);
     const got = compactProblem(c);
     assert.equal(got === null, want === null, `breakage ${k} (${what} at ${i}): rules say ${want}, the check says ${got?.join(' ')}`);

@@ -67,10 +67,7 @@ export interface ModelChange {
  * means); elements go through the column merge.
  */
 export function applyModelDelta(m: MapModel, d: ColumnDelta): ModelChange {
-  // applyDelta re-sorts every memzone; when none came or went, keep the array
-  const zonesSame = !d.memzones.added.length && !d.memzones.removed.length;
-  const next = applyDeltaWith(zonesSame ? { ...m.snapshot, memzones: [] } : m.snapshot, d, (old, hd) => ({ ...(hd.header ?? (old as Heap)), elements: [] }));
-  if (zonesSame) next.memzones = m.snapshot.memzones;
+  const next = applyDeltaWith(m.snapshot, d, (old, hd) => ({ ...(hd.header ?? (old as Heap)), elements: [] }));
   const oldLists = new Map(m.lists.map((l) => [l.list, l] as const));
   const lists = next.memsegLists.map((l) => oldLists.get(l) ?? buildList(l));
   const lanes = lists.length !== m.lists.length || lists.some((l, i) => l !== m.lists[i]);
