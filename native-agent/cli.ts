@@ -178,7 +178,7 @@ async function main(argv: string[]): Promise<number> {
     out(`memscope ${version()}\n`);
     return 0;
   }
-  if (cmd === '__secondary') return (await import('./secondary')).runSecondary(argv[1] ?? '{}');
+  if (cmd === '__secondary') return (await import('./secondary-main')).runSecondary(argv[1] ?? '{}');
   if (cmd === '__hold' || cmd === '__guard') {
     // internal: the spec is one JSON argument; its prefix and runtime dirs are checked like any other
     let spec: { prefix?: unknown; runtimeDirs?: unknown };
