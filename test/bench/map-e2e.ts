@@ -290,9 +290,10 @@ export async function mapEndToEnd(sizes: { elements: number; target: number }[])
         ({ agent } = await attachedAgent({ filePrefix: demo.prefix }));
         // the user opens the map some seconds after attaching, while the
         // extension's subscription has had the agent read the target once a
-        // second (memscope.pollIntervalMs): its code is warm, its view of the
-        // heap paged in
-        for (let i = 0; i < 5; i++) await agent.rpc.sendRequest('memscope/snapshot', { columns: true });
+        // second (memscope.pollIntervalMs): the agent's code is warm, its view of the
+        // heap paged in; and the extension host has hydrated what it got
+        // (the subscription's first snapshot) with the same code
+        for (let i = 0; i < 5; i++) serialize(snapshotMessage(hydrate((await agent.rpc.sendRequest('memscope/snapshot', { columns: true })) as ColumnSnapshot)));
         // one browser, as VS Code's is, already running; a fresh page in it for each run
         const m = await openMap({ width: 1280, height: 900, bypassCsp: true });
         const runs: Run[] = [];
