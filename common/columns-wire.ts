@@ -181,6 +181,12 @@ export function unpackHeapDelta(p: PackedHeapDelta): HeapColumnDelta {
   return { id: p.id, ...(p.header ? { header: p.header } : {}), removed, added: slice(p.added, 'added'), changed: slice(p.changed, 'changed') };
 }
 
+/** Whether a delta from the agent is the packed column form (a subscription with columns) rather than objects. */
+export function isPackedDelta(d: unknown): d is PackedColumnDelta {
+  const changed = (d as { heaps?: { changed?: unknown } } | null)?.heaps?.changed;
+  return Array.isArray(changed) && changed.some((h) => typeof (h as { removed?: unknown } | null)?.removed === 'string');
+}
+
 export function unpackColumnDelta(d: PackedColumnDelta): ColumnDelta {
   return { ...d, heaps: { removed: d.heaps.removed, changed: d.heaps.changed.map(unpackHeapDelta) } };
 }

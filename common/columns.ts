@@ -157,7 +157,7 @@ export function compactColumns(v: ElementColumnsView, slice = false): CompactCol
 export interface ExpandTarget {
   addr: Float64Array;
   len: Float64Array;
-  pad: Float64Array | Uint32Array;
+  pad: Uint32Array;
   owner: Int32Array;
   ownerIds?: ArrayLike<number>;
 }

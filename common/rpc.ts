@@ -43,6 +43,7 @@ import {
   validateSubscribe,
   validateVa,
 } from './protocol';
+import { isPackedDelta } from './columns-wire';
 import { deltaCheck, deltaRecord, heapHeaderCheck, snapshotCheck, target as targetCheck } from './webview-protocol';
 
 /** A request: its method, and how each end checks what the other sent. */
@@ -123,11 +124,7 @@ const b64: Check = (v) => typeof v === 'string';
 const packed = record({ heapId: int, n: count, len: b64, state: b64, owner: b64, jumps: b64, big: b64, pads: b64, owners: arrayOf(str(512), 1 << 20) }, { addr: b64 });
 /** A subscription with columns sends its heaps' changes as packed column slices (common/columns-wire.ts PackedHeapDelta), one without as objects. */
 const packedDelta = deltaRecord(record({ id: int, removed: b64, added: packed, changed: packed }, { header: heapHeaderCheck }));
-const anyDelta: Check = (v) => {
-  const changed = (v as { heaps?: { changed?: unknown } } | null)?.heaps?.changed;
-  const columns = Array.isArray(changed) && changed.some((h) => typeof (h as { removed?: unknown } | null)?.removed === 'string');
-  return columns ? packedDelta(v) : deltaCheck(v);
-};
+const anyDelta: Check = (v) => (isPackedDelta(v) ? packedDelta(v) : deltaCheck(v));
 const columnSnapshot = record({ snapshot: snapshotCheck, columns: arrayOf(packed, 4096) });
 const subscribeResult = record({ snapshot: snapshotCheck }, { columns: arrayOf(packed, 4096) });
 const testBuffer = record({

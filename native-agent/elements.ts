@@ -6,8 +6,8 @@
  * (JSON for the CLI or an RPC reply, the CLI's tables).
  */
 import { packHeapDelta, type PackedHeapDelta } from '../common/columns-wire';
-import { diffHeap, diffHeapColumnDelta, type HeapDelta, heapHeader, sameHeapHeader } from '../common/delta';
-import { BUSY, columnsFromElements, type ElementColumnsView, ELEMENT_STATES, FREE, STATE_CODE } from '../common/columns';
+import { diffColumns, diffHeap, diffHeapColumnDelta, type HeapDelta, heapHeader, sameHeapHeader } from '../common/delta';
+import { BUSY, columnElements, columnsFromElements, type ElementColumnsView, ELEMENT_STATES, FREE, STATE_CODE } from '../common/columns';
 import { SENT, WireColumns } from './wire';
 import { type Heap, type HeapElement, hexAddr, type Snapshot } from '../common/snapshot';
 
@@ -158,7 +158,12 @@ export function columnsOf(heap: Heap): ElementColumns | undefined {
 export function ownColumns(h: Heap): ElementColumnsView | undefined {
   const c = columnsOf(h);
   if (!c || !Object.getOwnPropertyDescriptor(h, 'elements')?.get) return undefined;
-  return { heapId: h.id, n: c.count, addr: c.addr.subarray(0, c.count), len: c.len.subarray(0, c.count), pad: c.pad.subarray(0, c.count), state: c.state.subarray(0, c.count), owner: c.owner.subarray(0, c.count), owners: c.owners };
+  return viewOf(h.id, c);
+}
+
+/** The agent's columns as common/columns.ts's view (subarrays, no copy). */
+function viewOf(heapId: number, c: ElementColumns): ElementColumnsView {
+  return { heapId, n: c.count, addr: c.addr.subarray(0, c.count), len: c.len.subarray(0, c.count), pad: c.pad.subarray(0, c.count), state: c.state.subarray(0, c.count), owner: c.owner.subarray(0, c.count), owners: c.owners };
 }
 
 /** A heap's elements as columns: its own, else made from the elements (a trace named them by type). */
@@ -188,41 +193,19 @@ export function columnSnapshot(snap: Snapshot, sent?: () => void): AgentColumnSn
   return out;
 }
 
-function sameOwner(a: ElementColumns, i: number, b: ElementColumns, j: number): boolean {
-  const x = a.owner[i]!;
-  const y = b.owner[j]!;
-  if (x < 0 || y < 0) return x === y;
-  return a.owners[x] === b.owners[y];
-}
-
 /**
- * diffHeap over columns: a merge of two address-sorted columns, building
- * objects only for what changed. Falls back to the object diff otherwise.
+ * diffHeap over columns: common/delta.ts's merge of two address-sorted
+ * columns (diffColumns), objects built only for what changed. Falls back to
+ * the object diff otherwise.
  */
 export function diffHeapColumns(a: Heap | undefined, b: Heap): HeapDelta | null {
   const ca = a && columnsOf(a);
   const cb = columnsOf(b);
   if (!a || !ca || !cb) return diffHeap(a, b);
-  const d: HeapDelta = { id: b.id, added: [], removed: [], changed: [] };
-  if (!sameHeapHeader(a, b)) d.header = heapHeader(b);
-  let i = 0;
-  let j = 0;
-  while (i < ca.count || j < cb.count) {
-    const x = i < ca.count ? ca.addr[i]! : Infinity;
-    const y = j < cb.count ? cb.addr[j]! : Infinity;
-    if (x < y) {
-      d.removed.push(hexAddr(x));
-      i++;
-    } else if (y < x) {
-      d.added.push(cb.element(j));
-      j++;
-    } else {
-      if (ca.len[i] !== cb.len[j] || ca.state[i] !== cb.state[j] || ca.pad[i] !== cb.pad[j] || !sameOwner(ca, i, cb, j)) d.changed.push(cb.element(j));
-      i++;
-      j++;
-    }
-  }
-  return d.header || d.added.length || d.removed.length || d.changed.length ? d : null;
+  const d = diffColumns(viewOf(a.id, ca), viewOf(b.id, cb));
+  const header = sameHeapHeader(a, b) ? undefined : heapHeader(b);
+  if (!header && !d.removed.length && !d.added.n && !d.changed.n) return null;
+  return { id: b.id, ...(header ? { header } : {}), added: columnElements(d.added), removed: Array.from(d.removed, hexAddr), changed: columnElements(d.changed) };
 }
 
 /**

@@ -10,7 +10,7 @@
  *    `webview.postMessage` carries as bytes (no JSON, no per-element object).
  */
 import { columnElements, columnsFromElements, compactColumns, type CompactColumns, type ElementColumnsView, expandColumns } from '../../common/columns';
-import { type PackedColumnDelta, unpackColumnDelta, unpackColumns } from '../../common/columns-wire';
+import { isPackedDelta, type PackedColumnDelta, unpackColumnDelta, unpackColumns } from '../../common/columns-wire';
 import { applyDeltaWith, type ColumnDelta, columnDelta, type HeapColumnDelta, heapHeader, mergeColumns, type SnapshotDelta } from '../../common/delta';
 import type { ColumnSnapshot } from '../../common/protocol';
 import type { Heap, Snapshot } from '../../common/snapshot';
@@ -144,6 +144,5 @@ export function snapshotMessage(s: Snapshot): SnapshotMessage {
 
 /** A delta from the agent in the live form: packed slices decoded and checked (throws one sentence naming the field), objects turned into slices. */
 export function liveDelta(d: SnapshotDelta | PackedColumnDelta): ColumnDelta {
-  const packed = d.heaps.changed.some((h) => typeof h.removed === 'string');
-  return packed ? unpackColumnDelta(d as PackedColumnDelta) : columnDelta(d as SnapshotDelta);
+  return isPackedDelta(d) ? unpackColumnDelta(d) : columnDelta(d);
 }
